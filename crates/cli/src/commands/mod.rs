@@ -1,0 +1,70 @@
+//! One module per command group.
+
+mod client;
+mod keys;
+mod realm;
+mod serve;
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use portcullis_core::store::Store;
+use portcullis_store::StoreOptions;
+
+use crate::config::{Config, GlobalArgs, ServeArgs};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authorization server
+    Serve(ServeArgs),
+    /// Manage realms
+    #[command(subcommand)]
+    Realm(realm::RealmCommand),
+    /// Manage OAuth clients
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Manage realm signing keys
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve::run(&global, &args).await,
+        Command::Realm(c) => realm::run(&open_store(&global).await?, c).await,
+        Command::Client(c) => client::run(&open_store(&global).await?, c).await,
+        Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
+    }
+}
+
+/// Opens (creating and migrating if needed) the configured database and makes sure
+/// the default realm exists, as the server would.
+pub async fn open_store(global: &GlobalArgs) -> Result<Arc<dyn Store>, String> {
+    let config = Config::resolve(global, &ServeArgs::default())?;
+    connect(&config).await
+}
+
+pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
+    let options =
+        StoreOptions { sqlite_busy_timeout: config.sqlite_busy_timeout, max_connections: config.max_connections };
+    let store = portcullis_store::connect(&config.database_url, &options)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", redact_url(&config.database_url)))?;
+    let clock = portcullis_core::clock::SystemClock;
+    portcullis_core::admin::Admin::new(store.as_ref(), &clock)
+        .ensure_default_realm()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}

@@ -1,0 +1,113 @@
+use clap::{Args, Subcommand};
+use portcullis_core::admin::{Admin, RealmSettings};
+use portcullis_core::clock::SystemClock;
+use portcullis_core::model::{Realm, SigningAlg, TokenFormat};
+use portcullis_core::store::Store;
+use serde_json::json;
+
+use crate::output::print;
+
+#[derive(Debug, Subcommand)]
+pub enum RealmCommand {
+    /// Create a realm with its first signing key
+    Create {
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List realms
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one realm
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a realm's settings (a new signing algorithm rotates its key)
+    Update {
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a realm and everything in it
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Access-token lifetime in seconds (default 3600)
+    #[arg(long, value_name = "SECS")]
+    access_ttl: Option<i64>,
+    /// Refresh-token lifetime in seconds, or `never` (default 2592000)
+    #[arg(long, value_name = "SECS")]
+    refresh_ttl: Option<String>,
+    /// Access-token format
+    #[arg(long, value_name = "opaque|jwt")]
+    token_format: Option<String>,
+    /// JWT signing algorithm: ES256, RS256, EdDSA, HS256 or HS512
+    #[arg(long, value_name = "ALG")]
+    signing_alg: Option<String>,
+}
+
+impl SettingsArgs {
+    fn parse(&self) -> Result<RealmSettings, String> {
+        let refresh_ttl = match self.refresh_ttl.as_deref() {
+            None => None,
+            Some("never") => Some(None),
+            Some(s) => Some(Some(
+                s.parse::<i64>().map_err(|_| format!("invalid --refresh-ttl '{s}': expected seconds or 'never'"))?,
+            )),
+        };
+        Ok(RealmSettings {
+            access_ttl: self.access_ttl,
+            refresh_ttl,
+            token_format: self.token_format.as_deref().map(str::parse::<TokenFormat>).transpose()?,
+            signing_alg: self.signing_alg.as_deref().map(str::parse::<SigningAlg>).transpose()?,
+        })
+    }
+}
+
+pub fn realm_json(r: &Realm) -> serde_json::Value {
+    json!({
+        "name": r.name,
+        "access_ttl": r.access_ttl,
+        "refresh_ttl": r.refresh_ttl,
+        "token_format": r.token_format.as_str(),
+        "signing_alg": r.signing_alg.as_str(),
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Result<(), String> {
+    let clock = SystemClock;
+    let admin = Admin::new(store.as_ref(), &clock);
+    let err = |e: portcullis_core::admin::AdminError| e.to_string();
+    match command {
+        RealmCommand::Create { name, settings, json } => {
+            let realm = admin.create_realm(&name, &settings.parse()?).await.map_err(err)?;
+            print(&realm_json(&realm), json);
+        }
+        RealmCommand::List { json } => {
+            let realms = store.list_realms().await.map_err(|e| e.to_string())?;
+            print(&serde_json::Value::Array(realms.iter().map(realm_json).collect()), json);
+        }
+        RealmCommand::Show { name, json } => print(&realm_json(&admin.realm(&name).await.map_err(err)?), json),
+        RealmCommand::Update { name, settings, json } => {
+            let realm = admin.update_realm(&name, &settings.parse()?).await.map_err(err)?;
+            print(&realm_json(&realm), json);
+        }
+        RealmCommand::Delete { name } => {
+            admin.delete_realm(&name).await.map_err(err)?;
+            eprintln!("deleted realm {name}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+use std::sync::Arc;
+
+use portcullis_core::authority::Authority;
+use portcullis_core::clock::SystemClock;
+use portcullis_server::{AppState, HttpSettings};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, GlobalArgs, LogFormat, ServeArgs};
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    let filter =
+        EnvFilter::try_new(&config.log_level).map_err(|e| format!("invalid log filter '{}': {e}", config.log_level))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match config.log_format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    }
+    .map_err(|e| format!("cannot start logging: {e}"))
+}
+
+pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
+    let config = Config::resolve(global, args)?;
+    init_logging(&config)?;
+    let store = super::connect(&config).await?;
+    let listener =
+        TcpListener::bind(config.bind).await.map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let state = AppState {
+        authority: Arc::new(authority),
+        settings: Arc::new(HttpSettings { body_limit: config.body_limit, request_timeout: config.request_timeout }),
+    };
+    tracing::info!(addr = %local, public_url, database = store.backend(), "listening");
+    portcullis_server::serve(listener, state, shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

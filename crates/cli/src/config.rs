@@ -1,0 +1,181 @@
+//! Configuration in two stages: raw values from flags, environment and a TOML file
+//! (in that order of precedence), then a validated [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE: &str = "sqlite://portcullis.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The TOML file. Every key can also be set by flag or by the environment variable
+/// `PORTCULLIS_<KEY IN UPPER CASE>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+    pub public_url: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    pub request_timeout_secs: Option<u64>,
+    pub body_limit_bytes: Option<usize>,
+    pub sqlite_busy_timeout_ms: Option<u64>,
+    pub max_connections: Option<u32>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self, String> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid config file {}: {}", path.display(), e.message()))
+    }
+}
+
+/// Values given as flags or environment variables (clap resolves those two).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite://FILE or postgres://...
+    #[arg(long, global = true, env = "PORTCULLIS_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// TOML configuration file
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format: human or json
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or portcullis_server=debug
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "PORTCULLIS_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Public base URL (issuer prefix); default http://ADDR
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Seconds a request may run before it is answered 408
+    #[arg(long, env = "PORTCULLIS_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Largest request body accepted, in bytes
+    #[arg(long, env = "PORTCULLIS_BODY_LIMIT_BYTES", value_name = "BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// How long SQLite waits for a lock before answering 503
+    #[arg(long, env = "PORTCULLIS_SQLITE_BUSY_TIMEOUT_MS", value_name = "MS")]
+    pub sqlite_busy_timeout_ms: Option<u64>,
+    /// Database connections per pool
+    #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated configuration: every field holds a usable value.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Without a trailing slash.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+    pub sqlite_busy_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Config {
+    pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> Result<Self, String> {
+        let file = FileConfig::load(global.config.as_deref())?;
+        let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+        let database_url = pick(&global.database, &file.database_url).unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let bind_raw = pick(&serve.bind, &file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind: SocketAddr =
+            bind_raw.parse().map_err(|_| format!("invalid bind address '{bind_raw}': expected IP:PORT"))?;
+        let public_url = pick(&serve.public_url, &file.public_url)
+            .map(|u| {
+                let parsed = url::Url::parse(&u).map_err(|e| format!("invalid public URL '{u}': {e}"))?;
+                if !matches!(parsed.scheme(), "http" | "https")
+                    || parsed.query().is_some()
+                    || parsed.fragment().is_some()
+                {
+                    return Err(format!("invalid public URL '{u}': use http(s)://HOST[:PORT][/PATH]"));
+                }
+                Ok(u.trim_end_matches('/').to_owned())
+            })
+            .transpose()?;
+        let log_format = match pick(&global.log_format, &file.log_format).as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("invalid log format '{other}': expected human or json")),
+        };
+        let log_level = pick(&global.log_level, &file.log_level).unwrap_or_else(|| "info".into());
+        let request_timeout_secs = serve.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30);
+        if !(1..=3600).contains(&request_timeout_secs) {
+            return Err(format!("request timeout must be 1 to 3600 seconds, got {request_timeout_secs}"));
+        }
+        let body_limit = serve.body_limit_bytes.or(file.body_limit_bytes).unwrap_or(64 * 1024);
+        if !(1024..=16 * 1024 * 1024).contains(&body_limit) {
+            return Err(format!("body limit must be 1024 to 16777216 bytes, got {body_limit}"));
+        }
+        let busy = serve.sqlite_busy_timeout_ms.or(file.sqlite_busy_timeout_ms).unwrap_or(5000);
+        let max_connections = serve.max_connections.or(file.max_connections).unwrap_or(16);
+        if !(1..=1000).contains(&max_connections) {
+            return Err(format!("max connections must be 1 to 1000, got {max_connections}"));
+        }
+        Ok(Self {
+            database_url,
+            bind,
+            public_url,
+            log_format,
+            log_level,
+            request_timeout: Duration::from_secs(request_timeout_secs),
+            body_limit,
+            sqlite_busy_timeout: Duration::from_millis(busy),
+            max_connections,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9000\"\nbody_limit_bytes = 2048\nlog_format = \"json\"\n").unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        let serve = ServeArgs { bind: Some("127.0.0.1:9001".into()), ..Default::default() };
+        let c = Config::resolve(&global, &serve).unwrap();
+        assert_eq!(c.bind.port(), 9001);
+        assert_eq!(c.body_limit, 2048);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url, DEFAULT_DATABASE);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        assert!(Config::resolve(&global, &ServeArgs::default()).unwrap_err().contains("bnid"));
+        let serve = ServeArgs { bind: Some("nonsense".into()), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
+        let serve = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! The authorization server's state and shared steps: realm lookup, keys, minting.
+//! Endpoints (in [`crate::endpoint`]) and grants (in [`crate::grant`]) are built on it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+use crate::error::OAuthError;
+use crate::model::{Client, Realm, TokenFormat, TokenKind, TokenRecord};
+use crate::secret::SecretHasher;
+use crate::store::{Store, StoreError};
+use crate::token::jwt::{self, AccessTokenClaims};
+use crate::token::keys::KeyRing;
+use crate::token::{opaque, token_id_hex};
+
+/// How long a realm's loaded keys are trusted before they are read again: the bound
+/// on how late a key rotation made on another instance shows here.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+/// An unknown `kid` triggers a reload at most this often.
+const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Maps a storage failure to what the client sees: 503 when the database is out of
+/// reach (RFC 7009 §2.2.1 lets clients retry), 500 otherwise; never the cause itself.
+pub fn store_failure(e: StoreError) -> OAuthError {
+    match e {
+        StoreError::Unavailable(_) => OAuthError::unavailable(e),
+        other => OAuthError::server_error(other),
+    }
+}
+
+pub struct Authority {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: SecretHasher,
+    public_url: String,
+    keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
+}
+
+/// What a new access token carries besides its realm and client.
+#[derive(Debug, Clone, Default)]
+pub struct TokenClaims {
+    pub subject: String,
+    pub username: Option<String>,
+    pub scope: String,
+    pub grant_id: Option<[u8; 16]>,
+    pub permissions: Vec<String>,
+    pub test: bool,
+    pub authorities: Option<Vec<String>>,
+}
+
+/// A token minted and stored: the string for the client, once.
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+impl Authority {
+    /// `public_url` without a trailing slash; the issuer of realm R is
+    /// `{public_url}/realms/R`.
+    pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: &str) -> Result<Self, StoreError> {
+        let pepper = store.pepper(&crate::secret::random_bytes::<32>()).await?;
+        Ok(Self {
+            store,
+            clock,
+            hasher: SecretHasher::new(&pepper),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            keys: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{}", self.public_url, realm)
+    }
+
+    /// The audience of the realm's access tokens: its issuer, until resource
+    /// indicators (RFC 8707) let clients name another.
+    pub fn audience(&self, realm: &str) -> String {
+        self.issuer(realm)
+    }
+
+    /// The realm named in the path; 404 for a name that is invalid or unknown,
+    /// never a fallback to another realm.
+    pub async fn realm(&self, name: &str) -> Result<Realm, OAuthError> {
+        let not_found = || OAuthError::not_found(format!("realm '{name}' does not exist"));
+        if Realm::validate_name(name).is_err() {
+            return Err(not_found());
+        }
+        self.store.get_realm(name).await.map_err(store_failure)?.ok_or_else(not_found)
+    }
+
+    /// The realm's keys, from cache while fresh. `wanted_kid` forces a reload (rate
+    /// limited) when the cached ring does not know it, so a key added on another
+    /// instance is picked up at once.
+    pub async fn key_ring(&self, realm: &str, wanted_kid: Option<&str>) -> Result<Arc<KeyRing>, OAuthError> {
+        if let Some((ring, loaded)) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(realm) {
+            let fresh = loaded.elapsed() < KEY_CACHE_TTL;
+            let knows = wanted_kid.is_none_or(|k| ring.contains_kid(k));
+            if fresh && (knows || loaded.elapsed() < KEY_RELOAD_MIN_INTERVAL) {
+                return Ok(ring.clone());
+            }
+        }
+        let records = self.store.signing_keys(realm, self.now()).await.map_err(store_failure)?;
+        let ring = Arc::new(KeyRing::load(&records).map_err(OAuthError::server_error)?);
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(realm.to_owned(), (ring.clone(), Instant::now()));
+        Ok(ring)
+    }
+
+    /// Forgets cached keys, e.g. after a rotation made by this process.
+    pub fn forget_keys(&self, realm: &str) {
+        self.keys.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
+    }
+
+    /// Mints an access token in the realm's format and stores its record before
+    /// returning it, so a token a client holds always has a row behind it.
+    pub async fn issue_access_token(
+        &self,
+        realm: &Realm,
+        client: &Client,
+        kind: TokenKind,
+        claims: TokenClaims,
+    ) -> Result<IssuedToken, OAuthError> {
+        let now = self.now();
+        let ttl = client.access_ttl.unwrap_or(realm.access_ttl);
+        let mut record = TokenRecord {
+            id: [0; 16],
+            realm: realm.name.clone(),
+            kind,
+            verifier_hash: None,
+            client_id: client.client_id.clone(),
+            subject: claims.subject,
+            username: claims.username,
+            scope: claims.scope,
+            grant_id: claims.grant_id,
+            permissions: claims.permissions,
+            test: claims.test,
+            issued_at: now,
+            expires_at: Some(now + ttl),
+            revoked_at: None,
+        };
+        let token = match realm.token_format {
+            TokenFormat::Opaque => {
+                let minted = opaque::mint(kind);
+                record.id = minted.id;
+                record.verifier_hash = Some(minted.verifier_hash);
+                minted.token
+            }
+            TokenFormat::Jwt => {
+                record.id = crate::token::new_token_id();
+                let ring = self.key_ring(&realm.name, None).await?;
+                let key = ring.signer(realm.signing_alg).ok_or_else(|| {
+                    OAuthError::server_error(format!("realm {} has no {} signing key", realm.name, realm.signing_alg))
+                })?;
+                let issuer = self.issuer(&realm.name);
+                let body = AccessTokenClaims {
+                    aud: self.audience(&realm.name),
+                    iss: issuer,
+                    sub: record.subject.clone(),
+                    client_id: record.client_id.clone(),
+                    exp: now + ttl,
+                    iat: now,
+                    jti: token_id_hex(&record.id),
+                    scope: record.scope.clone(),
+                    kind: kind.as_str().to_owned(),
+                    permissions: record.permissions.clone(),
+                    test: record.test,
+                    username: record.username.clone(),
+                    authorities: claims.authorities,
+                };
+                jwt::sign(key, &body).map_err(OAuthError::server_error)?
+            }
+        };
+        self.store.insert_token(&record).await.map_err(store_failure)?;
+        Ok(IssuedToken { token, expires_in: ttl })
+    }
+}

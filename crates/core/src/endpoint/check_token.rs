@@ -1,0 +1,47 @@
+//! Spring Security OAuth's `/oauth/check_token`, for resource servers written
+//! against such servers (`RemoteTokenServices`).
+
+use portcullis_proto::CheckTokenResponse;
+
+use super::introspect::{authenticate_confidential, visible_to};
+use super::{Unusable, resolve};
+use crate::authority::Authority;
+use crate::error::OAuthError;
+use crate::model::TokenKind;
+use crate::params::Params;
+use crate::token::token_id_hex;
+
+/// Answers like Spring's `CheckTokenEndpoint`: the token's claims, or 400
+/// `invalid_token` with Spring's own messages. A refresh token is not a bearer token
+/// here and is not recognised.
+pub async fn check_token(
+    authority: &Authority,
+    realm: &str,
+    authorization: Option<&[u8]>,
+    params: &Params,
+) -> Result<CheckTokenResponse, OAuthError> {
+    let realm = authority.realm(realm).await?;
+    let client = authenticate_confidential(authority, &realm.name, authorization, params).await?;
+    let token = params.require("token")?;
+    let stored = match resolve(authority, &realm, token).await? {
+        Ok(s) if visible_to(&client, &s) && s.record.kind != TokenKind::Refresh => s,
+        Err(Unusable::Expired) => return Err(OAuthError::invalid_token("Token has expired")),
+        _ => return Err(OAuthError::invalid_token("Token was not recognised")),
+    };
+    let r = stored.record;
+    Ok(CheckTokenResponse {
+        active: true,
+        aud: vec![authority.audience(&r.realm)],
+        client_id: r.client_id,
+        scope: r.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        exp: r.expires_at,
+        iat: Some(r.issued_at),
+        user_name: r.username,
+        sub: Some(r.subject),
+        jti: Some(token_id_hex(&r.id)),
+        authorities: Vec::new(),
+        kind: r.kind.as_str().to_owned(),
+        permissions: r.permissions,
+        test: r.test,
+    })
+}

@@ -1,0 +1,39 @@
+//! Authorization server metadata (RFC 8414) and the JWK set (RFC 7517).
+
+use jsonwebtoken::jwk::JwkSet;
+use portcullis_proto::ServerMetadata;
+
+use crate::authority::Authority;
+use crate::error::OAuthError;
+use crate::grant::supported_grant_types;
+use crate::model::AuthMethod;
+
+pub async fn metadata(authority: &Authority, realm: &str) -> Result<ServerMetadata, OAuthError> {
+    let realm = authority.realm(realm).await?;
+    let issuer = authority.issuer(&realm.name);
+    let confidential =
+        vec![AuthMethod::ClientSecretBasic.as_str().to_owned(), AuthMethod::ClientSecretPost.as_str().to_owned()];
+    let mut with_public = confidential.clone();
+    with_public.push(AuthMethod::None.as_str().to_owned());
+    Ok(ServerMetadata {
+        token_endpoint: format!("{issuer}/oauth/token"),
+        jwks_uri: format!("{issuer}/jwks.json"),
+        introspection_endpoint: format!("{issuer}/oauth/introspect"),
+        revocation_endpoint: format!("{issuer}/oauth/revoke"),
+        check_token_endpoint: format!("{issuer}/oauth/check_token"),
+        // No authorization endpoint yet, so no response type either.
+        response_types_supported: Vec::new(),
+        grant_types_supported: supported_grant_types().iter().map(|g| g.as_str().to_owned()).collect(),
+        token_endpoint_auth_methods_supported: confidential.clone(),
+        introspection_endpoint_auth_methods_supported: confidential,
+        revocation_endpoint_auth_methods_supported: with_public,
+        issuer,
+    })
+}
+
+/// The realm's public verification keys: current and retired-but-still-verifying.
+pub async fn jwks(authority: &Authority, realm: &str) -> Result<JwkSet, OAuthError> {
+    let realm = authority.realm(realm).await?;
+    let ring = authority.key_ring(&realm.name, None).await?;
+    Ok(ring.jwks(authority.now()))
+}

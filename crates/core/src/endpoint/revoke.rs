@@ -1,0 +1,30 @@
+//! Token revocation (RFC 7009).
+
+use super::resolve;
+use crate::authority::{Authority, store_failure};
+use crate::client_auth;
+use crate::error::OAuthError;
+use crate::params::Params;
+
+/// Revokes `token` if it belongs to the authenticated client. Unknown tokens, and
+/// tokens of other clients, are answered as success and left alone (RFC 7009 §2.2),
+/// so revocation is no oracle for which tokens exist. `token_type_hint` is ignored:
+/// every kind is searched.
+pub async fn revoke(
+    authority: &Authority,
+    realm: &str,
+    authorization: Option<&[u8]>,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let realm = authority.realm(realm).await?;
+    let presented = client_auth::presented(authorization, params)?;
+    let client =
+        client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?;
+    let token = params.require("token")?;
+    if let Ok(stored) = resolve(authority, &realm, token).await? {
+        if stored.record.client_id == client.client_id {
+            authority.store.revoke_token(&stored.record.id, authority.now()).await.map_err(store_failure)?;
+        }
+    }
+    Ok(())
+}

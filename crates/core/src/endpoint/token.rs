@@ -1,0 +1,33 @@
+//! The token endpoint (RFC 6749 §3.2): parse, authenticate, check the grant is
+//! allowed, then hand over to the grant's handler.
+
+use portcullis_proto::TokenResponse;
+
+use crate::authority::Authority;
+use crate::client_auth;
+use crate::error::OAuthError;
+use crate::grant::{self, GrantContext};
+use crate::model::GrantType;
+use crate::params::Params;
+
+pub async fn token(
+    authority: &Authority,
+    realm: &str,
+    authorization: Option<&[u8]>,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let realm = authority.realm(realm).await?;
+    let grant_type: GrantType = params
+        .require("grant_type")?
+        .parse()
+        .map_err(|_| OAuthError::unsupported_grant_type("the grant_type is not one this server knows"))?;
+    let handler = grant::handler_for(grant_type)?;
+    let presented = client_auth::presented(authorization, params)?;
+    let client =
+        client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?;
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant_type} grant")));
+    }
+    let ctx = GrantContext { authority, realm: &realm, client: &client };
+    handler.handle(&ctx, params).await
+}

@@ -1,0 +1,17 @@
+//! Protocol rules of Portcullis: grants, client authentication, scopes and tokens.
+//! No HTTP and no SQL here: the server crate speaks HTTP, the store crate SQL.
+
+pub mod admin;
+pub mod authority;
+pub mod client_auth;
+pub mod clock;
+pub mod endpoint;
+pub mod error;
+pub mod grant;
+pub mod model;
+pub mod params;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod token;
+pub mod urlencoded;

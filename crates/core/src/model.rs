@@ -1,0 +1,261 @@
+//! The records Portcullis keeps, as the protocol sees them.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A realm is an organization: its own keys, lifetimes, clients and tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realm {
+    pub name: String,
+    pub access_ttl: i64,
+    /// `None`: refresh tokens never expire.
+    pub refresh_ttl: Option<i64>,
+    pub token_format: TokenFormat,
+    pub signing_alg: SigningAlg,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const DEFAULT_REALM: &str = "default";
+pub const DEFAULT_ACCESS_TTL: i64 = 3600;
+pub const DEFAULT_REFRESH_TTL: i64 = 30 * 24 * 3600;
+
+impl Realm {
+    pub fn new(name: &str, now: i64) -> Self {
+        Self {
+            name: name.to_owned(),
+            access_ttl: DEFAULT_ACCESS_TTL,
+            refresh_ttl: Some(DEFAULT_REFRESH_TTL),
+            token_format: TokenFormat::Opaque,
+            signing_alg: SigningAlg::Es256,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Realm names: lowercase letters, digits and `-`, 1 to 63 characters, so that a
+    /// name is safe in a URL path and a log line as it is.
+    pub fn validate_name(name: &str) -> Result<(), String> {
+        let ok = (1..=63).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("invalid realm name '{}': use 1 to 63 lowercase letters, digits or '-'", name.escape_default()))
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} '{}': expected one of {}",
+                        stringify!($name),
+                        other.escape_default(),
+                        [$($s),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// How a realm's access tokens look on the wire.
+    TokenFormat { Opaque => "opaque", Jwt => "jwt" }
+);
+
+string_enum!(
+    /// JWS algorithms a realm may sign with. `none` is not one of them.
+    SigningAlg {
+        Es256 => "ES256",
+        Rs256 => "RS256",
+        EdDsa => "EdDSA",
+        Hs256 => "HS256",
+        Hs512 => "HS512",
+    }
+);
+
+impl SigningAlg {
+    pub fn is_symmetric(self) -> bool {
+        matches!(self, SigningAlg::Hs256 | SigningAlg::Hs512)
+    }
+}
+
+string_enum!(
+    /// Grant types by their RFC names.
+    GrantType {
+        AuthorizationCode => "authorization_code",
+        ClientCredentials => "client_credentials",
+        Password => "password",
+        RefreshToken => "refresh_token",
+        DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        Implicit => "implicit",
+    }
+);
+
+string_enum!(
+    /// Token endpoint authentication methods (RFC 7591 §2).
+    AuthMethod {
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+        None => "none",
+    }
+);
+
+string_enum!(
+    /// What a token is for. Kinds never stand in for each other: a refresh token is
+    /// not an access token, a customer token is not an API key.
+    TokenKind {
+        Access => "access",
+        Refresh => "refresh",
+        Api => "api",
+        Customer => "customer",
+    }
+);
+
+/// An OAuth client of a realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub realm: String,
+    pub client_id: String,
+    pub name: String,
+    /// HMAC of the secret; `None` for public clients.
+    pub secret_hash: Option<Vec<u8>>,
+    pub auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    /// Compared by exact string (RFC 9700 §4.1.3).
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub default_scopes: Vec<String>,
+    pub access_ttl: Option<i64>,
+    pub refresh_ttl: Option<i64>,
+    /// May introspect every token of its realm, not only its own.
+    pub resource_server: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+}
+
+/// A signing key of a realm. For HS algorithms `private_pem` holds the base64 secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub realm: String,
+    pub alg: SigningAlg,
+    pub private_pem: String,
+    pub created_at: i64,
+    /// Set when a newer key replaced it: it no longer signs.
+    pub retired_at: Option<i64>,
+    /// After this instant its tokens have all expired: it no longer verifies and
+    /// leaves the JWK set.
+    pub verify_until: Option<i64>,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("realm", &self.realm)
+            .field("alg", &self.alg)
+            .field("private_pem", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("verify_until", &self.verify_until)
+            .finish()
+    }
+}
+
+/// The stored side of an issued token. `id` is the opaque token's selector or the
+/// JWT's `jti`: a UUIDv7, so new rows append to the end of the primary key index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: [u8; 16],
+    pub realm: String,
+    pub kind: TokenKind,
+    /// SHA-256 of an opaque token's verifier; `None` for a JWT.
+    pub verifier_hash: Option<[u8; 32]>,
+    pub client_id: String,
+    pub subject: String,
+    pub username: Option<String>,
+    pub scope: String,
+    /// The grant (authorization) the token derives from, when there is one.
+    pub grant_id: Option<[u8; 16]>,
+    pub permissions: Vec<String>,
+    pub test: bool,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A token as introspection needs it: the record and whether its client may still
+/// hold tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub record: TokenRecord,
+    pub client_disabled: bool,
+}
+
+pub fn join_list<T: AsRef<str>>(items: &[T], sep: &str) -> String {
+    items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(sep)
+}
+
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([' ', '\n', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_names_are_restricted() {
+        for ok in ["default", "a", "acme-2", &"x".repeat(63)] {
+            assert!(Realm::validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Acme", "a_b", "a/b", "a b", &"x".repeat(64), "é", "../x"] {
+            assert!(Realm::validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_round_trip_and_reject_unknown_values() {
+        for g in GrantType::ALL {
+            assert_eq!(g.as_str().parse::<GrantType>().unwrap(), *g);
+        }
+        assert!("none".parse::<SigningAlg>().is_err());
+        assert!("hs256".parse::<SigningAlg>().is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! Routes, one module per endpoint, and the middleware stack around them.
+
+mod check_token;
+mod health;
+mod introspect;
+mod metadata;
+mod revoke;
+mod revoke_token;
+mod token;
+
+use std::any::Any;
+
+use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use portcullis_core::error::{ErrorCode, OAuthError};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::{ApiError, AppState};
+
+/// A POST-only endpoint whose other methods get a JSON 405.
+fn post_only<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    post(handler).fallback(|| async {
+        ApiError(OAuthError::new(ErrorCode::MethodNotAllowed, "this endpoint only accepts POST"))
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    let realm = Router::new()
+        .route("/oauth/token", post_only(token::handle))
+        .route("/oauth/introspect", post_only(introspect::handle))
+        .route("/oauth/revoke", post_only(revoke::handle))
+        .route("/oauth/check_token", post_only(check_token::handle))
+        .route("/oauth/revoke_token", post_only(revoke_token::handle))
+        .route("/jwks.json", get(metadata::jwks))
+        .route("/.well-known/oauth-authorization-server", get(metadata::metadata));
+    Router::new()
+        .nest("/realms/{realm}", realm)
+        .route("/.well-known/oauth-authorization-server/realms/{realm}", get(metadata::metadata))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(
+            // The span names the path only: a query string may carry a token
+            // (Spring's revoke_token), and nothing secret reaches a log.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A handler that panics answers 500 `server_error` as JSON; the server keeps running.
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError(OAuthError::server_error("handler panicked")).into_response()
+}

@@ -1,0 +1,20 @@
+//! `POST {issuer}/oauth/revoke` (RFC 7009).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use portcullis_core::endpoint::revoke::revoke;
+
+use crate::extract::{Authorization, OAuthForm, RealmName};
+use crate::response::no_store_json;
+use crate::{ApiError, AppState};
+
+pub async fn handle(
+    State(state): State<AppState>,
+    RealmName(realm): RealmName,
+    auth: Authorization,
+    OAuthForm(params): OAuthForm,
+) -> Result<Response, ApiError> {
+    revoke(&state.authority, &realm, auth.as_deref(), &params).await?;
+    Ok(no_store_json(StatusCode::OK, &serde_json::json!({})))
+}

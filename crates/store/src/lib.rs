@@ -1,0 +1,85 @@
+//! SQLite and PostgreSQL implementations of [`portcullis_core::store::Store`].
+//!
+//! [`connect`] picks the backend from the URL and applies the embedded migrations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::store::{Store, StoreError};
+
+mod postgres;
+mod rows;
+mod shared;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// How long a caller waits for a pooled connection (and the first connection to
+/// answer) before getting `StoreError::Unavailable`: long enough to ride out a burst,
+/// short enough that a request fails while its client is still waiting.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long SQLite waits for a lock held by another process.
+    pub sqlite_busy_timeout: Duration,
+    /// Size of the PostgreSQL pool, or of SQLite's read pool (it always has exactly
+    /// one write connection). 0 counts as 1.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { sqlite_busy_timeout: Duration::from_secs(5), max_connections: 16 }
+    }
+}
+
+/// Opens the database at `url` and brings its schema up to date:
+/// `sqlite:PATH` or `sqlite://PATH` (the file is created if missing; `sqlite::memory:`
+/// works too) or `postgres://...` / `postgresql://...`.
+pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, options).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, options).await?))
+    } else {
+        Err(StoreError::Backend(format!(
+            "unsupported database URL{}: expected sqlite:PATH, sqlite://PATH, postgres://... \
+             or postgresql://...",
+            describe_scheme(url)
+        )))
+    }
+}
+
+/// The scheme of `url` for an error message. Never the rest: it may hold a password.
+fn describe_scheme(url: &str) -> String {
+    match url.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme.len() <= 32
+                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            format!(" scheme '{scheme}'")
+        }
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused_without_echoing_the_url() {
+        for url in ["mysql://root:hunter2@db/x", "hunter2", "", "SQLITE:x.db"] {
+            let Err(StoreError::Backend(msg)) = connect(url, &StoreOptions::default()).await
+            else {
+                panic!("{url} was accepted");
+            };
+            assert!(msg.contains("sqlite:") && msg.contains("postgres://"), "{msg}");
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+    }
+}

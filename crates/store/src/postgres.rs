@@ -1,0 +1,125 @@
+//! PostgreSQL: one pool; the server serializes what needs serializing.
+
+use std::str::FromStr;
+
+use portcullis_core::store::{StoreError, StoreResult};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
+use crate::{ACQUIRE_TIMEOUT, StoreOptions};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A PostgreSQL database.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up
+    /// to date.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| with_context(map_err(e), "invalid PostgreSQL URL"))?;
+        // Named without the password, which the URL may hold.
+        let target = format!(
+            "{}@{}:{}/{}",
+            opts.get_username(),
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or(opts.get_username())
+        );
+        let ctx = format!("cannot connect to PostgreSQL at {target}");
+
+        // One direct connection first: a pool retries a refused connection until its
+        // acquire timeout and then reports only that it timed out.
+        let mut conn = tokio::time::timeout(ACQUIRE_TIMEOUT, opts.connect())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!("{ctx}: no answer within {ACQUIRE_TIMEOUT:?}"))
+            })?
+            .map_err(|e| with_context(map_err(e), &ctx))?;
+        MIGRATOR
+            .run(&mut conn)
+            .await
+            .map_err(|e| with_context(migrate_error(e, map_err), &target))?;
+        // The pool opens its own connections; a failed goodbye changes nothing.
+        let _ = conn.close().await;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(opts);
+        tracing::info!(backend = "postgres", target, "database ready");
+        Ok(Self { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+impl_store!(PgStore, Postgres, "postgres", super::map_err);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    Unique,
+    Unavailable,
+    Other,
+}
+
+/// By SQLSTATE.
+fn classify(sqlstate: &str) -> Class {
+    match sqlstate {
+        "23505" => Class::Unique,
+        // connection_exception and its subclasses
+        s if s.starts_with("08") => Class::Unavailable,
+        // admin_shutdown, crash_shutdown, cannot_connect_now
+        "57P01" | "57P02" | "57P03" => Class::Unavailable,
+        // out_of_memory, too_many_connections
+        "53200" | "53300" => Class::Unavailable,
+        // serialization_failure, deadlock_detected: the statement may succeed if retried
+        "40001" | "40P01" => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+/// The one place where sqlx's PostgreSQL errors become `StoreError`s.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = &e else {
+        return non_database_error(e);
+    };
+    match classify(db.code().as_deref().unwrap_or("")) {
+        Class::Unique => unique_violation(db.constraint().unwrap_or("an unnamed constraint")),
+        Class::Unavailable => StoreError::Unavailable(db.to_string()),
+        Class::Other => StoreError::Backend(db.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_are_classified() {
+        assert_eq!(classify("23505"), Class::Unique);
+        for code in ["08000", "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01"] {
+            assert_eq!(classify(code), Class::Unavailable, "{code}");
+        }
+        // foreign_key_violation, check_violation, syntax_error, invalid_password,
+        // character_not_in_repertoire (a NUL in TEXT)
+        for code in ["23503", "23514", "42601", "28P01", "22021", ""] {
+            assert_eq!(classify(code), Class::Other, "{code}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Rows as both backends return them, and their conversion to and from the core model.
+//! A stored value that does not convert back is reported as `StoreError::Backend`:
+//! it means the database holds something this version never wrote.
+
+use std::str::FromStr;
+
+use portcullis_core::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
+use portcullis_core::model::{GrantType, join_list};
+use portcullis_core::store::{StoreError, StoreResult};
+
+/// Separators of the list columns. A list item may contain neither its separator nor
+/// be empty, or it would not come back as it went in.
+pub(crate) const SPACE: char = ' ';
+pub(crate) const NEWLINE: char = '\n';
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RealmRow {
+    name: String,
+    access_ttl: i64,
+    refresh_ttl: Option<i64>,
+    token_format: String,
+    signing_alg: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<RealmRow> for Realm {
+    type Error = StoreError;
+
+    fn try_from(r: RealmRow) -> StoreResult<Self> {
+        Ok(Realm {
+            token_format: parse(&r.token_format, "realms.token_format")?,
+            signing_alg: parse(&r.signing_alg, "realms.signing_alg")?,
+            name: r.name,
+            access_ttl: r.access_ttl,
+            refresh_ttl: r.refresh_ttl,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    kid: String,
+    realm: String,
+    alg: String,
+    private_pem: String,
+    created_at: i64,
+    retired_at: Option<i64>,
+    verify_until: Option<i64>,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(r: SigningKeyRow) -> StoreResult<Self> {
+        Ok(SigningKeyRecord {
+            alg: parse(&r.alg, "signing_keys.alg")?,
+            kid: r.kid,
+            realm: r.realm,
+            private_pem: r.private_pem,
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+            verify_until: r.verify_until,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    realm: String,
+    client_id: String,
+    name: String,
+    secret_hash: Option<Vec<u8>>,
+    auth_method: String,
+    grant_types: String,
+    redirect_uris: String,
+    scopes: String,
+    default_scopes: String,
+    access_ttl: Option<i64>,
+    refresh_ttl: Option<i64>,
+    resource_server: bool,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(r: ClientRow) -> StoreResult<Self> {
+        let grant_types = split(&r.grant_types, SPACE)
+            .iter()
+            .map(|g| parse::<GrantType>(g, "clients.grant_types"))
+            .collect::<StoreResult<_>>()?;
+        Ok(Client {
+            auth_method: parse(&r.auth_method, "clients.auth_method")?,
+            grant_types,
+            redirect_uris: split(&r.redirect_uris, NEWLINE),
+            scopes: split(&r.scopes, SPACE),
+            default_scopes: split(&r.default_scopes, SPACE),
+            realm: r.realm,
+            client_id: r.client_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            access_ttl: r.access_ttl,
+            refresh_ttl: r.refresh_ttl,
+            resource_server: r.resource_server,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The list columns of a client, joined for binding.
+pub(crate) struct ClientLists {
+    pub grant_types: String,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub default_scopes: String,
+}
+
+impl ClientLists {
+    pub fn of(c: &Client) -> StoreResult<Self> {
+        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        Ok(ClientLists {
+            grant_types: join(&grant_types, SPACE, "grant type")?,
+            redirect_uris: join(&c.redirect_uris, NEWLINE, "redirect URI")?,
+            scopes: join(&c.scopes, SPACE, "scope")?,
+            default_scopes: join(&c.default_scopes, SPACE, "default scope")?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    id: Vec<u8>,
+    realm: String,
+    kind: String,
+    verifier_hash: Option<Vec<u8>>,
+    client_id: String,
+    subject: String,
+    username: Option<String>,
+    scope: String,
+    grant_id: Option<Vec<u8>>,
+    permissions: String,
+    test: bool,
+    issued_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> StoreResult<Self> {
+        Ok(TokenRecord {
+            id: bytes(r.id, "tokens.id")?,
+            kind: parse(&r.kind, "tokens.kind")?,
+            verifier_hash: r.verifier_hash.map(|h| bytes(h, "tokens.verifier_hash")).transpose()?,
+            grant_id: r.grant_id.map(|g| bytes(g, "tokens.grant_id")).transpose()?,
+            permissions: split(&r.permissions, SPACE),
+            realm: r.realm,
+            client_id: r.client_id,
+            subject: r.subject,
+            username: r.username,
+            scope: r.scope,
+            test: r.test,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredTokenRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    client_disabled: bool,
+}
+
+impl TryFrom<StoredTokenRow> for StoredToken {
+    type Error = StoreError;
+
+    fn try_from(r: StoredTokenRow) -> StoreResult<Self> {
+        Ok(StoredToken { record: r.token.try_into()?, client_disabled: r.client_disabled })
+    }
+}
+
+fn parse<T: FromStr<Err = String>>(value: &str, column: &str) -> StoreResult<T> {
+    value.parse().map_err(|e| StoreError::Backend(format!("stored {column}: {e}")))
+}
+
+fn bytes<const N: usize>(value: Vec<u8>, column: &str) -> StoreResult<[u8; N]> {
+    let len = value.len();
+    value.try_into().map_err(|_| {
+        StoreError::Backend(format!("stored {column} has {len} bytes instead of {N}"))
+    })
+}
+
+/// Splits on `sep` alone, not on every separator `split_list` knows: a redirect URI or
+/// a scope may contain a comma, and must come back as the single item it was.
+pub(crate) fn split(value: &str, sep: char) -> Vec<String> {
+    value.split(sep).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// Refuses an item that would not survive `split`, rather than store a different list
+/// than the caller's (for redirect URIs, compared by exact string, that would register
+/// URIs the caller never asked for).
+pub(crate) fn join<T: AsRef<str>>(items: &[T], sep: char, what: &str) -> StoreResult<String> {
+    if let Some(bad) = items.iter().map(AsRef::as_ref).find(|s| s.is_empty() || s.contains(sep)) {
+        return Err(StoreError::Backend(format!(
+            "cannot store {what} '{}': it is empty or contains {:?}",
+            bad.escape_default(),
+            sep
+        )));
+    }
+    Ok(join_list(items, &sep.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_round_trip_including_commas() {
+        let uris = ["https://a.example/cb?x=1,2", "http://127.0.0.1:8080/"];
+        let joined = join(&uris, NEWLINE, "redirect URI").unwrap();
+        assert_eq!(split(&joined, NEWLINE), uris);
+        assert_eq!(join::<&str>(&[], SPACE, "scope").unwrap(), "");
+        assert!(split("", SPACE).is_empty());
+    }
+
+    #[test]
+    fn items_that_would_not_round_trip_are_refused() {
+        assert!(matches!(join(&["a b"], SPACE, "scope"), Err(StoreError::Backend(_))));
+        assert!(matches!(join(&[""], SPACE, "scope"), Err(StoreError::Backend(_))));
+        assert!(matches!(join(&["a\nb"], NEWLINE, "redirect URI"), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn wrong_length_and_unknown_values_are_backend_errors() {
+        assert!(matches!(bytes::<16>(vec![0; 15], "tokens.id"), Err(StoreError::Backend(_))));
+        assert_eq!(bytes::<16>(vec![7; 16], "tokens.id").unwrap(), [7; 16]);
+        let e = parse::<GrantType>("magic", "clients.grant_types").unwrap_err();
+        assert!(matches!(e, StoreError::Backend(m) if m.contains("clients.grant_types")));
+    }
+}
