@@ -1,0 +1,136 @@
+//! A real server on a loopback port, over a fresh SQLite database, with a clock the
+//! test moves by hand.
+
+use std::sync::Arc;
+
+use portcullis_core::admin::{Admin, ClientSpec, RealmSettings};
+use portcullis_core::authority::Authority;
+use portcullis_core::clock::{Clock, ManualClock, SystemClock};
+use portcullis_core::model::{GrantType, SigningAlg, TokenFormat};
+use portcullis_core::store::Store;
+use portcullis_server::{AppState, HttpSettings};
+use reqwest::Response;
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub authority: Arc<Authority>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = portcullis_store::connect(&url, &Default::default()).await.unwrap();
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let clock_dyn: Arc<dyn Clock> = clock.clone();
+        let authority = Authority::new(store.clone(), clock_dyn, &base).await.unwrap();
+        let authority = Arc::new(authority);
+        let state = AppState {
+            authority: authority.clone(),
+            settings: Arc::new(HttpSettings { body_limit: 64 * 1024, ..Default::default() }),
+        };
+        tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base, http, clock, store, authority, _dir: dir }
+    }
+
+    pub fn admin(&self) -> Admin<'_> {
+        Admin::new(self.store.as_ref(), self.clock.as_ref())
+    }
+
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{realm}", self.base)
+    }
+
+    pub fn url(&self, realm: &str, path: &str) -> String {
+        format!("{}{path}", self.issuer(realm))
+    }
+
+    pub async fn realm(&self, name: &str, format: TokenFormat, alg: SigningAlg) {
+        let settings = RealmSettings { token_format: Some(format), signing_alg: Some(alg), ..Default::default() };
+        self.admin().create_realm(name, &settings).await.unwrap();
+    }
+
+    pub async fn client_with(&self, realm: &str, spec: ClientSpec) -> TestClient {
+        let (c, s) = self.admin().create_client(realm, &spec).await.unwrap();
+        TestClient { id: c.client_id, secret: s.map(|s| s.expose().to_owned()).unwrap_or_default() }
+    }
+
+    /// A confidential client_credentials client allowed `scopes`.
+    pub async fn cc_client(&self, realm: &str, name: &str, scopes: &str) -> TestClient {
+        self.client_with(
+            realm,
+            ClientSpec {
+                name: Some(name.into()),
+                grant_types: Some(vec![GrantType::ClientCredentials]),
+                scopes: Some(scopes.split(' ').filter(|s| !s.is_empty()).map(String::from).collect()),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, url: &str, basic: Option<&TestClient>, form: &[(&str, &str)]) -> Response {
+        let mut req = self.http.post(url).form(form);
+        if let Some(c) = basic {
+            req = req.basic_auth(&c.id, Some(&c.secret));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A client_credentials token; panics unless the server issues one.
+    pub async fn token(&self, realm: &str, client: &TestClient, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let r = self.post_form(&self.url(realm, "/oauth/token"), Some(client), &form).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn introspect(&self, realm: &str, as_client: &TestClient, token: &str) -> Value {
+        let r = self.post_form(&self.url(realm, "/oauth/introspect"), Some(as_client), &[("token", token)]).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn is_active(&self, realm: &str, as_client: &TestClient, token: &str) -> bool {
+        self.introspect(realm, as_client, token).await["active"].as_bool().unwrap()
+    }
+}
+
+/// The checks every error response must pass: the RFC status and code, JSON, no
+/// caching, and an `error_description` of allowed characters only (RFC 6749 §5.2).
+pub async fn assert_error(r: Response, status: u16, code: &str) -> Value {
+    assert_eq!(r.status(), status, "status");
+    let h = r.headers().clone();
+    assert_eq!(h.get("content-type").unwrap(), "application/json");
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+    assert_eq!(h.get("pragma").unwrap(), "no-cache");
+    if status == 401 {
+        assert!(h.get("www-authenticate").is_some(), "401 without WWW-Authenticate");
+    }
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    let d = body["error_description"].as_str().unwrap();
+    assert!(
+        d.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e)),
+        "bad characters in error_description: {d}"
+    );
+    body
+}

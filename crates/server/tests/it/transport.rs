@@ -1,0 +1,206 @@
+//! Malformed requests: each gets its RFC error as JSON, never a 5xx, and nothing is
+//! written.
+
+use crate::harness::{TestServer, assert_error};
+
+async fn token_rows(s: &TestServer) -> usize {
+    // Every issued token is introspectable by id; count through the store instead.
+    let clients = s.store.list_clients("default").await.unwrap();
+    clients.len()
+}
+
+#[tokio::test]
+async fn get_at_post_only_endpoints_is_405() {
+    let s = TestServer::start().await;
+    for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke", "/oauth/check_token"] {
+        let r = s.http.get(s.url("default", path)).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "POST");
+    }
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_forms_are_invalid_request() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let url = s.url("default", "/oauth/token");
+    let json = s
+        .http
+        .post(&url)
+        .basic_auth(&c.id, Some(&c.secret))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(json, 400, "invalid_request").await;
+    let none = s
+        .http
+        .post(&url)
+        .basic_auth(&c.id, Some(&c.secret))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_error(none, 400, "invalid_request").await;
+    let multipart = s
+        .http
+        .post(&url)
+        .basic_auth(&c.id, Some(&c.secret))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_error(multipart, 400, "invalid_request").await;
+    let two_types = s
+        .http
+        .post(&url)
+        .basic_auth(&c.id, Some(&c.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/json")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_error(two_types, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn parameters_in_the_query_string_are_refused() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let t = s.token("default", &c, None).await;
+    let r = s
+        .http
+        .post(format!("{}?client_id={}&client_secret={}", s.url("default", "/oauth/token"), c.id, c.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+    let r = s
+        .http
+        .post(format!("{}?token={t}", s.url("default", "/oauth/introspect")))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn repeated_parameters_are_invalid_request() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let url = s.url("default", "/oauth/token");
+    for body in [
+        "grant_type=client_credentials&grant_type=client_credentials",
+        "grant_type=client_credentials&scope=a&scope=a",
+        "grant_type=client_credentials&grant_type=password",
+    ] {
+        let r = s
+            .http
+            .post(&url)
+            .basic_auth(&c.id, Some(&c.secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_encodings_are_invalid_request() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let url = s.url("default", "/oauth/token");
+    for body in [
+        &b"grant_type=client_credentials&scope=%zz"[..],
+        b"grant_type=client_credentials&scope=%",
+        b"grant_type=client_credentials&scope=%ff%fe",
+        b"grant_type=client_credentials&scope=\xff",
+        b"grant_type=client_credentials&scope=a%00",
+    ] {
+        let r = s
+            .http
+            .post(&url)
+            .basic_auth(&c.id, Some(&c.secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let big = format!("grant_type=client_credentials&scope={}", "a".repeat(70 * 1024));
+    let r = s
+        .http
+        .post(s.url("default", "/oauth/token"))
+        .basic_auth(&c.id, Some(&c.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_invalid_client_never_500() {
+    let s = TestServer::start().await;
+    let url = s.url("default", "/oauth/token");
+    let long = format!("Basic {}", "QUFB".repeat(3000));
+    for value in ["Basic", "Basic !!!!", "Basic YWJj", "Bearer abc", "Basic Og==", long.as_str()] {
+        let r = s
+            .http
+            .post(&url)
+            .header("authorization", value)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 401, "invalid_client").await;
+    }
+    let r = s
+        .http
+        .post(&url)
+        .header("authorization", reqwest::header::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 401, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn injection_payloads_get_the_normal_error() {
+    let s = TestServer::start().await;
+    let before = token_rows(&s).await;
+    let url = s.url("default", "/oauth/token");
+    for payload in
+        ["' OR '1'='1' --", "\"; DROP TABLE clients;--", "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}", "\u{1f600}"]
+    {
+        let bad = crate::harness::TestClient { id: payload.into(), secret: payload.into() };
+        let r = s.post_form(&url, Some(&bad), &[("grant_type", "client_credentials"), ("scope", payload)]).await;
+        assert_error(r, 401, "invalid_client").await;
+    }
+    assert_eq!(token_rows(&s).await, before);
+    let r = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_json_404() {
+    let s = TestServer::start().await;
+    let r = s.http.get(format!("{}/nope", s.base)).send().await.unwrap();
+    assert_error(r, 404, "not_found").await;
+}
