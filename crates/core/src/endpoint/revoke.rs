@@ -21,10 +21,10 @@ pub async fn revoke(
     let client =
         client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?;
     let token = params.require("token")?;
-    if let Ok(stored) = resolve(authority, &realm, token).await? {
-        if stored.record.client_id == client.client_id {
-            authority.store.revoke_token(&stored.record.id, authority.now()).await.map_err(store_failure)?;
-        }
+    if let Ok(stored) = resolve(authority, &realm, token).await?
+        && stored.record.client_id == client.client_id
+    {
+        authority.store.revoke_token(&stored.record.id, authority.now()).await.map_err(store_failure)?;
     }
     Ok(())
 }

@@ -1,0 +1,280 @@
+//! The `portcullis` binary as an operator uses it: commands on a fresh database, and
+//! the README's walk-through against a spawned `portcullis serve`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn db(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("p.db").display())
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        c.args(args).arg("--database").arg(self.db()).current_dir(self.dir.path());
+        c.env_remove("PORTCULLIS_DATABASE_URL").env_remove("PORTCULLIS_CONFIG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A refused command: non-zero, first stderr line names the problem, no panic.
+    fn refused(&self, args: &[&str], mentions: &str) {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let first = err.lines().next().unwrap_or("");
+        assert!(first.to_lowercase().contains(&mentions.to_lowercase()), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    }
+}
+
+#[test]
+fn realm_lifecycle() {
+    let w = Workspace::new();
+    let r = w.json(&[
+        "realm",
+        "create",
+        "acme",
+        "--access-ttl",
+        "600",
+        "--token-format",
+        "jwt",
+        "--signing-alg",
+        "EdDSA",
+        "--json",
+    ]);
+    assert_eq!(r["name"], "acme");
+    assert_eq!(r["access_ttl"], 600);
+    assert_eq!(r["token_format"], "jwt");
+    let list = w.json(&["realm", "list", "--json"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["acme", "default"]);
+    let r = w.json(&["realm", "update", "acme", "--refresh-ttl", "never", "--json"]);
+    assert_eq!(r["refresh_ttl"], Value::Null);
+    let keys = w.json(&["keys", "list", "--realm", "acme", "--json"]);
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    w.json(&["keys", "rotate", "--realm", "acme", "--json"]);
+    let keys = w.json(&["keys", "list", "--realm", "acme", "--json"]);
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert!(!keys.to_string().contains("PRIVATE"));
+    assert!(w.run(&["realm", "delete", "acme"]).status.success());
+    w.refused(&["realm", "show", "acme"], "does not exist");
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_writes_nothing() {
+    let w = Workspace::new();
+    w.refused(&["realm", "create", "Bad_Name"], "invalid realm name");
+    w.refused(&["realm", "create", "ok", "--access-ttl", "0"], "access-ttl");
+    w.refused(&["realm", "create", "ok", "--signing-alg", "none"], "signingalg");
+    w.refused(&["realm", "create", "ok", "--token-format", "xml"], "tokenformat");
+    w.refused(&["realm", "create", "default"], "already exists");
+    w.refused(&["realm", "delete", "default"], "cannot be deleted");
+    w.refused(&["client", "create", "--realm", "nope", "--name", "x"], "does not exist");
+    w.refused(&["client", "create", "--realm", "default", "--name", "x", "--grant-types", "magic"], "granttype");
+    w.refused(
+        &[
+            "client",
+            "create",
+            "--realm",
+            "default",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "javascript:alert(1)",
+            "--grant-types",
+            "authorization_code",
+        ],
+        "redirect uri",
+    );
+    w.refused(
+        &["client", "create", "--realm", "default", "--name", "x", "--public", "--grant-types", "client_credentials"],
+        "public clients",
+    );
+    w.refused(
+        &["client", "create", "--realm", "default", "--name", "x", "--scope", "a", "--default-scope", "b"],
+        "default scope",
+    );
+    w.refused(
+        &["client", "create", "--realm", "default", "--name", "x", "--grant-types", "authorization_code"],
+        "redirect-uri",
+    );
+    w.refused(&["--database", "mysql://x", "realm", "list"], "cannot open database");
+    let list = w.json(&["realm", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "only the default realm: {list}");
+    let clients = w.json(&["client", "list", "--realm", "default", "--json"]);
+    assert_eq!(clients, serde_json::json!([]));
+}
+
+#[test]
+fn client_lifecycle_shows_the_secret_once() {
+    let w = Workspace::new();
+    let c = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "default",
+        "--name",
+        "billing",
+        "--grant-types",
+        "client_credentials",
+        "--scope",
+        "invoices.read invoices.write",
+        "--json",
+    ]);
+    let id = c["client_id"].as_str().unwrap();
+    assert!(c["client_secret"].as_str().unwrap().starts_with("pcs_"));
+    let shown = w.json(&["client", "show", "--realm", "default", id, "--json"]);
+    assert!(shown.get("client_secret").is_none());
+    assert_eq!(shown["scopes"], serde_json::json!(["invoices.read", "invoices.write"]));
+    let by_name = w.json(&["client", "show", "--realm", "default", "billing", "--json"]);
+    assert_eq!(by_name["client_id"], id);
+    w.refused(&["client", "create", "--realm", "default", "--name", "billing"], "already has a client");
+    let updated = w.json(&[
+        "client",
+        "update",
+        "--realm",
+        "default",
+        "billing",
+        "--scope",
+        "invoices.read",
+        "--disable",
+        "--json",
+    ]);
+    assert_eq!(updated["disabled"], true);
+    assert_eq!(updated["default_scopes"], serde_json::json!(["invoices.read"]));
+    let rotated = w.json(&["client", "rotate-secret", "--realm", "default", "billing", "--json"]);
+    assert_ne!(rotated["client_secret"], c["client_secret"]);
+    let p = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "default",
+        "--name",
+        "spa",
+        "--public",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--json",
+    ]);
+    assert!(p.get("client_secret").is_none());
+    assert_eq!(p["auth_method"], "none");
+    assert!(w.run(&["client", "delete", "--realm", "default", "billing"]).status.success());
+    w.refused(&["client", "show", "--realm", "default", "billing"], "does not exist");
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+/// Starts `portcullis serve` on a free port and returns it with its base URL, read from
+/// the JSON "listening" log line.
+fn serve(w: &Workspace) -> (Server, String) {
+    let mut child = w
+        .cmd(&["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["message"] == "listening" {
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn readme_walkthrough_against_the_real_binary() {
+    let w = Workspace::new();
+    let c = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "default",
+        "--name",
+        "billing",
+        "--grant-types",
+        "client_credentials",
+        "--scope",
+        "invoices.read invoices.write",
+        "--json",
+    ]);
+    let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let (mut server, base) = serve(&w);
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/realms/default/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "invoices.read")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = token["access_token"].as_str().unwrap();
+    let introspect = |t: String| {
+        let http = http.clone();
+        let url = format!("{base}/realms/default/oauth/introspect");
+        async move {
+            http.post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", t)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let info = introspect(at.to_owned()).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["scope"], "invoices.read");
+    assert_eq!(info["client_id"], id);
+    let r = http
+        .post(format!("{base}/realms/default/oauth/revoke"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(at.to_owned()).await, serde_json::json!({"active": false}));
+
+    // SIGTERM: stop accepting, exit 0.
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
