@@ -5,16 +5,16 @@ mod error;
 mod extract;
 mod response;
 mod routes;
+mod serve;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use portcullis_core::authority::Authority;
-use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use serve::serve;
 
 /// Settings of the HTTP layer, already validated.
 #[derive(Debug, Clone)]
@@ -23,11 +23,18 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// A request still running after this gets 408.
     pub request_timeout: Duration,
+    /// A connection that has not sent a complete request head by then is closed
+    /// (slowloris).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_limit: 64 * 1024, request_timeout: Duration::from_secs(30) }
+        Self {
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -40,15 +47,4 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     routes::router(state)
-}
-
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight
-/// requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -71,11 +71,17 @@ fn describe_scheme(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Servers call `connect` from spawned tasks, which need a `Send` future.
+    #[allow(dead_code)]
+    fn connect_is_send(options: &StoreOptions) {
+        fn send<T: Send>(_: T) {}
+        send(connect("", options));
+    }
+
     #[tokio::test]
     async fn unknown_schemes_are_refused_without_echoing_the_url() {
         for url in ["mysql://root:hunter2@db/x", "hunter2", "", "SQLITE:x.db"] {
-            let Err(StoreError::Backend(msg)) = connect(url, &StoreOptions::default()).await
-            else {
+            let Err(StoreError::Backend(msg)) = connect(url, &StoreOptions::default()).await else {
                 panic!("{url} was accepted");
             };
             assert!(msg.contains("sqlite:") && msg.contains("postgres://"), "{msg}");

@@ -21,8 +21,7 @@ impl PgStore {
     /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up
     /// to date.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
-        let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| with_context(map_err(e), "invalid PostgreSQL URL"))?;
+        let opts = PgConnectOptions::from_str(url).map_err(|e| with_context(map_err(e), "invalid PostgreSQL URL"))?;
         // Named without the password, which the URL may hold.
         let target = format!(
             "{}@{}:{}/{}",
@@ -37,12 +36,11 @@ impl PgStore {
         // acquire timeout and then reports only that it timed out.
         let mut conn = tokio::time::timeout(ACQUIRE_TIMEOUT, opts.connect())
             .await
-            .map_err(|_| {
-                StoreError::Unavailable(format!("{ctx}: no answer within {ACQUIRE_TIMEOUT:?}"))
-            })?
+            .map_err(|_| StoreError::Unavailable(format!("{ctx}: no answer within {ACQUIRE_TIMEOUT:?}")))?
             .map_err(|e| with_context(map_err(e), &ctx))?;
+        // `run_direct` for the reason given in `sqlite::migrate`.
         MIGRATOR
-            .run(&mut conn)
+            .run_direct(None, &mut conn, false)
             .await
             .map_err(|e| with_context(migrate_error(e, map_err), &target))?;
         // The pool opens its own connections; a failed goodbye changes nothing.

@@ -196,9 +196,7 @@ fn parse<T: FromStr<Err = String>>(value: &str, column: &str) -> StoreResult<T> 
 
 fn bytes<const N: usize>(value: Vec<u8>, column: &str) -> StoreResult<[u8; N]> {
     let len = value.len();
-    value.try_into().map_err(|_| {
-        StoreError::Backend(format!("stored {column} has {len} bytes instead of {N}"))
-    })
+    value.try_into().map_err(|_| StoreError::Backend(format!("stored {column} has {len} bytes instead of {N}")))
 }
 
 /// Splits on `sep` alone, not on every separator `split_list` knows: a redirect URI or

@@ -9,16 +9,8 @@ use portcullis_core::store::StoreError;
 const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
     ("realms_pkey", "realms.name", "a realm with this name already exists"),
     ("signing_keys_pkey", "signing_keys.kid", "a signing key with this kid already exists"),
-    (
-        "clients_pkey",
-        "clients.realm, clients.client_id",
-        "the realm already has a client with this client_id",
-    ),
-    (
-        "clients_realm_name_key",
-        "clients.realm, clients.name",
-        "the realm already has a client with this name",
-    ),
+    ("clients_pkey", "clients.realm, clients.client_id", "the realm already has a client with this client_id"),
+    ("clients_realm_name_key", "clients.realm, clients.name", "the realm already has a client with this name"),
     ("tokens_pkey", "tokens.id", "a token with this id already exists"),
     ("settings_pkey", "settings.name", "this setting already exists"),
 ];
@@ -47,10 +39,7 @@ pub(crate) fn non_database_error(e: sqlx::Error) -> StoreError {
 /// A migration that failed on a database error is mapped like any statement (the
 /// database may just be unreachable); one whose history does not match this build is
 /// not something a retry fixes.
-pub(crate) fn migrate_error(
-    e: sqlx::migrate::MigrateError,
-    map: impl Fn(sqlx::Error) -> StoreError,
-) -> StoreError {
+pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError, map: impl Fn(sqlx::Error) -> StoreError) -> StoreError {
     use sqlx::migrate::MigrateError as M;
     match e {
         M::Execute(e) => with_context(map(e), "while running migrations"),
@@ -75,16 +64,12 @@ pub(crate) fn with_context(e: StoreError, ctx: &str) -> StoreError {
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal, $map_err:path) => {
         mod store_impl {
-            use portcullis_core::model::{
-                Client, Realm, SigningKeyRecord, StoredToken, TokenRecord,
-            };
+            use portcullis_core::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
             use portcullis_core::store::{Store, StoreError, StoreResult};
             use sqlx::Database;
 
             use super::*;
-            use $crate::rows::{
-                ClientLists, ClientRow, RealmRow, SigningKeyRow, StoredTokenRow,
-            };
+            use $crate::rows::{ClientLists, ClientRow, RealmRow, SigningKeyRow, StoredTokenRow};
             use $crate::sql;
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as Database>::Arguments>;
@@ -133,8 +118,7 @@ macro_rules! impl_store {
             }
 
             fn bind_token<'q>(q: Query<'q>, t: &TokenRecord) -> StoreResult<Query<'q>> {
-                let permissions =
-                    $crate::rows::join(&t.permissions, $crate::rows::SPACE, "permission")?;
+                let permissions = $crate::rows::join(&t.permissions, $crate::rows::SPACE, "permission")?;
                 Ok(q.bind(&t.id[..])
                     .bind(&t.realm)
                     .bind(t.kind.as_str())
@@ -168,31 +152,14 @@ macro_rules! impl_store {
 
                 async fn pepper(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {
                     let pool = self.writer();
-                    query(sql::PEPPER_INSERT)
-                        .bind(candidate)
-                        .execute(pool)
-                        .await
-                        .map_err($map_err)?;
-                    sqlx::query_scalar::<$db, Vec<u8>>(sql::PEPPER_SELECT)
-                        .fetch_one(pool)
-                        .await
-                        .map_err($map_err)
+                    query(sql::PEPPER_INSERT).bind(candidate).execute(pool).await.map_err($map_err)?;
+                    sqlx::query_scalar::<$db, Vec<u8>>(sql::PEPPER_SELECT).fetch_one(pool).await.map_err($map_err)
                 }
 
-                async fn create_realm(
-                    &self,
-                    realm: &Realm,
-                    key: &SigningKeyRecord,
-                ) -> StoreResult<()> {
+                async fn create_realm(&self, realm: &Realm, key: &SigningKeyRecord) -> StoreResult<()> {
                     let mut tx = self.begin().await.map_err($map_err)?;
-                    bind_realm(query(sql::REALM_INSERT), realm)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($map_err)?;
-                    bind_key(query(sql::KEY_INSERT), key)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($map_err)?;
+                    bind_realm(query(sql::REALM_INSERT), realm).execute(&mut *tx).await.map_err($map_err)?;
+                    bind_key(query(sql::KEY_INSERT), key).execute(&mut *tx).await.map_err($map_err)?;
                     tx.commit().await.map_err($map_err)
                 }
 
@@ -217,27 +184,17 @@ macro_rules! impl_store {
                 }
 
                 async fn update_realm(&self, realm: &Realm) -> StoreResult<()> {
-                    let done = bind_realm(query(sql::REALM_UPDATE), realm)
-                        .execute(self.writer())
-                        .await
-                        .map_err($map_err)?;
+                    let done =
+                        bind_realm(query(sql::REALM_UPDATE), realm).execute(self.writer()).await.map_err($map_err)?;
                     found(done.rows_affected())
                 }
 
                 async fn delete_realm(&self, name: &str) -> StoreResult<()> {
-                    let done = query(sql::REALM_DELETE)
-                        .bind(name)
-                        .execute(self.writer())
-                        .await
-                        .map_err($map_err)?;
+                    let done = query(sql::REALM_DELETE).bind(name).execute(self.writer()).await.map_err($map_err)?;
                     found(done.rows_affected())
                 }
 
-                async fn signing_keys(
-                    &self,
-                    realm: &str,
-                    now: i64,
-                ) -> StoreResult<Vec<SigningKeyRecord>> {
+                async fn signing_keys(&self, realm: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>> {
                     sqlx::query_as::<$db, SigningKeyRow>(sql::KEY_LIST_VERIFYING)
                         .bind(realm)
                         .bind(now)
@@ -256,11 +213,8 @@ macro_rules! impl_store {
                     verify_until: i64,
                 ) -> StoreResult<()> {
                     let mut tx = self.begin().await.map_err($map_err)?;
-                    let locked = query(sql::REALM_LOCK)
-                        .bind(&new_key.realm)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($map_err)?;
+                    let locked =
+                        query(sql::REALM_LOCK).bind(&new_key.realm).execute(&mut *tx).await.map_err($map_err)?;
                     found(locked.rows_affected())?;
                     query(sql::KEY_RETIRE_ALL)
                         .bind(&new_key.realm)
@@ -269,26 +223,16 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await
                         .map_err($map_err)?;
-                    bind_key(query(sql::KEY_INSERT), new_key)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($map_err)?;
+                    bind_key(query(sql::KEY_INSERT), new_key).execute(&mut *tx).await.map_err($map_err)?;
                     tx.commit().await.map_err($map_err)
                 }
 
                 async fn create_client(&self, client: &Client) -> StoreResult<()> {
-                    bind_client(query(sql::CLIENT_INSERT), client)?
-                        .execute(self.writer())
-                        .await
-                        .map_err($map_err)?;
+                    bind_client(query(sql::CLIENT_INSERT), client)?.execute(self.writer()).await.map_err($map_err)?;
                     Ok(())
                 }
 
-                async fn get_client(
-                    &self,
-                    realm: &str,
-                    client_id: &str,
-                ) -> StoreResult<Option<Client>> {
+                async fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {
                     sqlx::query_as::<$db, ClientRow>(sql::CLIENT_GET)
                         .bind(realm)
                         .bind(client_id)
@@ -299,11 +243,7 @@ macro_rules! impl_store {
                         .transpose()
                 }
 
-                async fn find_client(
-                    &self,
-                    realm: &str,
-                    id_or_name: &str,
-                ) -> StoreResult<Option<Client>> {
+                async fn find_client(&self, realm: &str, id_or_name: &str) -> StoreResult<Option<Client>> {
                     sqlx::query_as::<$db, ClientRow>(sql::CLIENT_FIND)
                         .bind(realm)
                         .bind(id_or_name)
@@ -372,10 +312,7 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
-                    bind_token(query(sql::TOKEN_INSERT), token)?
-                        .execute(self.writer())
-                        .await
-                        .map_err($map_err)?;
+                    bind_token(query(sql::TOKEN_INSERT), token)?.execute(self.writer()).await.map_err($map_err)?;
                     Ok(())
                 }
 
@@ -412,38 +349,27 @@ mod tests {
     #[test]
     fn unique_violations_name_what_clashed_on_both_backends() {
         for key in ["clients_realm_name_key", "clients.realm, clients.name"] {
-            assert!(
-                matches!(unique_violation(key), StoreError::Conflict(m) if m.contains("name"))
-            );
+            assert!(matches!(unique_violation(key), StoreError::Conflict(m) if m.contains("name")));
         }
-        assert!(
-            matches!(unique_violation("realms_pkey"), StoreError::Conflict(m) if m.contains("realm"))
-        );
-        assert!(
-            matches!(unique_violation("odd_key"), StoreError::Conflict(m) if m.contains("odd_key"))
-        );
+        assert!(matches!(unique_violation("realms_pkey"), StoreError::Conflict(m) if m.contains("realm")));
+        assert!(matches!(unique_violation("odd_key"), StoreError::Conflict(m) if m.contains("odd_key")));
     }
 
     #[test]
     fn pool_and_io_errors_are_unavailable() {
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        for e in [
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::PoolClosed,
-            sqlx::Error::WorkerCrashed,
-            sqlx::Error::Io(refused),
-        ] {
+        for e in
+            [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::WorkerCrashed, sqlx::Error::Io(refused)]
+        {
             assert!(matches!(non_database_error(e), StoreError::Unavailable(_)));
         }
     }
 
     #[test]
     fn other_errors_are_backend() {
-        for e in [
-            sqlx::Error::RowNotFound,
-            sqlx::Error::ColumnNotFound("x".into()),
-            sqlx::Error::Protocol("garbage".into()),
-        ] {
+        for e in
+            [sqlx::Error::RowNotFound, sqlx::Error::ColumnNotFound("x".into()), sqlx::Error::Protocol("garbage".into())]
+        {
             assert!(matches!(non_database_error(e), StoreError::Backend(_)));
         }
     }

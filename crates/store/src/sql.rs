@@ -24,9 +24,33 @@ macro_rules! client_columns {
 macro_rules! token_columns {
     ($p:literal) => {
         concat!(
-            $p, "id, ", $p, "realm, ", $p, "kind, ", $p, "verifier_hash, ", $p, "client_id, ",
-            $p, "subject, ", $p, "username, ", $p, "scope, ", $p, "grant_id, ", $p,
-            "permissions, ", $p, "test, ", $p, "issued_at, ", $p, "expires_at, ", $p,
+            $p,
+            "id, ",
+            $p,
+            "realm, ",
+            $p,
+            "kind, ",
+            $p,
+            "verifier_hash, ",
+            $p,
+            "client_id, ",
+            $p,
+            "subject, ",
+            $p,
+            "username, ",
+            $p,
+            "scope, ",
+            $p,
+            "grant_id, ",
+            $p,
+            "permissions, ",
+            $p,
+            "test, ",
+            $p,
+            "issued_at, ",
+            $p,
+            "expires_at, ",
+            $p,
             "revoked_at"
         )
     };
@@ -38,26 +62,22 @@ pub const PEPPER_INSERT: &str =
     "INSERT INTO settings (name, value) VALUES ('pepper', $1) ON CONFLICT (name) DO NOTHING";
 pub const PEPPER_SELECT: &str = "SELECT value FROM settings WHERE name = 'pepper'";
 
-pub const REALM_INSERT: &str = concat!(
-    "INSERT INTO realms (",
-    realm_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-);
+pub const REALM_INSERT: &str =
+    concat!("INSERT INTO realms (", realm_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)");
 pub const REALM_GET: &str = concat!("SELECT ", realm_columns!(), " FROM realms WHERE name = $1");
 pub const REALM_LIST: &str = concat!("SELECT ", realm_columns!(), " FROM realms ORDER BY name");
+/// Same placeholders as `REALM_INSERT`, so one binding sequence serves both;
+/// `$6` (`created_at`) is bound but unused.
 pub const REALM_UPDATE: &str = "UPDATE realms SET access_ttl = $2, refresh_ttl = $3, \
-     token_format = $4, signing_alg = $5, updated_at = $6 WHERE name = $1";
+     token_format = $4, signing_alg = $5, updated_at = $7 WHERE name = $1";
 pub const REALM_DELETE: &str = "DELETE FROM realms WHERE name = $1";
 /// A no-op write whose only effect is to take the realm's row lock on PostgreSQL, so
 /// that two concurrent key rotations of one realm run one after the other (SQLite
 /// serializes every write transaction anyway).
 pub const REALM_LOCK: &str = "UPDATE realms SET updated_at = updated_at WHERE name = $1";
 
-pub const KEY_INSERT: &str = concat!(
-    "INSERT INTO signing_keys (",
-    key_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-);
+pub const KEY_INSERT: &str =
+    concat!("INSERT INTO signing_keys (", key_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)");
 pub const KEY_LIST_VERIFYING: &str = concat!(
     "SELECT ",
     key_columns!(),
@@ -76,11 +96,7 @@ pub const CLIENT_INSERT: &str = concat!(
     client_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
-pub const CLIENT_GET: &str = concat!(
-    "SELECT ",
-    client_columns!(),
-    " FROM clients WHERE realm = $1 AND client_id = $2"
-);
+pub const CLIENT_GET: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE realm = $1 AND client_id = $2");
 /// An id match wins over a name match: another client may be named like this one's id.
 pub const CLIENT_FIND: &str = concat!(
     "SELECT ",
@@ -88,11 +104,8 @@ pub const CLIENT_FIND: &str = concat!(
     " FROM clients WHERE realm = $1 AND (client_id = $2 OR name = $2) \
      ORDER BY CASE WHEN client_id = $2 THEN 0 ELSE 1 END LIMIT 1"
 );
-pub const CLIENT_LIST: &str = concat!(
-    "SELECT ",
-    client_columns!(),
-    " FROM clients WHERE realm = $1 ORDER BY name, client_id"
-);
+pub const CLIENT_LIST: &str =
+    concat!("SELECT ", client_columns!(), " FROM clients WHERE realm = $1 ORDER BY name, client_id");
 /// Same placeholders as `CLIENT_INSERT`, so one binding sequence serves both;
 /// `$14` (`created_at`) is bound but unused.
 pub const CLIENT_UPDATE: &str = "UPDATE clients SET name = $3, secret_hash = $4, \
@@ -100,8 +113,7 @@ pub const CLIENT_UPDATE: &str = "UPDATE clients SET name = $3, secret_hash = $4,
      default_scopes = $9, access_ttl = $10, refresh_ttl = $11, resource_server = $12, \
      disabled = $13, updated_at = $15 WHERE realm = $1 AND client_id = $2";
 pub const CLIENT_DELETE: &str = "DELETE FROM clients WHERE realm = $1 AND client_id = $2";
-pub const CLIENT_SET_SECRET: &str =
-    "UPDATE clients SET secret_hash = $3 WHERE realm = $1 AND client_id = $2";
+pub const CLIENT_SET_SECRET: &str = "UPDATE clients SET secret_hash = $3 WHERE realm = $1 AND client_id = $2";
 pub const CLIENT_REVOKE_TOKENS: &str = "UPDATE tokens SET revoked_at = $3 \
      WHERE realm = $1 AND client_id = $2 AND revoked_at IS NULL";
 
@@ -116,5 +128,4 @@ pub const TOKEN_GET: &str = concat!(
     ", c.disabled AS client_disabled FROM tokens t \
      JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id WHERE t.id = $1"
 );
-pub const TOKEN_REVOKE: &str =
-    "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";

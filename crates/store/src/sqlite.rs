@@ -2,13 +2,12 @@
 //! process instead of contending for SQLite's lock.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tokio::time::Instant;
 
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
@@ -37,25 +36,13 @@ impl SqliteStore {
         let path = base.get_filename().display().to_string();
         let ctx = format!("cannot open SQLite database {path}");
 
-        // The writer stays open for good: an in-memory database lives only as long as
-        // its last connection, and a file keeps its WAL index mapped.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(
-                base.clone()
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal),
-            )
-            .await
-            .map_err(|e| with_context(map_err(e), &ctx))?;
-        MIGRATOR
-            .run(&write)
-            .await
-            .map_err(|e| with_context(migrate_error(e, map_err), &ctx))?;
+        let write = open_writer(
+            base.clone().journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal),
+            options.sqlite_busy_timeout,
+        )
+        .await
+        .map_err(|e| with_context(map_err(e), &ctx))?;
+        migrate(&write).await.map_err(|e| with_context(e, &ctx))?;
 
         // In-memory databases do not do WAL, so separate readers would only wait on
         // the writer's table locks (SQLITE_LOCKED): there, the writer reads too.
@@ -91,6 +78,49 @@ impl SqliteStore {
 
 impl_store!(SqliteStore, Sqlite, "sqlite", super::map_err);
 
+/// The writer stays open for good: an in-memory database lives only as long as its
+/// last connection, and a file keeps its WAL index mapped.
+///
+/// Opening is retried on SQLITE_BUSY for up to `patience`: two connections switching a
+/// new file to WAL at once each hold a shared lock and want an exclusive one, and
+/// SQLite fails one of them at once instead of letting the busy timeout deadlock them.
+async fn open_writer(options: SqliteConnectOptions, patience: Duration) -> Result<SqlitePool, sqlx::Error> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|db| db.code()).and_then(|c| c.parse::<i32>().ok());
+    code.is_some_and(|c| c & 0xff == BUSY)
+}
+
+/// Under the write lock: sqlx takes no lock on SQLite, so two processes opening a new
+/// file at once would both find the schema missing and both try to create it. The
+/// migrator's own transactions become savepoints inside this one.
+async fn migrate(write: &SqlitePool) -> StoreResult<()> {
+    let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    // `run_direct` rather than `run`: `run` on a `&mut` connection makes this future
+    // (and so `connect`'s) not `Send` ("implementation of `Acquire` is not general
+    // enough"); sqlx exposes `run_direct` to get around exactly that.
+    MIGRATOR.run_direct(None, &mut *tx, false).await.map_err(|e| migrate_error(e, map_err))?;
+    tx.commit().await.map_err(map_err)
+}
+
 /// Mirrors how sqlx recognises an in-memory SQLite URL.
 fn is_in_memory(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -105,15 +135,17 @@ enum Class {
     Other,
 }
 
+// SQLite result codes; the extended ones carry the primary one in their low byte.
+const BUSY: i32 = 5;
+const LOCKED: i32 = 6;
+const IOERR: i32 = 10;
+const CANTOPEN: i32 = 14;
+const PROTOCOL: i32 = 15;
+const CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const CONSTRAINT_UNIQUE: i32 = 2067;
+
 /// By SQLite extended result code.
 fn classify(code: i32) -> Class {
-    const CONSTRAINT_PRIMARYKEY: i32 = 1555;
-    const CONSTRAINT_UNIQUE: i32 = 2067;
-    const BUSY: i32 = 5;
-    const LOCKED: i32 = 6;
-    const IOERR: i32 = 10;
-    const CANTOPEN: i32 = 14;
-    const PROTOCOL: i32 = 15;
     match code {
         CONSTRAINT_PRIMARYKEY | CONSTRAINT_UNIQUE => Class::Unique,
         _ => match code & 0xff {
@@ -156,6 +188,61 @@ mod tests {
         for code in [787, 275, 1] {
             assert_eq!(classify(code), Class::Other, "{code}");
         }
+    }
+
+    async fn pragma<T>(conn: &mut sqlx::SqliteConnection, name: &'static str) -> T
+    where
+        T: Send + Unpin + for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        sqlx::query_scalar(name).fetch_one(conn).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_connection_of_both_pools_is_configured() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let options = StoreOptions { sqlite_busy_timeout: Duration::from_millis(1234), max_connections: 3 };
+        let store = SqliteStore::connect(&url, &options).await.unwrap();
+        assert_eq!(store.write.options().get_max_connections(), 1);
+        assert_eq!(store.read.options().get_max_connections(), 3);
+
+        let mut writer = store.write.acquire().await.unwrap();
+        // Held at once, so that they are three distinct connections.
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            readers.push(store.read.acquire().await.unwrap());
+        }
+        assert_eq!(pragma::<String>(&mut writer, "PRAGMA journal_mode").await, "wal");
+        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 1, "NORMAL");
+        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA query_only").await, 0);
+        for conn in std::iter::once(&mut writer).chain(readers.iter_mut()) {
+            assert_eq!(pragma::<i64>(conn, "PRAGMA foreign_keys").await, 1);
+            assert_eq!(pragma::<i64>(conn, "PRAGMA busy_timeout").await, 1234);
+        }
+        for conn in &mut readers {
+            assert_eq!(pragma::<i64>(conn, "PRAGMA query_only").await, 1);
+            let write = sqlx::query("INSERT INTO settings (name, value) VALUES ('x', x'00')");
+            assert!(write.execute(&mut **conn).await.is_err(), "a reader wrote");
+        }
+    }
+
+    /// The shared SQL uses PostgreSQL's `$n`; SQLite must bind `$n` to the n-th
+    /// argument, including out of order and repeated.
+    #[tokio::test]
+    async fn dollar_placeholders_bind_by_number() {
+        let store = SqliteStore::connect("sqlite::memory:", &StoreOptions::default()).await.unwrap();
+        let row: (String, String, String) =
+            sqlx::query_as("SELECT $2, $1, $2").bind("one").bind("two").fetch_one(store.reader()).await.unwrap();
+        assert_eq!(row, ("two".to_owned(), "one".to_owned(), "two".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn unique_violations_name_the_clash() {
+        let store = SqliteStore::connect("sqlite::memory:", &StoreOptions::default()).await.unwrap();
+        let insert = "INSERT INTO settings (name, value) VALUES ('a', x'00')";
+        sqlx::query(insert).execute(store.writer()).await.unwrap();
+        let e = sqlx::query(insert).execute(store.writer()).await.unwrap_err();
+        assert!(matches!(map_err(e), StoreError::Conflict(m) if m.contains("setting")));
     }
 
     #[test]

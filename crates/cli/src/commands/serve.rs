@@ -33,7 +33,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start: {e}"))?;
     let state = AppState {
         authority: Arc::new(authority),
-        settings: Arc::new(HttpSettings { body_limit: config.body_limit, request_timeout: config.request_timeout }),
+        settings: Arc::new(HttpSettings {
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            ..Default::default()
+        }),
     };
     tracing::info!(addr = %local, public_url, database = store.backend(), "listening");
     portcullis_server::serve(listener, state, shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;

@@ -118,7 +118,16 @@ fn bad_input_is_one_clear_line_and_writes_nothing() {
         &["client", "create", "--realm", "default", "--name", "x", "--grant-types", "authorization_code"],
         "redirect-uri",
     );
-    w.refused(&["--database", "mysql://x", "realm", "list"], "cannot open database");
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["realm", "list"])
+        .env("PORTCULLIS_DATABASE_URL", "mysql://root:hunter2@db/x")
+        .current_dir(w.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.starts_with("error: cannot open database"), "{err}");
+    assert!(!err.contains("hunter2"), "the password leaked: {err}");
     let list = w.json(&["realm", "list", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1, "only the default realm: {list}");
     let clients = w.json(&["client", "list", "--realm", "default", "--json"]);

@@ -1,0 +1,90 @@
+//! The conformance suite: every case runs once on SQLite and once on PostgreSQL, each
+//! time on a database of its own.
+
+mod backend;
+mod clients;
+mod connect;
+mod fixtures;
+mod harness;
+mod keys;
+mod realms;
+mod tokens;
+
+/// For each `module::case`, `sqlite::case` and `postgres::case` tests. A case is an
+/// `async fn(Arc<dyn Store>)`, or an `async fn(String)` taking the database URL when
+/// it must connect by itself (listed under `url:`).
+macro_rules! conformance {
+    (store: [$($m:ident :: $case:ident),* $(,)?], url: [$($um:ident :: $ucase:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::sqlite(|url| async move {
+                        crate::$m::$case(crate::harness::open(&url).await).await
+                    })
+                    .await
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $ucase() {
+                    crate::harness::sqlite(crate::$um::$ucase).await
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::postgres(stringify!($case), |url| async move {
+                        crate::$m::$case(crate::harness::open(&url).await).await
+                    })
+                    .await
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $ucase() {
+                    crate::harness::postgres(stringify!($ucase), crate::$um::$ucase).await
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    store: [
+        backend::pepper_is_kept_on_first_write,
+        backend::ping_answers,
+        backend::hostile_strings_round_trip,
+        backend::list_items_round_trip_exactly,
+        realms::realm_crud,
+        realms::duplicate_realm_is_conflict,
+        realms::create_realm_is_atomic,
+        realms::missing_realm_update_and_delete_are_not_found,
+        realms::deleting_a_realm_cascades_to_clients_keys_and_tokens,
+        keys::rotate_signing_key_retires_old_key_until_verify_until,
+        keys::rotation_leaves_retired_keys_alone,
+        keys::rotation_never_extends_verify_until,
+        keys::rotating_in_a_missing_realm_is_not_found,
+        clients::client_crud,
+        clients::duplicate_client_is_conflict_within_realm_only,
+        clients::client_is_invisible_from_another_realm,
+        clients::find_client_prefers_id_over_name,
+        clients::missing_client_update_delete_and_rotate_are_not_found,
+        clients::deleting_a_client_removes_its_tokens,
+        clients::rotate_client_secret_keeps_tokens_when_not_asked,
+        clients::rotate_client_secret_revokes_live_tokens,
+        tokens::token_round_trips_every_field,
+        tokens::token_reports_client_disabled,
+        tokens::revoke_token_returns_true_once,
+        tokens::concurrent_revocations_have_one_winner,
+        tokens::token_for_unknown_client_is_refused,
+        tokens::duplicate_token_id_is_conflict,
+    ],
+    url: [
+        backend::migrations_are_idempotent,
+        backend::concurrent_connects_migrate_once,
+    ],
+}

@@ -1,0 +1,109 @@
+use std::sync::Arc;
+
+use portcullis_core::model::{Client, StoredToken, TokenKind, TokenRecord};
+use portcullis_core::store::{Store, StoreError};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+use crate::fixtures::{self, NOW};
+
+pub async fn token_round_trips_every_field(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+
+    let full = fixtures::token("acme", "web");
+    let bare = fixtures::bare_token("acme", "web");
+    let mut api = fixtures::bare_token("acme", "web");
+    api.kind = TokenKind::Api;
+    api.permissions = vec!["one".to_owned()];
+    let mut customer = fixtures::token("acme", "web");
+    customer.kind = TokenKind::Customer;
+    // The extremes of an i64 and of the id bytes.
+    customer.id = [0xff; 16];
+    customer.grant_id = Some([0; 16]);
+    customer.verifier_hash = Some([0; 32]);
+    customer.expires_at = Some(i64::MAX);
+    customer.issued_at = i64::MIN;
+
+    for token in [&full, &bare, &api, &customer] {
+        store.insert_token(token).await.unwrap();
+    }
+    for token in [full, bare, api, customer] {
+        let stored = store.get_token(&token.id).await.unwrap();
+        assert_eq!(stored, Some(StoredToken { record: token, client_disabled: false }));
+    }
+    assert_eq!(store.get_token(&fixtures::new_id()).await.unwrap(), None);
+}
+
+pub async fn token_reports_client_disabled(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    let id = fixtures::insert_live_token(&store, "acme", "web").await;
+    assert!(!store.get_token(&id).await.unwrap().unwrap().client_disabled);
+
+    store.update_client(&Client { disabled: true, ..web.clone() }).await.unwrap();
+    assert!(store.get_token(&id).await.unwrap().unwrap().client_disabled);
+    store.update_client(&Client { disabled: false, ..web }).await.unwrap();
+    assert!(!store.get_token(&id).await.unwrap().unwrap().client_disabled);
+}
+
+pub async fn revoke_token_returns_true_once(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+    let id = fixtures::insert_live_token(&store, "acme", "web").await;
+
+    assert!(store.revoke_token(&id, NOW + 5).await.unwrap());
+    assert!(!store.revoke_token(&id, NOW + 6).await.unwrap());
+    let stored = store.get_token(&id).await.unwrap().unwrap();
+    assert_eq!(stored.record.revoked_at, Some(NOW + 5), "the first revocation stands");
+
+    assert!(!store.revoke_token(&fixtures::new_id(), NOW).await.unwrap());
+}
+
+pub async fn concurrent_revocations_have_one_winner(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+    let id = fixtures::insert_live_token(&store, "acme", "web").await;
+
+    const RACERS: usize = 16;
+    let start = Arc::new(Barrier::new(RACERS));
+    let mut racers = JoinSet::new();
+    for i in 0..RACERS {
+        let (store, start) = (store.clone(), start.clone());
+        racers.spawn(async move {
+            start.wait().await;
+            store.revoke_token(&id, NOW + i as i64).await.unwrap()
+        });
+    }
+    let winners = racers.join_all().await.into_iter().filter(|won| *won).count();
+    assert_eq!(winners, 1);
+    assert!(store.get_token(&id).await.unwrap().unwrap().record.revoked_at.is_some());
+}
+
+pub async fn token_for_unknown_client_is_refused(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_realm(&store, "beta").await;
+    fixtures::create_client(&store, "beta", "web").await;
+    for (realm, client) in [("acme", "ghost"), ("acme", "web"), ("nowhere", "web")] {
+        let token = fixtures::bare_token(realm, client);
+        match store.insert_token(&token).await {
+            Err(StoreError::Backend(_)) => {}
+            other => panic!("token for {realm}/{client}: {other:?}"),
+        }
+        assert_eq!(store.get_token(&token.id).await.unwrap(), None);
+    }
+}
+
+pub async fn duplicate_token_id_is_conflict(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+    let token = fixtures::bare_token("acme", "web");
+    store.insert_token(&token).await.unwrap();
+    let again = TokenRecord { id: token.id, ..fixtures::token("acme", "web") };
+    match store.insert_token(&again).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains("token"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let stored = store.get_token(&token.id).await.unwrap().unwrap();
+    assert_eq!(stored.record, token, "the first token is untouched");
+}
