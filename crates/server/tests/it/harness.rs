@@ -29,9 +29,14 @@ pub struct TestClient {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_wrapped(|s| s).await
+    }
+
+    /// A server whose store is `wrap` applied to a fresh SQLite store.
+    pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = portcullis_store::connect(&url, &Default::default()).await.unwrap();
+        let store = wrap(portcullis_store::connect(&url, &Default::default()).await.unwrap());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -41,7 +46,10 @@ impl TestServer {
         let authority = Arc::new(authority);
         let state = AppState {
             authority: authority.clone(),
-            settings: Arc::new(HttpSettings { body_limit: 64 * 1024, ..Default::default() }),
+            settings: Arc::new(HttpSettings {
+                header_read_timeout: std::time::Duration::from_secs(2),
+                ..Default::default()
+            }),
         };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

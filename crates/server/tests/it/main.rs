@@ -3,6 +3,7 @@
 mod harness;
 
 mod client_credentials;
+mod faults;
 mod introspection;
 mod metadata;
 mod oauth2_crate;

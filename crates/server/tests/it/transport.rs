@@ -204,3 +204,33 @@ async fn unknown_paths_are_json_404() {
     let r = s.http.get(format!("{}/nope", s.base)).send().await.unwrap();
     assert_error(r, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn oversized_headers_are_431() {
+    let s = TestServer::start().await;
+    let r = s
+        .http
+        .post(s.url("default", "/oauth/token"))
+        .header("x-padding", "a".repeat(64 * 1024))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+}
+
+#[tokio::test]
+async fn a_slow_request_head_is_cut_off_and_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start().await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /realms/default/oauth/token HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // Meanwhile the server answers others.
+    assert_eq!(s.http.get(format!("{}/healthz", s.base)).send().await.unwrap().status(), 200);
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a slowloris connection open");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
