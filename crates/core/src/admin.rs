@@ -4,7 +4,9 @@
 use std::fmt;
 
 use crate::clock::Clock;
-use crate::model::{AuthMethod, Client, DEFAULT_REALM, GrantType, Realm, SigningAlg, TokenFormat};
+use crate::model::{
+    AuthMethod, Client, DEFAULT_REALM, Grant, GrantType, Realm, RefreshPolicy, SigningAlg, TokenFormat, User, UserKind,
+};
 use crate::scope::ScopeSet;
 use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::{Store, StoreError};
@@ -61,6 +63,12 @@ pub struct RealmSettings {
     pub refresh_ttl: Option<Option<i64>>,
     pub token_format: Option<TokenFormat>,
     pub signing_alg: Option<SigningAlg>,
+    pub refresh_policy: Option<RefreshPolicy>,
+    pub refresh_grace: Option<i64>,
+    pub allow_implicit: Option<bool>,
+    pub require_pkce: Option<bool>,
+    pub allow_plain_pkce: Option<bool>,
+    pub code_ttl: Option<i64>,
 }
 
 impl RealmSettings {
@@ -76,6 +84,30 @@ impl RealmSettings {
         }
         if let Some(a) = self.signing_alg {
             realm.signing_alg = a;
+        }
+        if let Some(p) = self.refresh_policy {
+            realm.refresh_policy = p;
+        }
+        if let Some(g) = self.refresh_grace {
+            if !(0..=300).contains(&g) {
+                return Err(invalid(format!("--refresh-grace must be 0 to 300 seconds, got {g}")));
+            }
+            realm.refresh_grace = g;
+        }
+        if let Some(b) = self.allow_implicit {
+            realm.allow_implicit = b;
+        }
+        if let Some(b) = self.require_pkce {
+            realm.require_pkce = b;
+        }
+        if let Some(b) = self.allow_plain_pkce {
+            realm.allow_plain_pkce = b;
+        }
+        if let Some(t) = self.code_ttl {
+            if !(1..=600).contains(&t) {
+                return Err(invalid(format!("--code-ttl must be 1 to 600 seconds (RFC 6749 §4.1.2), got {t}")));
+            }
+            realm.code_ttl = t;
         }
         Ok(())
     }
@@ -249,6 +281,152 @@ impl<'a> Admin<'a> {
         let revoke_at = (!keep_tokens).then(|| self.clock.now());
         self.store.rotate_client_secret(realm, &client.client_id, &hash, revoke_at).await?;
         Ok((client, secret))
+    }
+}
+
+impl Admin<'_> {
+    pub async fn user(&self, realm: &str, id_or_username: &str) -> AdminResult<User> {
+        self.realm(realm).await?;
+        self.store
+            .find_user(realm, id_or_username)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("user '{id_or_username}' does not exist in realm '{realm}'")))
+    }
+
+    pub async fn create_user(&self, realm: &str, spec: &UserSpec, password: Option<&str>) -> AdminResult<User> {
+        self.realm(realm).await?;
+        let now = self.clock.now();
+        let mut user = User {
+            realm: realm.to_owned(),
+            id: uuid::Uuid::new_v4().to_string(),
+            username: String::new(),
+            password_hash: None,
+            roles: Vec::new(),
+            teams: Vec::new(),
+            kind: UserKind::Staff,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        spec.apply(&mut user, true)?;
+        if let Some(p) = password {
+            user.password_hash = Some(hash_password(p)?);
+        }
+        self.store.create_user(&user).await.map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                AdminError::Conflict(format!("realm '{realm}' already has a user named '{}'", user.username))
+            }
+            other => other.into(),
+        })?;
+        Ok(user)
+    }
+
+    pub async fn update_user(&self, realm: &str, id_or_username: &str, spec: &UserSpec) -> AdminResult<User> {
+        let mut user = self.user(realm, id_or_username).await?;
+        spec.apply(&mut user, false)?;
+        user.updated_at = self.clock.now();
+        self.store.update_user(&user).await.map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                AdminError::Conflict(format!("realm '{realm}' already has a user named '{}'", user.username))
+            }
+            other => other.into(),
+        })?;
+        Ok(user)
+    }
+
+    /// Sets a new password and revokes every grant the user had, so sessions on other
+    /// devices end (RFC 9700 §4.14.2).
+    pub async fn set_password(&self, realm: &str, id_or_username: &str, password: &str) -> AdminResult<User> {
+        let user = self.user(realm, id_or_username).await?;
+        let hash = hash_password(password)?;
+        self.store.set_user_password(realm, &user.id, &hash, self.clock.now()).await?;
+        Ok(user)
+    }
+
+    pub async fn delete_user(&self, realm: &str, id_or_username: &str) -> AdminResult<()> {
+        let user = self.user(realm, id_or_username).await?;
+        self.store.delete_user(realm, &user.id).await?;
+        Ok(())
+    }
+
+    pub async fn grants(&self, realm: &str, user: Option<&str>, client: Option<&str>) -> AdminResult<Vec<Grant>> {
+        self.realm(realm).await?;
+        let user_id = match user {
+            Some(u) => Some(self.user(realm, u).await?.id),
+            None => None,
+        };
+        let client_id = match client {
+            Some(c) => Some(self.client(realm, c).await?.client_id),
+            None => None,
+        };
+        Ok(self.store.list_grants(realm, user_id.as_deref(), client_id.as_deref()).await?)
+    }
+
+    pub async fn revoke_grant(&self, id_hex: &str) -> AdminResult<()> {
+        let id = crate::token::parse_token_id_hex(id_hex)
+            .ok_or_else(|| invalid(format!("'{id_hex}' is not a grant id (32 hex digits)")))?;
+        if !self.store.revoke_grant(&id, self.clock.now()).await? {
+            return Err(AdminError::NotFound(format!("no live grant '{id_hex}'")));
+        }
+        Ok(())
+    }
+}
+
+fn hash_password(p: &str) -> AdminResult<String> {
+    if p.chars().count() < 8 || p.len() > crate::password::MAX_PASSWORD_LEN {
+        return Err(invalid("passwords must be 8 to 1024 characters"));
+    }
+    crate::password::hash(p).map_err(invalid)
+}
+
+/// User fields as given on the command line; `None` keeps the current value.
+#[derive(Debug, Default, Clone)]
+pub struct UserSpec {
+    pub username: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub teams: Option<Vec<String>>,
+    pub kind: Option<UserKind>,
+    pub disabled: Option<bool>,
+}
+
+impl UserSpec {
+    fn apply(&self, u: &mut User, creating: bool) -> AdminResult<()> {
+        if let Some(name) = &self.username {
+            let ok = !name.is_empty()
+                && name.chars().count() <= 128
+                && name.trim() == name
+                && !name.chars().any(|c| c.is_control());
+            if !ok {
+                return Err(invalid(
+                    "--username must be 1 to 128 characters, without control characters or surrounding spaces",
+                ));
+            }
+            u.username = name.clone();
+        } else if creating {
+            return Err(invalid("--username is required"));
+        }
+        let names_ok = |v: &[String]| {
+            v.iter().all(|r| !r.is_empty() && r.len() <= 64 && r.bytes().all(|b| b.is_ascii_graphic() && b != b','))
+        };
+        if let Some(r) = &self.roles {
+            if !names_ok(r) {
+                return Err(invalid("role names are 1 to 64 printable ASCII characters without ','"));
+            }
+            u.roles = dedup(r.clone());
+        }
+        if let Some(t) = &self.teams {
+            if !names_ok(t) {
+                return Err(invalid("team names are 1 to 64 printable ASCII characters without ','"));
+            }
+            u.teams = dedup(t.clone());
+        }
+        if let Some(k) = self.kind {
+            u.kind = k;
+        }
+        if let Some(d) = self.disabled {
+            u.disabled = d;
+        }
+        Ok(())
     }
 }
 

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::error::OAuthError;
-use crate::model::{Client, Realm, TokenFormat, TokenKind, TokenRecord};
+use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord};
+use crate::password::PasswordChecker;
 use crate::secret::SecretHasher;
 use crate::store::{Store, StoreError};
 use crate::token::jwt::{self, AccessTokenClaims};
 use crate::token::keys::KeyRing;
 use crate::token::{opaque, token_id_hex};
+use portcullis_proto::TokenResponse;
 
 /// How long a realm's loaded keys are trusted before they are read again: the bound
 /// on how late a key rotation made on another instance shows here.
@@ -33,6 +35,7 @@ pub struct Authority {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub hasher: SecretHasher,
+    pub passwords: PasswordChecker,
     public_url: String,
     keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
 }
@@ -55,6 +58,45 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
+/// A token minted but not yet stored: the caller stores `record` (alone or with
+/// others, in one transaction) before handing out `token`.
+pub struct MintedToken {
+    pub token: String,
+    pub record: TokenRecord,
+}
+
+impl MintedToken {
+    pub fn expires_in(&self) -> i64 {
+        self.record.expires_at.map_or(0, |e| e - self.record.issued_at)
+    }
+}
+
+/// The access token and, when the client may refresh, the refresh token issued for
+/// one grant.
+pub struct GrantTokens {
+    pub access: MintedToken,
+    pub refresh: Option<MintedToken>,
+}
+
+impl GrantTokens {
+    pub fn records(&self) -> Vec<TokenRecord> {
+        std::iter::once(self.access.record.clone()).chain(self.refresh.as_ref().map(|r| r.record.clone())).collect()
+    }
+
+    /// The RFC 6749 §5.1 response; `refresh_token` overrides the minted one (the
+    /// `reuse` policy hands back the presented token).
+    pub fn response(&self, authorities: Option<Vec<String>>, refresh_token: Option<String>) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access.token.clone(),
+            token_type: "Bearer".to_owned(),
+            expires_in: Some(self.access.expires_in().max(0) as u64),
+            refresh_token: refresh_token.or_else(|| self.refresh.as_ref().map(|r| r.token.clone())),
+            scope: Some(self.access.record.scope.clone()),
+            authorities,
+        }
+    }
+}
+
 impl Authority {
     /// `public_url` without a trailing slash; the issuer of realm R is
     /// `{public_url}/realms/R`.
@@ -64,6 +106,8 @@ impl Authority {
             store,
             clock,
             hasher: SecretHasher::new(&pepper),
+            // One argon2 at a time per core keeps sign-ins from crowding out the rest.
+            passwords: PasswordChecker::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
         })
@@ -128,6 +172,19 @@ impl Authority {
         kind: TokenKind,
         claims: TokenClaims,
     ) -> Result<IssuedToken, OAuthError> {
+        let minted = self.mint_access(realm, client, kind, claims).await?;
+        self.store.insert_token(&minted.record).await.map_err(store_failure)?;
+        Ok(IssuedToken { expires_in: minted.expires_in(), token: minted.token })
+    }
+
+    /// An access token in the realm's format, not yet stored.
+    pub async fn mint_access(
+        &self,
+        realm: &Realm,
+        client: &Client,
+        kind: TokenKind,
+        claims: TokenClaims,
+    ) -> Result<MintedToken, OAuthError> {
         let now = self.now();
         let ttl = client.access_ttl.unwrap_or(realm.access_ttl);
         let mut record = TokenRecord {
@@ -145,6 +202,7 @@ impl Authority {
             issued_at: now,
             expires_at: Some(now + ttl),
             revoked_at: None,
+            used_at: None,
         };
         let token = match realm.token_format {
             TokenFormat::Opaque => {
@@ -159,10 +217,9 @@ impl Authority {
                 let key = ring.signer(realm.signing_alg).ok_or_else(|| {
                     OAuthError::server_error(format!("realm {} has no {} signing key", realm.name, realm.signing_alg))
                 })?;
-                let issuer = self.issuer(&realm.name);
                 let body = AccessTokenClaims {
                     aud: self.audience(&realm.name),
-                    iss: issuer,
+                    iss: self.issuer(&realm.name),
                     sub: record.subject.clone(),
                     client_id: record.client_id.clone(),
                     exp: now + ttl,
@@ -178,7 +235,58 @@ impl Authority {
                 jwt::sign(key, &body).map_err(OAuthError::server_error)?
             }
         };
-        self.store.insert_token(&record).await.map_err(store_failure)?;
-        Ok(IssuedToken { token, expires_in: ttl })
+        Ok(MintedToken { token, record })
+    }
+
+    /// A refresh token (always opaque) for `grant`, with the grant's full scope, not
+    /// yet stored. Its lifetime is the client's, else the realm's; `None` never ends.
+    pub fn mint_refresh(&self, realm: &Realm, client: &Client, grant: &Grant) -> MintedToken {
+        let now = self.now();
+        let minted = opaque::mint(TokenKind::Refresh);
+        let ttl = client.refresh_ttl.or(realm.refresh_ttl);
+        MintedToken {
+            token: minted.token,
+            record: TokenRecord {
+                id: minted.id,
+                realm: realm.name.clone(),
+                kind: TokenKind::Refresh,
+                verifier_hash: Some(minted.verifier_hash),
+                client_id: client.client_id.clone(),
+                subject: grant.subject.clone(),
+                username: grant.username.clone(),
+                scope: grant.scope.clone(),
+                grant_id: Some(grant.id),
+                permissions: grant.permissions.clone(),
+                test: grant.test,
+                issued_at: now,
+                expires_at: ttl.map(|t| now + t),
+                revoked_at: None,
+                used_at: None,
+            },
+        }
+    }
+
+    /// Access token with `scope` (a subset of the grant's) and, if the client may
+    /// refresh, a refresh token, for a grant; nothing stored yet.
+    pub async fn mint_for_grant(
+        &self,
+        realm: &Realm,
+        client: &Client,
+        grant: &Grant,
+        scope: &str,
+        authorities: Option<Vec<String>>,
+    ) -> Result<GrantTokens, OAuthError> {
+        let claims = TokenClaims {
+            subject: grant.subject.clone(),
+            username: grant.username.clone(),
+            scope: scope.to_owned(),
+            grant_id: Some(grant.id),
+            permissions: grant.permissions.clone(),
+            test: grant.test,
+            authorities,
+        };
+        let access = self.mint_access(realm, client, TokenKind::Access, claims).await?;
+        let refresh = client.allows_grant(GrantType::RefreshToken).then(|| self.mint_refresh(realm, client, grant));
+        Ok(GrantTokens { access, refresh })
     }
 }

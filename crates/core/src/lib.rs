@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod authority;
+pub mod authorize;
 pub mod client_auth;
 pub mod clock;
 pub mod endpoint;
@@ -10,8 +11,12 @@ pub mod error;
 pub mod grant;
 pub mod model;
 pub mod params;
+pub mod password;
+pub mod pkce;
+pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod urlencoded;

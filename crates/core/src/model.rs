@@ -12,6 +12,19 @@ pub struct Realm {
     pub refresh_ttl: Option<i64>,
     pub token_format: TokenFormat,
     pub signing_alg: SigningAlg,
+    /// `rotate`: a refresh token works once and each refresh returns a new one.
+    pub refresh_policy: RefreshPolicy,
+    /// Seconds during which the same client may present a just-rotated refresh token
+    /// again and get a fresh pair instead of tripping reuse detection; 0 is off.
+    pub refresh_grace: i64,
+    /// `response_type=token`; off by default (RFC 9700 §2.1.2).
+    pub allow_implicit: bool,
+    /// PKCE for confidential clients too (public clients always need it).
+    pub require_pkce: bool,
+    /// `code_challenge_method=plain`; off by default, S256 only.
+    pub allow_plain_pkce: bool,
+    /// Authorization code lifetime in seconds.
+    pub code_ttl: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -19,6 +32,7 @@ pub struct Realm {
 pub const DEFAULT_REALM: &str = "default";
 pub const DEFAULT_ACCESS_TTL: i64 = 3600;
 pub const DEFAULT_REFRESH_TTL: i64 = 30 * 24 * 3600;
+pub const DEFAULT_CODE_TTL: i64 = 60;
 
 impl Realm {
     pub fn new(name: &str, now: i64) -> Self {
@@ -28,6 +42,12 @@ impl Realm {
             refresh_ttl: Some(DEFAULT_REFRESH_TTL),
             token_format: TokenFormat::Opaque,
             signing_alg: SigningAlg::Es256,
+            refresh_policy: RefreshPolicy::Rotate,
+            refresh_grace: 0,
+            allow_implicit: false,
+            require_pkce: false,
+            allow_plain_pkce: false,
+            code_ttl: DEFAULT_CODE_TTL,
             created_at: now,
             updated_at: now,
         }
@@ -137,6 +157,127 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What happens to a refresh token when it is used.
+    RefreshPolicy { Rotate => "rotate", Reuse => "reuse" }
+);
+
+string_enum!(
+    /// Staff sign in at the login page and through clients; customers sign in through
+    /// an app's API key.
+    UserKind { Staff => "staff", Customer => "customer" }
+);
+
+/// An end user of a realm.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub realm: String,
+    /// A UUID: the `sub` of the user's tokens.
+    pub id: String,
+    /// Unique per realm, compared case-insensitively.
+    pub username: String,
+    /// PHC string of an argon2id hash, parameters included; `None`: cannot sign in
+    /// with a password.
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+    pub teams: Vec<String>,
+    pub kind: UserKind,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("realm", &self.realm)
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .field("roles", &self.roles)
+            .field("kind", &self.kind)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One authorization of a client by a user (or by a client for itself): the family
+/// every token derived from it belongs to. Revoking it revokes them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: [u8; 16],
+    pub realm: String,
+    pub client_id: String,
+    /// The user id, or the client id for a client acting for itself.
+    pub subject: String,
+    pub username: Option<String>,
+    pub scope: String,
+    pub teams: Vec<String>,
+    pub permissions: Vec<String>,
+    pub test: bool,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An issued authorization code (RFC 6749 §4.1.2): stored by selector with the hash
+/// of its verifier, single use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub id: [u8; 16],
+    pub verifier_hash: [u8; 32],
+    pub realm: String,
+    pub client_id: String,
+    pub grant_id: [u8; 16],
+    pub redirect_uri: String,
+    /// Whether the authorization request named `redirect_uri`; then the token request
+    /// must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// A browser's session at the login and consent pages. The cookie holds a random
+/// secret; only its SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSession {
+    pub id_hash: [u8; 32],
+    pub realm: String,
+    /// Set once the user signed in.
+    pub user_id: Option<String>,
+    pub authenticated_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A validated authorization request waiting for login and consent. Pages act on
+/// this stored copy, never on hidden form fields (Spring CVE-2018-15758).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub id: [u8; 16],
+    pub realm: String,
+    /// The browser session it belongs to: forms from another browser are refused.
+    pub session_hash: [u8; 32],
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    /// `code` or `token`.
+    pub response_type: String,
+    /// `query`, `fragment` or `form_post`.
+    pub response_mode: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    /// SHA-256 of the CSRF token its forms carry.
+    pub csrf_hash: [u8; 32],
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// An OAuth client of a realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -218,6 +359,8 @@ pub struct TokenRecord {
     pub issued_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// When a rotated refresh token was exchanged; it is then spent.
+    pub used_at: Option<i64>,
 }
 
 /// A token as introspection needs it: the record and whether its client may still
@@ -226,6 +369,18 @@ pub struct TokenRecord {
 pub struct StoredToken {
     pub record: TokenRecord,
     pub client_disabled: bool,
+    /// The token's grant was revoked (family revocation).
+    pub grant_revoked: bool,
+    /// The user the token was issued for, when its subject is a user of the realm.
+    pub user: Option<TokenUser>,
+}
+
+/// What a token's validity and claims need of its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUser {
+    pub roles: Vec<String>,
+    pub disabled: bool,
+    pub kind: UserKind,
 }
 
 pub fn join_list<T: AsRef<str>>(items: &[T], sep: &str) -> String {

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
+use crate::model::{
+    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
+    TokenRecord, User,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -19,6 +22,30 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The outcome of redeeming an authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// This call marked the code used; the caller may issue tokens.
+    Redeemed(AuthorizationCode),
+    /// The code had been used before: a replay. The store has revoked the code's grant
+    /// (RFC 6749 §4.1.2: tokens issued from it SHOULD be revoked).
+    Replayed(AuthorizationCode),
+    Unknown,
+}
+
+/// The outcome of exchanging a refresh token under the `rotate` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// This call spent the old token and stored the new ones.
+    Rotated,
+    /// The old token was spent within the grace period by the same client: the new
+    /// tokens were stored, the old token stays spent.
+    WithinGrace,
+    /// The old token was already spent (or lost a race): the store revoked its grant
+    /// and stored nothing (RFC 9700 §4.14.2).
+    Reused,
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -80,4 +107,85 @@ pub trait Store: Send + Sync + 'static {
     async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
     /// Marks a token revoked; false if there was no such live token.
     async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+
+    // Users.
+
+    /// `Conflict` if the realm has a user of that username, compared case-insensitively.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, realm: &str, id: &str) -> StoreResult<Option<User>>;
+    /// By id, or else by username (case-insensitively).
+    async fn find_user(&self, realm: &str, id_or_username: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, realm: &str) -> StoreResult<Vec<User>>;
+    /// Writes every mutable field; `NotFound` if the user is gone, `Conflict` on a
+    /// username clash.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Writes the new password hash and revokes every grant of the user at `now`, in
+    /// one transaction.
+    async fn set_user_password(&self, realm: &str, id: &str, password_hash: &str, now: i64) -> StoreResult<()>;
+    /// Deletes the user with their grants (and so their tokens), consents and
+    /// sessions.
+    async fn delete_user(&self, realm: &str, id: &str) -> StoreResult<()>;
+
+    // Sign-in throttling, shared by every instance.
+
+    /// Counts one more sign-in attempt under `key` and returns the count within the
+    /// current window, this attempt included. A window older than `window_secs` starts
+    /// over at 1. Atomic, so a concurrent burst is counted exactly.
+    async fn count_login_attempt(&self, key: &str, now: i64, window_secs: i64) -> StoreResult<u32>;
+    async fn clear_login_attempts(&self, key: &str) -> StoreResult<()>;
+
+    // Browser sessions and pending authorization requests.
+
+    async fn create_session(&self, session: &BrowserSession) -> StoreResult<()>;
+    /// The session if it exists and has not expired at `now`.
+    async fn get_session(&self, id_hash: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>>;
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> StoreResult<()>;
+    async fn create_authorization_request(&self, request: &AuthorizationRequest) -> StoreResult<()>;
+    /// The request if it exists and has not expired at `now`.
+    async fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+    /// Consumes the request: true for exactly one caller.
+    async fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
+
+    // Consents.
+
+    /// The space-separated scopes the user approved for the client.
+    async fn get_consent(&self, realm: &str, user_id: &str, client_id: &str) -> StoreResult<Option<String>>;
+    async fn save_consent(&self, realm: &str, user_id: &str, client_id: &str, scope: &str, now: i64)
+    -> StoreResult<()>;
+
+    // Grants, codes and refresh tokens.
+
+    /// Stores a grant with the tokens issued from it, in one transaction.
+    async fn create_grant(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()>;
+    /// Stores a grant with its authorization code and consumes the authorization
+    /// request it answers, in one transaction; `NotFound` if the request was already
+    /// consumed.
+    async fn create_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+        request_id: &[u8; 16],
+    ) -> StoreResult<()>;
+    /// Marks the code used (a conditional update: exactly one concurrent caller gets
+    /// `Redeemed`); on a replay revokes the code's grant at `now`.
+    async fn redeem_code(&self, id: &[u8; 16], now: i64) -> StoreResult<CodeRedemption>;
+    /// Stores tokens issued from an existing grant (e.g. a refresh under `reuse`).
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
+    async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;
+    async fn list_grants(&self, realm: &str, user: Option<&str>, client: Option<&str>) -> StoreResult<Vec<Grant>>;
+    /// Revokes a grant, and with it every token derived from it; false if it was not
+    /// live.
+    async fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    /// Exchanges the refresh token `old` under rotation, in one transaction:
+    /// `UPDATE … SET used_at = now WHERE id = old AND used_at IS NULL`; one row →
+    /// insert `new_tokens`, `Rotated`. Otherwise, if `grace_since` is set and the old
+    /// token was spent at or after it → insert `new_tokens`, `WithinGrace`. Otherwise
+    /// revoke the old token's grant at `now` → `Reused`.
+    async fn rotate_refresh_token(
+        &self,
+        old: &[u8; 16],
+        now: i64,
+        grace_since: Option<i64>,
+        new_tokens: &[TokenRecord],
+    ) -> StoreResult<Rotation>;
 }

@@ -27,6 +27,11 @@ pub fn decode_component(raw: &str) -> Result<String, &'static str> {
 
 /// Parses a form body into [`Params`], refusing repeated names.
 pub fn parse_form(body: &[u8]) -> Result<Params, OAuthError> {
+    Params::from_pairs(parse_pairs(body)?)
+}
+
+/// Parses a form body or query string into its pairs, in order, repeats kept.
+pub fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let text =
         std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
     let mut pairs = Vec::new();
@@ -35,7 +40,7 @@ pub fn parse_form(body: &[u8]) -> Result<Params, OAuthError> {
         let bad = |why: &str| OAuthError::invalid_request(format!("malformed form body: {why}"));
         pairs.push((decode_component(name).map_err(bad)?, decode_component(value).map_err(bad)?));
     }
-    Params::from_pairs(pairs)
+    Ok(pairs)
 }
 
 #[cfg(test)]

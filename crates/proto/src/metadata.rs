@@ -4,9 +4,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerMetadata {
     pub issuer: String,
+    pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub response_types_supported: Vec<String>,
+    pub response_modes_supported: Vec<String>,
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: every authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
     pub grant_types_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub introspection_endpoint: String,

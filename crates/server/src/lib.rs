@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+mod pages;
 mod response;
 mod routes;
 mod serve;

@@ -1,9 +1,11 @@
 //! One module per command group.
 
 mod client;
+mod grant;
 mod keys;
 mod realm;
 mod serve;
+mod user;
 
 use std::sync::Arc;
 
@@ -26,6 +28,12 @@ pub enum Command {
     /// Manage realm signing keys
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// List and revoke grants (a grant's tokens live and die with it)
+    #[command(subcommand)]
+    Grant(grant::GrantCommand),
 }
 
 pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
@@ -34,6 +42,8 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Realm(c) => realm::run(&open_store(&global).await?, c).await,
         Command::Client(c) => client::run(&open_store(&global).await?, c).await,
         Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
+        Command::User(c) => user::run(&open_store(&global).await?, c).await,
+        Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
     }
 }
 

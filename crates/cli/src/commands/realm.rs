@@ -1,7 +1,7 @@
 use clap::{Args, Subcommand};
 use portcullis_core::admin::{Admin, RealmSettings};
 use portcullis_core::clock::SystemClock;
-use portcullis_core::model::{Realm, SigningAlg, TokenFormat};
+use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, TokenFormat};
 use portcullis_core::store::Store;
 use serde_json::json;
 
@@ -54,6 +54,24 @@ pub struct SettingsArgs {
     /// JWT signing algorithm: ES256, RS256, EdDSA, HS256 or HS512
     #[arg(long, value_name = "ALG")]
     signing_alg: Option<String>,
+    /// Refresh tokens: rotate (one-time use, default) or reuse
+    #[arg(long, value_name = "rotate|reuse")]
+    refresh_policy: Option<String>,
+    /// Seconds a just-rotated refresh token may be presented again by its client (0: off)
+    #[arg(long, value_name = "SECS")]
+    refresh_grace: Option<i64>,
+    /// Allow the implicit flow (response_type=token) for clients registered for it
+    #[arg(long, value_name = "true|false")]
+    allow_implicit: Option<bool>,
+    /// Require PKCE from confidential clients too
+    #[arg(long, value_name = "true|false")]
+    require_pkce: Option<bool>,
+    /// Accept code_challenge_method=plain
+    #[arg(long, value_name = "true|false")]
+    allow_plain_pkce: Option<bool>,
+    /// Authorization code lifetime in seconds (default 60)
+    #[arg(long, value_name = "SECS")]
+    code_ttl: Option<i64>,
 }
 
 impl SettingsArgs {
@@ -70,6 +88,12 @@ impl SettingsArgs {
             refresh_ttl,
             token_format: self.token_format.as_deref().map(str::parse::<TokenFormat>).transpose()?,
             signing_alg: self.signing_alg.as_deref().map(str::parse::<SigningAlg>).transpose()?,
+            refresh_policy: self.refresh_policy.as_deref().map(str::parse::<RefreshPolicy>).transpose()?,
+            refresh_grace: self.refresh_grace,
+            allow_implicit: self.allow_implicit,
+            require_pkce: self.require_pkce,
+            allow_plain_pkce: self.allow_plain_pkce,
+            code_ttl: self.code_ttl,
         })
     }
 }
@@ -81,6 +105,12 @@ pub fn realm_json(r: &Realm) -> serde_json::Value {
         "refresh_ttl": r.refresh_ttl,
         "token_format": r.token_format.as_str(),
         "signing_alg": r.signing_alg.as_str(),
+        "refresh_policy": r.refresh_policy.as_str(),
+        "refresh_grace": r.refresh_grace,
+        "allow_implicit": r.allow_implicit,
+        "require_pkce": r.require_pkce,
+        "allow_plain_pkce": r.allow_plain_pkce,
+        "code_ttl": r.code_ttl,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })

@@ -28,6 +28,7 @@ pub async fn check_token(
         Err(Unusable::Expired) => return Err(OAuthError::invalid_token("Token has expired")),
         _ => return Err(OAuthError::invalid_token("Token was not recognised")),
     };
+    let authorities = stored.user.map(|u| u.roles).unwrap_or_default();
     let r = stored.record;
     Ok(CheckTokenResponse {
         active: true,
@@ -39,7 +40,7 @@ pub async fn check_token(
         user_name: r.username,
         sub: Some(r.subject),
         jti: Some(token_id_hex(&r.id)),
-        authorities: Vec::new(),
+        authorities,
         kind: r.kind.as_str().to_owned(),
         permissions: r.permissions,
         test: r.test,

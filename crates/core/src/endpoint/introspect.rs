@@ -65,7 +65,7 @@ pub fn describe(authority: &Authority, stored: &StoredToken) -> IntrospectionRes
         jti: Some(token_id_hex(&r.id)),
         kind: Some(r.kind.as_str().to_owned()),
         permissions: Some(r.permissions.clone()),
-        authorities: None,
+        authorities: stored.user.as_ref().map(|u| u.roles.clone()),
         test: Some(r.test),
     }
 }

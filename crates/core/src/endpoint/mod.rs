@@ -21,7 +21,8 @@ pub enum Unusable {
 }
 
 /// Finds the live record behind a presented token of `realm`: opaque or JWT, checked
-/// for signature, verifier, realm, revocation, expiry and a disabled client.
+/// for signature, verifier, realm, revocation (of the token or its grant), a spent
+/// refresh token, expiry, and a disabled client or user.
 ///
 /// Database failures are errors, never `Unrecognised`: a revoked token must not
 /// read as unknown-but-fine, nor a live one as revoked, while the answer is unknown.
@@ -61,7 +62,14 @@ pub async fn resolve(
         (None, None) => record.kind == TokenKind::Access,
         _ => false,
     };
-    if !verifier_ok || record.realm != realm.name || record.revoked_at.is_some() || stored.client_disabled {
+    let live = verifier_ok
+        && record.realm == realm.name
+        && record.revoked_at.is_none()
+        && record.used_at.is_none()
+        && !stored.client_disabled
+        && !stored.grant_revoked
+        && !stored.user.as_ref().is_some_and(|u| u.disabled);
+    if !live {
         return Ok(Err(Unusable::Unrecognised));
     }
     if record.expires_at.is_some_and(|exp| exp <= now) {

@@ -4,6 +4,7 @@ use super::resolve;
 use crate::authority::{Authority, store_failure};
 use crate::client_auth;
 use crate::error::OAuthError;
+use crate::model::TokenKind;
 use crate::params::Params;
 
 /// Revokes `token` if it belongs to the authenticated client. Unknown tokens, and
@@ -24,7 +25,14 @@ pub async fn revoke(
     if let Ok(stored) = resolve(authority, &realm, token).await?
         && stored.record.client_id == client.client_id
     {
-        authority.store.revoke_token(&stored.record.id, authority.now()).await.map_err(store_failure)?;
+        let now = authority.now();
+        match (stored.record.kind, stored.record.grant_id) {
+            // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access
+            // tokens of the same grant; revoking the grant does exactly that.
+            (TokenKind::Refresh, Some(grant)) => authority.store.revoke_grant(&grant, now).await,
+            _ => authority.store.revoke_token(&stored.record.id, now).await,
+        }
+        .map_err(store_failure)?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use portcullis_proto::TokenResponse;
 use crate::authority::Authority;
 use crate::client_auth;
 use crate::error::OAuthError;
-use crate::grant::{self, GrantContext};
+use crate::grant::{self, GrantContext, RequestContext};
 use crate::model::GrantType;
 use crate::params::Params;
 
@@ -15,6 +15,7 @@ pub async fn token(
     realm: &str,
     authorization: Option<&[u8]>,
     params: &Params,
+    request: &RequestContext,
 ) -> Result<TokenResponse, OAuthError> {
     let realm = authority.realm(realm).await?;
     let grant_type: GrantType = params
@@ -28,6 +29,6 @@ pub async fn token(
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant_type} grant")));
     }
-    let ctx = GrantContext { authority, realm: &realm, client: &client };
+    let ctx = GrantContext { authority, realm: &realm, client: &client, request };
     handler.handle(&ctx, params).await
 }

@@ -1,7 +1,10 @@
 //! Grants: one module per grant type, each a [`GrantHandler`] holding only the
 //! protocol rules of its grant.
 
+mod authorization_code;
 mod client_credentials;
+mod password;
+mod refresh_token;
 
 use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
@@ -11,13 +14,24 @@ use crate::error::OAuthError;
 use crate::model::{Client, GrantType, Realm};
 use crate::params::Params;
 
+pub use authorization_code::AuthorizationCodeGrant;
 pub use client_credentials::ClientCredentialsGrant;
+pub use password::PasswordGrant;
+pub use refresh_token::RefreshTokenGrant;
 
 /// What every grant is handed: an authenticated client allowed this grant type.
 pub struct GrantContext<'a> {
     pub authority: &'a Authority,
     pub realm: &'a Realm,
     pub client: &'a Client,
+    pub request: &'a RequestContext,
+}
+
+/// What the HTTP layer knows about a request that protocol rules need.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The peer address, for per-address sign-in throttling.
+    pub client_addr: Option<std::net::IpAddr>,
 }
 
 #[async_trait]
@@ -32,10 +46,19 @@ pub trait GrantHandler: Send + Sync {
 pub fn handler_for(grant: GrantType) -> Result<&'static dyn GrantHandler, OAuthError> {
     match grant {
         GrantType::ClientCredentials => Ok(&ClientCredentialsGrant),
+        GrantType::AuthorizationCode => Ok(&AuthorizationCodeGrant),
+        GrantType::Password => Ok(&PasswordGrant),
+        GrantType::RefreshToken => Ok(&RefreshTokenGrant),
         other => {
             Err(OAuthError::unsupported_grant_type(format!("grant type '{other}' is not supported by this server yet")))
         }
     }
+}
+
+/// The user's roles, as the `authorities` of token responses (Spring compatible).
+pub(crate) async fn user_authorities(ctx: &GrantContext<'_>, subject: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    let user = ctx.authority.store.get_user(&ctx.realm.name, subject).await.map_err(crate::authority::store_failure)?;
+    Ok(user.map(|u| u.roles))
 }
 
 /// Grant types this server implements at its token endpoint, for metadata.

@@ -45,9 +45,21 @@ impl fmt::Debug for MintedOpaque {
 }
 
 pub fn mint(kind: TokenKind) -> MintedOpaque {
+    mint_prefixed(prefix(kind))
+}
+
+/// Authorization codes share the format under their own prefix, so a code is never
+/// mistaken for a token nor the reverse.
+pub const CODE_PREFIX: &str = "pcac";
+
+pub fn mint_code() -> MintedOpaque {
+    mint_prefixed(CODE_PREFIX)
+}
+
+fn mint_prefixed(prefix: &str) -> MintedOpaque {
     let id = new_token_id();
     let verifier = random_token_string();
-    let token = format!("{}_{}_{}", prefix(kind), token_id_hex(&id), verifier);
+    let token = format!("{prefix}_{}_{verifier}", token_id_hex(&id));
     MintedOpaque { token, id, verifier_hash: sha256(verifier.as_bytes()) }
 }
 
@@ -77,11 +89,32 @@ impl ParsedOpaque<'_> {
 
 /// Splits a token by position; `None` for anything that is not exactly our format.
 pub fn parse(token: &str) -> Option<ParsedOpaque<'_>> {
+    let (p, id, verifier) = split(token)?;
+    Some(ParsedOpaque { kind: kind_of_prefix(p)?, id, verifier })
+}
+
+/// A presented authorization code: its id and a verifier check.
+pub struct ParsedCode<'a> {
+    pub id: [u8; 16],
+    verifier: &'a str,
+}
+
+impl ParsedCode<'_> {
+    pub fn verifies(&self, stored_hash: &[u8]) -> bool {
+        constant_time_eq(&sha256(self.verifier.as_bytes()), stored_hash)
+    }
+}
+
+pub fn parse_code(code: &str) -> Option<ParsedCode<'_>> {
+    let (p, id, verifier) = split(code)?;
+    (p == CODE_PREFIX).then_some(ParsedCode { id, verifier })
+}
+
+fn split(token: &str) -> Option<(&str, [u8; 16], &str)> {
     if token.len() != OPAQUE_TOKEN_LEN || !token.is_ascii() {
         return None;
     }
     let (p, rest) = token.split_at(PREFIX_LEN);
-    let kind = kind_of_prefix(p)?;
     let rest = rest.strip_prefix('_')?;
     let (selector, rest) = rest.split_at(SELECTOR_LEN);
     let verifier = rest.strip_prefix('_')?;
@@ -92,7 +125,7 @@ pub fn parse(token: &str) -> Option<ParsedOpaque<'_>> {
     if !selector.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
-    Some(ParsedOpaque { kind, id: parse_token_id_hex(selector)?, verifier })
+    Some((p, parse_token_id_hex(selector)?, verifier))
 }
 
 #[cfg(test)]
@@ -135,6 +168,14 @@ mod tests {
         ] {
             assert!(parse(&bad).is_none() || bad == m.token, "{bad}");
         }
+    }
+
+    #[test]
+    fn codes_and_tokens_never_stand_in_for_each_other() {
+        let code = mint_code();
+        assert!(parse(&code.token).is_none());
+        assert!(parse_code(&code.token).unwrap().verifies(&code.verifier_hash));
+        assert!(parse_code(&mint(TokenKind::Access).token).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Routes, one module per endpoint, and the middleware stack around them.
 
+mod authorize;
 mod check_token;
 mod health;
 mod introspect;
@@ -36,6 +37,9 @@ where
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     let realm = Router::new()
+        .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
+        .route("/oauth/authorize/login", post_only(authorize::login))
+        .route("/oauth/authorize/consent", get(authorize::consent_page).post(authorize::consent))
         .route("/oauth/token", post_only(token::handle))
         .route("/oauth/introspect", post_only(introspect::handle))
         .route("/oauth/revoke", post_only(revoke::handle))
@@ -46,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/realms/{realm}", realm)
         .route("/.well-known/oauth-authorization-server/realms/{realm}", get(metadata::metadata))
+        .route("/assets/portcullis.css", get(authorize::stylesheet))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })

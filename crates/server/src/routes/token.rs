@@ -4,8 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::endpoint::token::token;
+use portcullis_core::grant::RequestContext;
 
-use crate::extract::{Authorization, OAuthForm, RealmName};
+use crate::extract::{Authorization, ClientAddr, OAuthForm, RealmName};
 use crate::response::no_store_json;
 use crate::{ApiError, AppState};
 
@@ -13,8 +14,10 @@ pub async fn handle(
     State(state): State<AppState>,
     RealmName(realm): RealmName,
     auth: Authorization,
+    ClientAddr(client_addr): ClientAddr,
     OAuthForm(params): OAuthForm,
 ) -> Result<Response, ApiError> {
-    let response = token(&state.authority, &realm, auth.as_deref(), &params).await?;
+    let request = RequestContext { client_addr };
+    let response = token(&state.authority, &realm, auth.as_deref(), &params, &request).await?;
     Ok(no_store_json(StatusCode::OK, &response))
 }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use portcullis_core::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
-use portcullis_core::store::{Store, StoreError, StoreResult};
+use portcullis_core::model::{
+    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
+    TokenRecord, User,
+};
+use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
 
 use crate::harness::{TestServer, assert_error};
 
@@ -23,87 +26,69 @@ impl SwitchableStore {
     }
 }
 
-#[async_trait]
-impl Store for SwitchableStore {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.check()?;
-        self.inner.ping().await
-    }
-    async fn pepper(&self, c: &[u8]) -> StoreResult<Vec<u8>> {
-        self.check()?;
-        self.inner.pepper(c).await
-    }
-    async fn create_realm(&self, r: &Realm, k: &SigningKeyRecord) -> StoreResult<()> {
-        self.check()?;
-        self.inner.create_realm(r, k).await
-    }
-    async fn get_realm(&self, n: &str) -> StoreResult<Option<Realm>> {
-        self.check()?;
-        self.inner.get_realm(n).await
-    }
-    async fn list_realms(&self) -> StoreResult<Vec<Realm>> {
-        self.check()?;
-        self.inner.list_realms().await
-    }
-    async fn update_realm(&self, r: &Realm) -> StoreResult<()> {
-        self.check()?;
-        self.inner.update_realm(r).await
-    }
-    async fn delete_realm(&self, n: &str) -> StoreResult<()> {
-        self.check()?;
-        self.inner.delete_realm(n).await
-    }
-    async fn signing_keys(&self, r: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>> {
-        self.check()?;
-        self.inner.signing_keys(r, now).await
-    }
-    async fn rotate_signing_key(&self, k: &SigningKeyRecord, now: i64, until: i64) -> StoreResult<()> {
-        self.check()?;
-        self.inner.rotate_signing_key(k, now, until).await
-    }
-    async fn create_client(&self, c: &Client) -> StoreResult<()> {
-        self.check()?;
-        self.inner.create_client(c).await
-    }
-    async fn get_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>> {
-        self.check()?;
-        self.inner.get_client(r, id).await
-    }
-    async fn find_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>> {
-        self.check()?;
-        self.inner.find_client(r, id).await
-    }
-    async fn list_clients(&self, r: &str) -> StoreResult<Vec<Client>> {
-        self.check()?;
-        self.inner.list_clients(r).await
-    }
-    async fn update_client(&self, c: &Client) -> StoreResult<()> {
-        self.check()?;
-        self.inner.update_client(c).await
-    }
-    async fn delete_client(&self, r: &str, id: &str) -> StoreResult<()> {
-        self.check()?;
-        self.inner.delete_client(r, id).await
-    }
-    async fn rotate_client_secret(&self, r: &str, id: &str, h: &[u8], at: Option<i64>) -> StoreResult<()> {
-        self.check()?;
-        self.inner.rotate_client_secret(r, id, h, at).await
-    }
-    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        self.check()?;
-        self.inner.insert_token(t).await
-    }
-    async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
-        self.check()?;
-        self.inner.get_token(id).await
-    }
-    async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.revoke_token(id, now).await
-    }
+/// Writes the `Store` impl: every method checks the switch, then delegates.
+macro_rules! switchable {
+    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl Store for SwitchableStore {
+            fn backend(&self) -> &'static str {
+                self.inner.backend()
+            }
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.check()?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
+
+switchable! {
+    fn ping(&self) -> StoreResult<()>;
+    fn pepper(&self, c: &[u8]) -> StoreResult<Vec<u8>>;
+    fn create_realm(&self, r: &Realm, k: &SigningKeyRecord) -> StoreResult<()>;
+    fn get_realm(&self, n: &str) -> StoreResult<Option<Realm>>;
+    fn list_realms(&self) -> StoreResult<Vec<Realm>>;
+    fn update_realm(&self, r: &Realm) -> StoreResult<()>;
+    fn delete_realm(&self, n: &str) -> StoreResult<()>;
+    fn signing_keys(&self, r: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>>;
+    fn rotate_signing_key(&self, k: &SigningKeyRecord, now: i64, until: i64) -> StoreResult<()>;
+    fn create_client(&self, c: &Client) -> StoreResult<()>;
+    fn get_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
+    fn find_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
+    fn list_clients(&self, r: &str) -> StoreResult<Vec<Client>>;
+    fn update_client(&self, c: &Client) -> StoreResult<()>;
+    fn delete_client(&self, r: &str, id: &str) -> StoreResult<()>;
+    fn rotate_client_secret(&self, r: &str, id: &str, h: &[u8], at: Option<i64>) -> StoreResult<()>;
+    fn insert_token(&self, t: &TokenRecord) -> StoreResult<()>;
+    fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
+    fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    fn create_user(&self, u: &User) -> StoreResult<()>;
+    fn get_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
+    fn find_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
+    fn list_users(&self, r: &str) -> StoreResult<Vec<User>>;
+    fn update_user(&self, u: &User) -> StoreResult<()>;
+    fn set_user_password(&self, r: &str, id: &str, h: &str, now: i64) -> StoreResult<()>;
+    fn delete_user(&self, r: &str, id: &str) -> StoreResult<()>;
+    fn count_login_attempt(&self, k: &str, now: i64, w: i64) -> StoreResult<u32>;
+    fn clear_login_attempts(&self, k: &str) -> StoreResult<()>;
+    fn create_session(&self, s: &BrowserSession) -> StoreResult<()>;
+    fn get_session(&self, h: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>>;
+    fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;
+    fn create_authorization_request(&self, r: &AuthorizationRequest) -> StoreResult<()>;
+    fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+    fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
+    fn get_consent(&self, r: &str, u: &str, c: &str) -> StoreResult<Option<String>>;
+    fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
+    fn create_grant(&self, g: &Grant, t: &[TokenRecord]) -> StoreResult<()>;
+    fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: &[u8; 16]) -> StoreResult<()>;
+    fn redeem_code(&self, id: &[u8; 16], now: i64) -> StoreResult<CodeRedemption>;
+    fn insert_tokens(&self, t: &[TokenRecord]) -> StoreResult<()>;
+    fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;
+    fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;
+    fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
 }
 
 #[tokio::test]

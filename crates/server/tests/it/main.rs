@@ -1,11 +1,15 @@
 //! Integration tests: each starts a real server on 127.0.0.1 and speaks HTTP to it.
 
+mod browser;
 mod harness;
 
+mod chromium;
 mod client_credentials;
+mod code_flow;
 mod faults;
 mod introspection;
 mod metadata;
 mod oauth2_crate;
+mod password_refresh;
 mod revocation;
 mod transport;

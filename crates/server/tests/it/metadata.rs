@@ -37,7 +37,14 @@ async fn metadata_is_served_at_both_locations_and_names_every_endpoint() {
     ] {
         assert_eq!(a[field], format!("{issuer}{path}"));
     }
-    assert_eq!(a["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        a["grant_types_supported"],
+        serde_json::json!(["authorization_code", "client_credentials", "password", "refresh_token"])
+    );
+    assert_eq!(a["authorization_endpoint"], format!("{issuer}/oauth/authorize"));
+    assert_eq!(a["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(a["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(a["response_types_supported"], serde_json::json!(["code"]));
     // Confidential methods only where a secret is needed.
     assert!(!a["token_endpoint_auth_methods_supported"].to_string().contains("none"));
 }

@@ -1,0 +1,60 @@
+use clap::Subcommand;
+use portcullis_core::admin::Admin;
+use portcullis_core::clock::SystemClock;
+use portcullis_core::store::Store;
+use portcullis_core::token::token_id_hex;
+use serde_json::{Value, json};
+
+use crate::output::print;
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// List grants (authorizations), newest first
+    List {
+        #[arg(long)]
+        realm: String,
+        /// Only this user's (id or username)
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this client's (id or name)
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a grant and every token derived from it
+    Revoke {
+        /// Grant id (32 hex digits)
+        id: String,
+    },
+}
+
+pub async fn run(store: &std::sync::Arc<dyn Store>, command: GrantCommand) -> Result<(), String> {
+    let clock = SystemClock;
+    let admin = Admin::new(store.as_ref(), &clock);
+    match command {
+        GrantCommand::List { realm, user, client, json } => {
+            let grants = admin.grants(&realm, user.as_deref(), client.as_deref()).await.map_err(|e| e.to_string())?;
+            let rows = grants
+                .iter()
+                .map(|g| {
+                    json!({
+                        "id": token_id_hex(&g.id),
+                        "client_id": g.client_id,
+                        "subject": g.subject,
+                        "username": g.username,
+                        "scope": g.scope,
+                        "created_at": g.created_at,
+                        "revoked_at": g.revoked_at,
+                    })
+                })
+                .collect();
+            print(&Value::Array(rows), json);
+        }
+        GrantCommand::Revoke { id } => {
+            admin.revoke_grant(&id).await.map_err(|e| e.to_string())?;
+            eprintln!("revoked grant {id}");
+        }
+    }
+    Ok(())
+}

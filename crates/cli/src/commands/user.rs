@@ -1,0 +1,187 @@
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use portcullis_core::admin::{Admin, AdminError, UserSpec};
+use portcullis_core::clock::SystemClock;
+use portcullis_core::model::{User, UserKind, split_list};
+use portcullis_core::store::Store;
+use serde_json::{Value, json};
+
+use crate::output::print;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account
+    Create {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (one line)
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        fields: UserFields,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a realm's accounts
+    List {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an account (never its password hash)
+    Show {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account; only the given fields change
+    Update {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+        /// New username
+        #[arg(long)]
+        username: Option<String>,
+        #[command(flatten)]
+        fields: UserFields,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: it cannot sign in and its tokens stop working
+    Disable {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+    },
+    /// Delete an account with its grants, tokens, consents and sessions
+    Delete {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+    },
+    /// Set a new password (read from standard input); revokes the user's grants
+    SetPassword {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+        /// Read the password from standard input (the only way to give one)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserFields {
+    /// Roles (the token response's `authorities`), comma separated
+    #[arg(long, value_name = "r1,r2")]
+    roles: Option<String>,
+    /// Teams, comma separated
+    #[arg(long, value_name = "t1,t2")]
+    teams: Option<String>,
+    /// staff (default) or customer
+    #[arg(long, value_name = "staff|customer")]
+    kind: Option<String>,
+}
+
+impl UserFields {
+    fn spec(&self, username: Option<String>) -> Result<UserSpec, String> {
+        Ok(UserSpec {
+            username,
+            roles: self.roles.as_deref().map(split_list),
+            teams: self.teams.as_deref().map(split_list),
+            kind: self.kind.as_deref().map(str::parse::<UserKind>).transpose()?,
+            disabled: None,
+        })
+    }
+}
+
+fn read_password() -> Result<String, String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let line = s.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(line)
+}
+
+pub fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "realm": u.realm,
+        "username": u.username,
+        "kind": u.kind.as_str(),
+        "roles": u.roles,
+        "teams": u.teams,
+        "disabled": u.disabled,
+        "has_password": u.password_hash.is_some(),
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Result<(), String> {
+    let clock = SystemClock;
+    let admin = Admin::new(store.as_ref(), &clock);
+    let err = |e: AdminError| e.to_string();
+    match command {
+        UserCommand::Create { realm, username, password_stdin, fields, json } => {
+            let spec = fields.spec(Some(username))?;
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let user = admin.create_user(&realm, &spec, password.as_deref()).await.map_err(err)?;
+            print(&user_json(&user), json);
+        }
+        UserCommand::List { realm, json } => {
+            admin.realm(&realm).await.map_err(err)?;
+            let users = store.list_users(&realm).await.map_err(|e| e.to_string())?;
+            print(&Value::Array(users.iter().map(user_json).collect()), json);
+        }
+        UserCommand::Show { realm, user, json } => {
+            print(&user_json(&admin.user(&realm, &user).await.map_err(err)?), json)
+        }
+        UserCommand::Update { realm, user, username, fields, enable, disable, json } => {
+            let mut spec = fields.spec(username)?;
+            spec.disabled = if disable {
+                Some(true)
+            } else if enable {
+                Some(false)
+            } else {
+                None
+            };
+            print(&user_json(&admin.update_user(&realm, &user, &spec).await.map_err(err)?), json);
+        }
+        UserCommand::Disable { realm, user } => {
+            let spec = UserSpec { disabled: Some(true), ..Default::default() };
+            admin.update_user(&realm, &user, &spec).await.map_err(err)?;
+            eprintln!("disabled user {user}");
+        }
+        UserCommand::Delete { realm, user } => {
+            admin.delete_user(&realm, &user).await.map_err(err)?;
+            eprintln!("deleted user {user}");
+        }
+        UserCommand::SetPassword { realm, user, password_stdin } => {
+            if !password_stdin {
+                return Err("give the new password on standard input with --password-stdin".into());
+            }
+            let password = read_password()?;
+            admin.set_password(&realm, &user, &password).await.map_err(err)?;
+            eprintln!("password set for {user}; their grants were revoked");
+        }
+    }
+    Ok(())
+}

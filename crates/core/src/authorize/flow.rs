@@ -1,0 +1,514 @@
+//! The browser side of the code and implicit flows: a session cookie, the login
+//! page, the consent page, and the response to the client.
+//!
+//! Every form acts on the stored [`AuthorizationRequest`], never on hidden fields,
+//! and is accepted only from the browser session the request was bound to and with
+//! the request's CSRF token (RFC 6749 §10.12).
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::request::{Prompt, Rejection, ResponseType, ValidRequest, validate};
+use crate::authority::{Authority, TokenClaims, store_failure};
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{
+    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, TokenKind, User, UserKind,
+};
+use crate::params::Params;
+use crate::redirect::{ClientRedirect, ResponseMode};
+use crate::secret::{constant_time_eq, random_token_string, sha256};
+use crate::store::StoreError;
+use crate::throttle;
+use crate::token::{new_token_id, opaque, parse_token_id_hex, token_id_hex};
+
+/// How long a browser session lasts.
+pub const SESSION_TTL: i64 = 8 * 3600;
+/// How long a user has to sign in and approve.
+pub const REQUEST_TTL: i64 = 10 * 60;
+
+/// A session cookie to set: its value and lifetime.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub cookie: String,
+    pub max_age: i64,
+}
+
+pub struct LoginPage {
+    pub request_id: String,
+    pub csrf: String,
+    pub client_name: String,
+    pub username: String,
+    pub error: Option<String>,
+}
+
+pub struct ConsentPage {
+    pub request_id: String,
+    pub csrf: String,
+    pub client_name: String,
+    pub username: String,
+    pub scopes: Vec<String>,
+}
+
+/// What the server shows or does next.
+pub enum Step {
+    Login(LoginPage),
+    Consent(ConsentPage),
+    /// 303 to a page of ours (after a successful form post).
+    SeeOther(String),
+    /// The final response to the client.
+    Client(ClientRedirect),
+    /// An error shown to the user, never redirected.
+    ErrorPage(OAuthError),
+    /// A form that did not come from this browser's flow.
+    Forbidden(&'static str),
+}
+
+pub struct Outcome {
+    pub step: Step,
+    pub set_session: Option<NewSession>,
+}
+
+impl From<Step> for Outcome {
+    fn from(step: Step) -> Self {
+        Outcome { step, set_session: None }
+    }
+}
+
+fn page_error(e: OAuthError) -> Outcome {
+    Step::ErrorPage(e).into()
+}
+
+// Session cookies: `SECRET.TAG`, where TAG is an HMAC of the secret under the server
+// pepper, so forged cookies are refused without a database read. Only SHA-256 of
+// SECRET is stored.
+
+fn cookie_tag(authority: &Authority, secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&authority.hasher.hash(&format!("session:{secret}"))[..16])
+}
+
+fn cookie_for(authority: &Authority, secret: &str) -> String {
+    format!("{secret}.{}", cookie_tag(authority, secret))
+}
+
+fn session_hash_of(authority: &Authority, cookie: &str) -> Option<[u8; 32]> {
+    let (secret, tag) = cookie.split_once('.')?;
+    if secret.len() != 43 || !constant_time_eq(tag.as_bytes(), cookie_tag(authority, secret).as_bytes()) {
+        return None;
+    }
+    Some(sha256(secret.as_bytes()))
+}
+
+async fn load_session(
+    authority: &Authority,
+    realm: &str,
+    cookie: Option<&str>,
+) -> Result<Option<BrowserSession>, OAuthError> {
+    let Some(hash) = cookie.and_then(|c| session_hash_of(authority, c)) else { return Ok(None) };
+    let s = authority.store.get_session(&hash, authority.now()).await.map_err(store_failure)?;
+    Ok(s.filter(|s| s.realm == realm))
+}
+
+async fn new_session(
+    authority: &Authority,
+    realm: &str,
+    user_id: Option<&str>,
+) -> Result<(BrowserSession, NewSession), OAuthError> {
+    let now = authority.now();
+    let secret = random_token_string();
+    let session = BrowserSession {
+        id_hash: sha256(secret.as_bytes()),
+        realm: realm.to_owned(),
+        user_id: user_id.map(str::to_owned),
+        authenticated_at: user_id.map(|_| now),
+        created_at: now,
+        expires_at: now + SESSION_TTL,
+    };
+    authority.store.create_session(&session).await.map_err(store_failure)?;
+    Ok((session, NewSession { cookie: cookie_for(authority, &secret), max_age: SESSION_TTL }))
+}
+
+/// Stores the request for `session` and returns it with its CSRF token in the clear.
+async fn store_request(
+    authority: &Authority,
+    v: &ValidRequest,
+    session: &BrowserSession,
+) -> Result<(AuthorizationRequest, String), OAuthError> {
+    let now = authority.now();
+    let csrf = random_token_string();
+    let req = AuthorizationRequest {
+        id: new_token_id(),
+        realm: v.realm.name.clone(),
+        session_hash: session.id_hash,
+        client_id: v.client.client_id.clone(),
+        redirect_uri: v.reply.redirect_uri.clone(),
+        redirect_uri_given: v.redirect_uri_given,
+        response_type: v.response_type.as_str().to_owned(),
+        response_mode: v.reply.mode.as_str().to_owned(),
+        scope: v.scope.clone(),
+        state: v.reply.state.clone(),
+        code_challenge: v.code_challenge.clone(),
+        code_challenge_method: v.code_challenge_method.clone(),
+        prompt: v.prompt.to_stored(),
+        csrf_hash: sha256(csrf.as_bytes()),
+        created_at: now,
+        expires_at: now + REQUEST_TTL,
+    };
+    authority.store.create_authorization_request(&req).await.map_err(store_failure)?;
+    Ok((req, csrf))
+}
+
+/// The reply-to of a stored request.
+fn reply_of(authority: &Authority, req: &AuthorizationRequest) -> super::request::ReplyTo {
+    super::request::ReplyTo {
+        redirect_uri: req.redirect_uri.clone(),
+        mode: ResponseMode::parse(&req.response_mode).unwrap_or(ResponseMode::Query),
+        state: req.state.clone(),
+        issuer: authority.issuer(&req.realm),
+    }
+}
+
+async fn signed_in_user(authority: &Authority, session: &BrowserSession) -> Result<Option<User>, OAuthError> {
+    let Some(id) = &session.user_id else { return Ok(None) };
+    let user = authority.store.get_user(&session.realm, id).await.map_err(store_failure)?;
+    Ok(user.filter(|u| !u.disabled && u.kind == UserKind::Staff))
+}
+
+/// `GET /oauth/authorize`.
+pub async fn authorize(
+    authority: &Authority,
+    realm: &str,
+    pairs: &[(String, String)],
+    cookie: Option<&str>,
+) -> Result<Outcome, OAuthError> {
+    let v = match validate(authority, realm, pairs).await {
+        Ok(v) => v,
+        Err(Rejection::Page(e)) => return Ok(page_error(e)),
+        Err(Rejection::Redirect(r)) => return Ok(Step::Client(r).into()),
+    };
+    let session = load_session(authority, &v.realm.name, cookie).await?;
+    let user = match &session {
+        Some(s) => signed_in_user(authority, s).await?,
+        None => None,
+    };
+    if v.prompt.none {
+        let Some(user) = &user else {
+            let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
+            return Ok(Step::Client(v.reply.error(&e)).into());
+        };
+        if !consent_covers(authority, &v.realm, &v.client, user, &v.scope, v.prompt).await? {
+            let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this client");
+            return Ok(Step::Client(v.reply.error(&e)).into());
+        }
+    }
+    let (session, set_session) = match session {
+        Some(s) => (s, None),
+        None => {
+            let (s, n) = new_session(authority, &v.realm.name, None).await?;
+            (s, Some(n))
+        }
+    };
+    let (req, csrf) = store_request(authority, &v, &session).await?;
+    let step = match user {
+        Some(user) if !v.prompt.login => consent_step(authority, &v.realm, &v.client, &req, csrf, &user).await?,
+        _ => Step::Login(LoginPage {
+            request_id: token_id_hex(&req.id),
+            csrf,
+            client_name: v.client.name.clone(),
+            username: String::new(),
+            error: None,
+        }),
+    };
+    Ok(Outcome { step, set_session })
+}
+
+/// Whether an earlier approval covers `scope`. Public clients are asked every time
+/// (RFC 8252 §8.6: their identity cannot be verified).
+async fn consent_covers(
+    authority: &Authority,
+    realm: &Realm,
+    client: &Client,
+    user: &User,
+    scope: &str,
+    prompt: Prompt,
+) -> Result<bool, OAuthError> {
+    if prompt.consent || client.is_public() {
+        return Ok(false);
+    }
+    let approved =
+        authority.store.get_consent(&realm.name, &user.id, &client.client_id).await.map_err(store_failure)?;
+    let Some(approved) = approved else { return Ok(false) };
+    Ok(scope.split(' ').filter(|s| !s.is_empty()).all(|s| approved.split(' ').any(|a| a == s)))
+}
+
+async fn consent_step(
+    authority: &Authority,
+    realm: &Realm,
+    client: &Client,
+    req: &AuthorizationRequest,
+    csrf: String,
+    user: &User,
+) -> Result<Step, OAuthError> {
+    let prompt = Prompt::parse(req.prompt.as_deref()).unwrap_or_default();
+    if consent_covers(authority, realm, client, user, &req.scope, prompt).await? {
+        return issue(authority, realm, client, req, user).await;
+    }
+    Ok(Step::Consent(ConsentPage {
+        request_id: token_id_hex(&req.id),
+        csrf,
+        client_name: client.name.clone(),
+        username: user.username.clone(),
+        scopes: req.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    }))
+}
+
+/// Loads the request a form refers to and checks it came from this browser's flow.
+async fn form_request(
+    authority: &Authority,
+    realm: &str,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Result<(AuthorizationRequest, BrowserSession), Outcome>, OAuthError> {
+    let expired = || {
+        page_error(OAuthError::invalid_request(
+            "this sign-in request has expired or was already completed; start again from the application",
+        ))
+    };
+    let Some(id) = params.get("request").and_then(parse_token_id_hex) else { return Ok(Err(expired())) };
+    let Some(req) = authority.store.get_authorization_request(&id, authority.now()).await.map_err(store_failure)?
+    else {
+        return Ok(Err(expired()));
+    };
+    if req.realm != realm {
+        return Ok(Err(expired()));
+    }
+    let session = load_session(authority, realm, cookie).await?;
+    let Some(session) = session.filter(|s| constant_time_eq(&s.id_hash, &req.session_hash)) else {
+        return Ok(Err(Step::Forbidden("this form does not belong to your browser session").into()));
+    };
+    let csrf_ok = params.get("csrf").is_some_and(|c| constant_time_eq(&sha256(c.as_bytes()), &req.csrf_hash));
+    if !csrf_ok {
+        return Ok(Err(Step::Forbidden("the form's anti-forgery token is missing or wrong").into()));
+    }
+    Ok(Ok((req, session)))
+}
+
+async fn request_client(
+    authority: &Authority,
+    req: &AuthorizationRequest,
+) -> Result<Option<(Realm, Client)>, OAuthError> {
+    let realm = authority.realm(&req.realm).await?;
+    let client = authority.store.get_client(&req.realm, &req.client_id).await.map_err(store_failure)?;
+    Ok(client.filter(|c| !c.disabled).map(|c| (realm, c)))
+}
+
+/// `POST` of the login form.
+pub async fn submit_login(
+    authority: &Authority,
+    realm: &str,
+    params: &Params,
+    cookie: Option<&str>,
+    addr: Option<IpAddr>,
+) -> Result<Outcome, OAuthError> {
+    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+        Ok(x) => x,
+        Err(outcome) => return Ok(outcome),
+    };
+    let Some((realm, client)) = request_client(authority, &req).await? else {
+        return Ok(page_error(OAuthError::invalid_request("the client is unknown or disabled")));
+    };
+    let username = params.get("username").unwrap_or("");
+    let password = params.get("password").unwrap_or("");
+    let again = |error: &str| {
+        Step::Login(LoginPage {
+            request_id: token_id_hex(&req.id),
+            csrf: params.get("csrf").unwrap_or("").to_owned(),
+            client_name: client.name.clone(),
+            username: username.to_owned(),
+            error: Some(error.to_owned()),
+        })
+    };
+    if username.is_empty() || password.is_empty() {
+        return Ok(again("Enter your username and password.").into());
+    }
+    let admission = match throttle::admit(authority, &realm.name, username, addr).await {
+        Ok(a) => a,
+        Err(e) if e.code == ErrorCode::InvalidGrant => {
+            return Ok(again("Too many sign-in attempts. Wait a few minutes and try again.").into());
+        }
+        Err(e) => return Err(e),
+    };
+    let user = authority.store.find_user(&realm.name, username).await.map_err(store_failure)?;
+    let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
+    let ok = authority.passwords.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    let user = match user {
+        Some(u) if ok && !u.disabled && u.kind == UserKind::Staff => u,
+        _ => {
+            admission.failed().await;
+            return Ok(again("Invalid username or password.").into());
+        }
+    };
+    admission.succeeded(authority).await?;
+    // A new session id at sign-in, so a planted cookie never becomes an authenticated
+    // one (session fixation); the pending request moves to the new session.
+    let (new, set_session) = new_session(authority, &realm.name, Some(&user.id)).await?;
+    authority.store.delete_session(&session.id_hash).await.map_err(store_failure)?;
+    if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
+        return Ok(page_error(OAuthError::invalid_request("this sign-in request was already completed")));
+    }
+    let csrf = random_token_string();
+    let moved = AuthorizationRequest {
+        id: new_token_id(),
+        session_hash: new.id_hash,
+        csrf_hash: sha256(csrf.as_bytes()),
+        ..req
+    };
+    authority.store.create_authorization_request(&moved).await.map_err(store_failure)?;
+    let step = match consent_step(authority, &realm, &client, &moved, csrf.clone(), &user).await? {
+        // Post/Redirect/Get: the consent page is fetched with a GET.
+        Step::Consent(_) => Step::SeeOther(format!(
+            "{}/oauth/authorize/consent?request={}&csrf={csrf}",
+            authority.issuer(&realm.name),
+            token_id_hex(&moved.id)
+        )),
+        other => other,
+    };
+    Ok(Outcome { step, set_session: Some(set_session) })
+}
+
+/// `GET` of the consent page (after sign-in).
+pub async fn consent_page(
+    authority: &Authority,
+    realm: &str,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Outcome, OAuthError> {
+    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+        Ok(x) => x,
+        Err(outcome) => return Ok(outcome),
+    };
+    let Some(user) = signed_in_user(authority, &session).await? else {
+        return Ok(Step::Forbidden("sign in first").into());
+    };
+    let Some((realm, client)) = request_client(authority, &req).await? else {
+        return Ok(page_error(OAuthError::invalid_request("the client is unknown or disabled")));
+    };
+    let csrf = params.get("csrf").unwrap_or("").to_owned();
+    Ok(consent_step(authority, &realm, &client, &req, csrf, &user).await?.into())
+}
+
+/// `POST` of the consent form: `decision=allow` or `decision=deny`.
+pub async fn submit_consent(
+    authority: &Authority,
+    realm: &str,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Outcome, OAuthError> {
+    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+        Ok(x) => x,
+        Err(outcome) => return Ok(outcome),
+    };
+    let Some(user) = signed_in_user(authority, &session).await? else {
+        return Ok(Step::Forbidden("sign in first").into());
+    };
+    let Some((realm, client)) = request_client(authority, &req).await? else {
+        return Ok(page_error(OAuthError::invalid_request("the client is unknown or disabled")));
+    };
+    match params.get("decision") {
+        Some("allow") => {
+            let approved =
+                authority.store.get_consent(&realm.name, &user.id, &client.client_id).await.map_err(store_failure)?;
+            let mut scopes: Vec<&str> =
+                approved.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+            for s in req.scope.split(' ').filter(|s| !s.is_empty()) {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            authority
+                .store
+                .save_consent(&realm.name, &user.id, &client.client_id, &scopes.join(" "), authority.now())
+                .await
+                .map_err(store_failure)?;
+            Ok(issue(authority, &realm, &client, &req, &user).await?.into())
+        }
+        Some("deny") => {
+            if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
+                return Ok(page_error(OAuthError::invalid_request("this request was already completed")));
+            }
+            let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+            Ok(Step::Client(reply_of(authority, &req).error(&e)).into())
+        }
+        _ => Ok(page_error(OAuthError::invalid_request("decision must be allow or deny"))),
+    }
+}
+
+/// Records the grant and answers the client: a code, or (implicit) an access token.
+/// The request is consumed in the same transaction, so a form posted twice issues once.
+async fn issue(
+    authority: &Authority,
+    realm: &Realm,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &User,
+) -> Result<Step, OAuthError> {
+    let now = authority.now();
+    let grant = Grant {
+        id: new_token_id(),
+        realm: realm.name.clone(),
+        client_id: client.client_id.clone(),
+        subject: user.id.clone(),
+        username: Some(user.username.clone()),
+        scope: req.scope.clone(),
+        teams: user.teams.clone(),
+        permissions: Vec::new(),
+        test: false,
+        created_at: now,
+        revoked_at: None,
+    };
+    let reply = reply_of(authority, req);
+    let completed = || Step::ErrorPage(OAuthError::invalid_request("this request was already completed"));
+    if req.response_type == ResponseType::Token.as_str() {
+        if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
+            return Ok(completed());
+        }
+        let claims = TokenClaims {
+            subject: user.id.clone(),
+            username: Some(user.username.clone()),
+            scope: req.scope.clone(),
+            grant_id: Some(grant.id),
+            permissions: Vec::new(),
+            test: false,
+            authorities: Some(user.roles.clone()),
+        };
+        let access = authority.mint_access(realm, client, TokenKind::Access, claims).await?;
+        authority.store.create_grant(&grant, std::slice::from_ref(&access.record)).await.map_err(store_failure)?;
+        return Ok(Step::Client(reply.redirect(vec![
+            ("access_token".into(), access.token.clone()),
+            ("token_type".into(), "Bearer".into()),
+            ("expires_in".into(), access.expires_in().to_string()),
+            ("scope".into(), req.scope.clone()),
+        ])));
+    }
+    let minted = opaque::mint_code();
+    let code = AuthorizationCode {
+        id: minted.id,
+        verifier_hash: minted.verifier_hash,
+        realm: realm.name.clone(),
+        client_id: client.client_id.clone(),
+        grant_id: grant.id,
+        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_given: req.redirect_uri_given,
+        code_challenge: req.code_challenge.clone(),
+        code_challenge_method: req.code_challenge_method.clone(),
+        issued_at: now,
+        expires_at: now + realm.code_ttl,
+        used_at: None,
+    };
+    match authority.store.create_grant_with_code(&grant, &code, &req.id).await {
+        Ok(()) => Ok(Step::Client(reply.redirect(vec![("code".into(), minted.token)]))),
+        Err(StoreError::NotFound) => Ok(completed()),
+        Err(e) => Err(store_failure(e)),
+    }
+}

@@ -1,0 +1,84 @@
+//! The authorization code grant's token request (RFC 6749 §4.1.3, RFC 7636 §4.5).
+
+use async_trait::async_trait;
+use portcullis_proto::TokenResponse;
+
+use super::{GrantContext, GrantHandler, user_authorities};
+use crate::authority::store_failure;
+use crate::error::OAuthError;
+use crate::model::GrantType;
+use crate::params::Params;
+use crate::pkce;
+use crate::store::CodeRedemption;
+use crate::token::opaque;
+
+pub struct AuthorizationCodeGrant;
+
+fn bad_code() -> OAuthError {
+    OAuthError::invalid_grant("the authorization code is invalid, expired, already used, or issued to another client")
+}
+
+#[async_trait]
+impl GrantHandler for AuthorizationCodeGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::AuthorizationCode
+    }
+
+    fn allowed_params(&self) -> &'static [&'static str] {
+        &["code", "redirect_uri", "code_verifier"]
+    }
+
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+        let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
+        let presented = params.require("code")?;
+        let parsed = opaque::parse_code(presented).ok_or_else(bad_code)?;
+        let now = authority.now();
+        // Marking the code used comes first and is atomic: of concurrent exchanges
+        // exactly one gets here, and a replay revokes what the first one issued.
+        let code = match authority.store.redeem_code(&parsed.id, now).await.map_err(store_failure)? {
+            CodeRedemption::Redeemed(code) => code,
+            CodeRedemption::Replayed(_) => {
+                tracing::warn!(realm = %realm.name, "authorization code replayed; its grant is revoked");
+                return Err(bad_code());
+            }
+            CodeRedemption::Unknown => return Err(bad_code()),
+        };
+        if !parsed.verifies(&code.verifier_hash)
+            || code.realm != realm.name
+            || code.client_id != client.client_id
+            || code.expires_at <= now
+        {
+            return Err(bad_code());
+        }
+        // §4.1.3: redirect_uri must be repeated, identically, if the request had it.
+        match params.get("redirect_uri") {
+            Some(uri) if uri != code.redirect_uri => {
+                return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
+            }
+            None if code.redirect_uri_given => {
+                return Err(OAuthError::invalid_grant("redirect_uri is required: the authorization request had one"));
+            }
+            _ => {}
+        }
+        match (&code.code_challenge, params.get("code_verifier")) {
+            (Some(challenge), Some(verifier)) => {
+                let method = code.code_challenge_method.as_deref().unwrap_or("plain");
+                if !pkce::verify(verifier, challenge, method) {
+                    return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
+            // RFC 9700 §4.8.2: a verifier without a challenge is a downgrade attempt.
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_grant("code_verifier sent for a code issued without code_challenge"));
+            }
+            (None, None) => {}
+        }
+        let grant = authority.store.get_grant(&code.grant_id).await.map_err(store_failure)?;
+        let grant = grant.filter(|g| g.revoked_at.is_none()).ok_or_else(bad_code)?;
+        let authorities = user_authorities(ctx, &grant.subject).await?;
+        let tokens = authority.mint_for_grant(realm, client, &grant, &grant.scope, authorities.clone()).await?;
+        authority.store.insert_tokens(&tokens.records()).await.map_err(store_failure)?;
+        Ok(tokens.response(authorities, None))
+    }
+}

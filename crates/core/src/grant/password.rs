@@ -1,0 +1,70 @@
+//! The resource owner password credentials grant (RFC 6749 §4.3), for trusted
+//! first-party clients that have it in their grant types (RFC 9700 §2.4 advises
+//! against it; it is off unless a client is registered for it).
+
+use async_trait::async_trait;
+use portcullis_proto::TokenResponse;
+
+use super::{GrantContext, GrantHandler};
+use crate::authority::store_failure;
+use crate::error::OAuthError;
+use crate::model::{Grant, GrantType, UserKind};
+use crate::params::Params;
+use crate::scope::ScopeSet;
+use crate::throttle;
+
+pub struct PasswordGrant;
+
+/// One answer for an unknown user, a wrong password, a disabled account or one that
+/// may not sign in here: which part was wrong is not the client's business.
+fn bad_credentials() -> OAuthError {
+    OAuthError::invalid_grant("invalid username or password")
+}
+
+#[async_trait]
+impl GrantHandler for PasswordGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::Password
+    }
+
+    fn allowed_params(&self) -> &'static [&'static str] {
+        &["username", "password", "scope"]
+    }
+
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+        let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
+        let username = params.require("username")?;
+        let password = params.require("password")?;
+        let scope = ScopeSet::resolve(params.get("scope"), &client.scopes, &client.default_scopes)?.to_string_list();
+        let admission = throttle::admit(authority, &realm.name, username, ctx.request.client_addr).await?;
+        let user = authority.store.find_user(&realm.name, username).await.map_err(store_failure)?;
+        // Only a username match signs in (find_user also matches ids).
+        let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let password_ok = authority.passwords.check(password, hash).await;
+        let user = match user {
+            Some(u) if password_ok && !u.disabled && u.kind == UserKind::Staff => u,
+            _ => {
+                admission.failed().await;
+                return Err(bad_credentials());
+            }
+        };
+        admission.succeeded(authority).await?;
+        let grant = Grant {
+            id: crate::token::new_token_id(),
+            realm: realm.name.clone(),
+            client_id: client.client_id.clone(),
+            subject: user.id.clone(),
+            username: Some(user.username.clone()),
+            scope: scope.clone(),
+            teams: user.teams.clone(),
+            permissions: Vec::new(),
+            test: false,
+            created_at: authority.now(),
+            revoked_at: None,
+        };
+        let tokens = authority.mint_for_grant(realm, client, &grant, &scope, Some(user.roles.clone())).await?;
+        authority.store.create_grant(&grant, &tokens.records()).await.map_err(store_failure)?;
+        Ok(tokens.response(Some(user.roles), None))
+    }
+}

@@ -1,0 +1,94 @@
+//! The refresh token grant (RFC 6749 §6) with one-time rotation and reuse detection
+//! (RFC 9700 §4.14.2).
+
+use async_trait::async_trait;
+use portcullis_proto::TokenResponse;
+
+use super::{GrantContext, GrantHandler};
+use crate::authority::store_failure;
+use crate::error::OAuthError;
+use crate::model::{GrantType, RefreshPolicy, TokenKind};
+use crate::params::Params;
+use crate::scope::ScopeSet;
+use crate::store::Rotation;
+use crate::token::opaque;
+
+pub struct RefreshTokenGrant;
+
+fn bad_refresh() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired, revoked, or issued to another client")
+}
+
+#[async_trait]
+impl GrantHandler for RefreshTokenGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::RefreshToken
+    }
+
+    fn allowed_params(&self) -> &'static [&'static str] {
+        &["refresh_token", "scope"]
+    }
+
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+        let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
+        let presented = params.require("refresh_token")?;
+        let parsed = opaque::parse(presented).filter(|p| p.kind == TokenKind::Refresh).ok_or_else(bad_refresh)?;
+        let stored = authority.store.get_token(&parsed.id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
+        let old = &stored.record;
+        let now = authority.now();
+        let usable = old.verifier_hash.is_some_and(|h| parsed.verifies(&h))
+            && old.kind == TokenKind::Refresh
+            && old.realm == realm.name
+            && old.client_id == client.client_id
+            && old.revoked_at.is_none()
+            && !stored.grant_revoked
+            && !stored.client_disabled
+            && !stored.user.as_ref().is_some_and(|u| u.disabled)
+            && old.expires_at.is_none_or(|e| e > now);
+        if !usable {
+            return Err(bad_refresh());
+        }
+        let grant_id = old.grant_id.ok_or_else(bad_refresh)?;
+        let grant = authority.store.get_grant(&grant_id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
+
+        // §6: the new scope "MUST NOT include any scope not originally granted", and
+        // never one the client has since lost.
+        let granted: Vec<String> = grant
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty() && client.scopes.iter().any(|c| c == s))
+            .map(String::from)
+            .collect();
+        let scope = match params.get("scope") {
+            Some(raw) => {
+                let asked = ScopeSet::parse(raw)?;
+                if let Some(bad) = asked.first_outside(&granted) {
+                    return Err(OAuthError::invalid_scope(format!("scope '{bad}' was not granted")));
+                }
+                asked.to_string_list()
+            }
+            None => granted.join(" "),
+        };
+        let authorities = stored.user.as_ref().map(|u| u.roles.clone());
+        let tokens = authority.mint_for_grant(realm, client, &grant, &scope, authorities.clone()).await?;
+        // Public clients always rotate: their refresh tokens are not sender-bound.
+        let rotate = realm.refresh_policy == RefreshPolicy::Rotate || client.is_public();
+        if !rotate {
+            authority.store.insert_tokens(std::slice::from_ref(&tokens.access.record)).await.map_err(store_failure)?;
+            return Ok(tokens.response(authorities, Some(presented.to_owned())));
+        }
+        let grace_since = (realm.refresh_grace > 0).then(|| now - realm.refresh_grace);
+        let outcome = authority
+            .store
+            .rotate_refresh_token(&old.id, now, grace_since, &tokens.records())
+            .await
+            .map_err(store_failure)?;
+        match outcome {
+            Rotation::Rotated | Rotation::WithinGrace => Ok(tokens.response(authorities, None)),
+            Rotation::Reused => {
+                tracing::warn!(realm = %realm.name, client = %client.client_id, "refresh token reuse; grant revoked");
+                Err(OAuthError::invalid_grant("the refresh token was already used; its grant has been revoked"))
+            }
+        }
+    }
+}

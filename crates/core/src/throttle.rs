@@ -1,0 +1,82 @@
+//! Sign-in throttling for the login page and the password grant (RFC 6749 §4.3.2:
+//! "MUST protect the endpoint against brute force attacks").
+//!
+//! Attempts are counted in the database before the password is checked, so every
+//! instance sees the same counts and a concurrent burst cannot slip past the limit.
+//! Counting by username whether or not the account exists reveals nothing about
+//! which accounts exist.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::authority::{Authority, store_failure};
+use crate::error::OAuthError;
+
+/// Length of a counting window.
+pub const WINDOW_SECS: i64 = 15 * 60;
+/// Attempts on one username per window before it is locked for the rest of the window.
+pub const PER_ACCOUNT: u32 = 10;
+/// Attempts from one address per window (higher: many people may share a NAT).
+pub const PER_ADDRESS: u32 = 100;
+/// Attempts on one username answered without delay; later failures wait longer.
+const FREE_ATTEMPTS: u32 = 3;
+
+pub fn account_key(realm: &str, username: &str) -> String {
+    format!("u:{realm}:{}", username.to_lowercase())
+}
+
+fn address_key(realm: &str, addr: IpAddr) -> String {
+    format!("a:{realm}:{addr}")
+}
+
+/// An admitted attempt, to be reported back with [`Admission::failed`] or
+/// [`Admission::succeeded`].
+pub struct Admission {
+    account_key: String,
+    account_count: u32,
+}
+
+pub fn throttled() -> OAuthError {
+    OAuthError::invalid_grant("too many sign-in attempts for this account or address; try again later")
+}
+
+/// Counts the attempt; `Err` (always the same error) when the account or the
+/// address is over its limit.
+pub async fn admit(
+    authority: &Authority,
+    realm: &str,
+    username: &str,
+    addr: Option<IpAddr>,
+) -> Result<Admission, OAuthError> {
+    let now = authority.now();
+    let key = account_key(realm, username);
+    let count = authority.store.count_login_attempt(&key, now, WINDOW_SECS).await.map_err(store_failure)?;
+    let address_count = match addr {
+        Some(a) => authority
+            .store
+            .count_login_attempt(&address_key(realm, a), now, WINDOW_SECS)
+            .await
+            .map_err(store_failure)?,
+        None => 0,
+    };
+    if count > PER_ACCOUNT || address_count > PER_ADDRESS {
+        tracing::warn!(realm, attempts = count, "sign-in throttled");
+        return Err(throttled());
+    }
+    Ok(Admission { account_key: key, account_count: count })
+}
+
+impl Admission {
+    /// A failed attempt: answered after a delay that grows with the failures so far.
+    pub async fn failed(self) {
+        let over = self.account_count.saturating_sub(FREE_ATTEMPTS);
+        if over > 0 {
+            tokio::time::sleep(Duration::from_millis(u64::from(over.min(8)) * 250)).await;
+        }
+    }
+
+    /// A successful sign-in clears the account's count.
+    pub async fn succeeded(self, authority: &Authority) -> Result<(), OAuthError> {
+        authority.store.clear_login_attempts(&self.account_key).await.map_err(store_failure)
+    }
+}
