@@ -26,7 +26,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The outcome of redeeming an authorization code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
-    /// This call marked the code used; the caller may issue tokens.
+    /// This call marked the code used and stored the tokens issued for it.
     Redeemed(AuthorizationCode),
     /// The code had been used before: a replay. The store has revoked the code's grant
     /// (RFC 6749 §4.1.2: tokens issued from it SHOULD be revoked).
@@ -166,9 +166,13 @@ pub trait Store: Send + Sync + 'static {
         code: &AuthorizationCode,
         request_id: &[u8; 16],
     ) -> StoreResult<()>;
-    /// Marks the code used (a conditional update: exactly one concurrent caller gets
-    /// `Redeemed`); on a replay revokes the code's grant at `now`.
-    async fn redeem_code(&self, id: &[u8; 16], now: i64) -> StoreResult<CodeRedemption>;
+    /// The code as stored, used or not; nothing changes.
+    async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;
+    /// Marks the code used and stores `tokens`, in one transaction (a conditional
+    /// update: exactly one concurrent caller gets `Redeemed`, and its tokens exist
+    /// before any other caller can see the code used). On a replay, revokes the code's
+    /// grant at `now` and stores nothing.
+    async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption>;
     /// Stores tokens issued from an existing grant (e.g. a refresh under `reuse`).
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
     async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;

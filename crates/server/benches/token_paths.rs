@@ -10,6 +10,7 @@ use portcullis_core::authority::Authority;
 use portcullis_core::client_auth::basic_header_value;
 use portcullis_core::clock::SystemClock;
 use portcullis_core::endpoint::{introspect::introspect, token::token};
+use portcullis_core::grant::RequestContext;
 use portcullis_core::model::{SigningAlg, TokenFormat};
 use portcullis_core::params::Params;
 
@@ -44,13 +45,16 @@ fn paths(c: &mut Criterion) {
         (Arc::new(authority), realms)
     });
     let grant = params(&[("grant_type", "client_credentials")]);
+    let ctx = RequestContext::default();
     for (label, realm, auth) in &realms {
         c.bench_function(&format!("client_credentials/{label}"), |b| {
             b.iter(|| {
-                rt.block_on(async { black_box(token(&authority, realm, Some(auth.as_bytes()), &grant).await.unwrap()) })
+                rt.block_on(async {
+                    black_box(token(&authority, realm, Some(auth.as_bytes()), &grant, &ctx).await.unwrap())
+                })
             })
         });
-        let issued = rt.block_on(token(&authority, realm, Some(auth.as_bytes()), &grant)).unwrap();
+        let issued = rt.block_on(token(&authority, realm, Some(auth.as_bytes()), &grant, &ctx)).unwrap();
         let ask = params(&[("token", &issued.access_token)]);
         c.bench_function(&format!("introspect/{label}"), |b| {
             b.iter(|| {

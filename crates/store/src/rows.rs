@@ -4,8 +4,10 @@
 
 use std::str::FromStr;
 
-use portcullis_core::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
-use portcullis_core::model::{GrantType, join_list};
+use portcullis_core::model::{
+    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, GrantType, Realm, SigningKeyRecord,
+    StoredToken, TokenRecord, TokenUser, User, join_list,
+};
 use portcullis_core::store::{StoreError, StoreResult};
 
 /// Separators of the list columns. A list item may contain neither its separator nor
@@ -22,6 +24,12 @@ pub(crate) struct RealmRow {
     signing_alg: String,
     created_at: i64,
     updated_at: i64,
+    refresh_policy: String,
+    refresh_grace: i64,
+    allow_implicit: bool,
+    require_pkce: bool,
+    allow_plain_pkce: bool,
+    code_ttl: i64,
 }
 
 impl TryFrom<RealmRow> for Realm {
@@ -31,9 +39,15 @@ impl TryFrom<RealmRow> for Realm {
         Ok(Realm {
             token_format: parse(&r.token_format, "realms.token_format")?,
             signing_alg: parse(&r.signing_alg, "realms.signing_alg")?,
+            refresh_policy: parse(&r.refresh_policy, "realms.refresh_policy")?,
             name: r.name,
             access_ttl: r.access_ttl,
             refresh_ttl: r.refresh_ttl,
+            refresh_grace: r.refresh_grace,
+            allow_implicit: r.allow_implicit,
+            require_pkce: r.require_pkce,
+            allow_plain_pkce: r.allow_plain_pkce,
+            code_ttl: r.code_ttl,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -150,6 +164,7 @@ pub(crate) struct TokenRow {
     issued_at: i64,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
+    used_at: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for TokenRecord {
@@ -171,22 +186,248 @@ impl TryFrom<TokenRow> for TokenRecord {
             issued_at: r.issued_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
+            used_at: r.used_at,
         })
     }
 }
 
+/// A token with its client's, grant's and user's state; the `user_*` columns come from
+/// a LEFT JOIN and are all NULL when the subject is no user of the realm.
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredTokenRow {
     #[sqlx(flatten)]
     token: TokenRow,
     client_disabled: bool,
+    grant_revoked: bool,
+    user_roles: Option<String>,
+    user_disabled: Option<bool>,
+    user_kind: Option<String>,
 }
 
 impl TryFrom<StoredTokenRow> for StoredToken {
     type Error = StoreError;
 
     fn try_from(r: StoredTokenRow) -> StoreResult<Self> {
-        Ok(StoredToken { record: r.token.try_into()?, client_disabled: r.client_disabled })
+        let user = match (r.user_roles, r.user_disabled, r.user_kind) {
+            (Some(roles), Some(disabled), Some(kind)) => {
+                Some(TokenUser { roles: split(&roles, SPACE), disabled, kind: parse(&kind, "users.kind")? })
+            }
+            (None, None, None) => None,
+            _ => return Err(StoreError::Backend("stored user of a token is incomplete".to_owned())),
+        };
+        Ok(StoredToken {
+            record: r.token.try_into()?,
+            client_disabled: r.client_disabled,
+            grant_revoked: r.grant_revoked,
+            user,
+        })
+    }
+}
+
+/// The state of a refresh token once a rotation failed to spend it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SpentTokenRow {
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub grant_id: Option<Vec<u8>>,
+    pub grant_revoked: bool,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    realm: String,
+    id: String,
+    username: String,
+    password_hash: Option<String>,
+    roles: String,
+    teams: String,
+    kind: String,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(r: UserRow) -> StoreResult<Self> {
+        Ok(User {
+            kind: parse(&r.kind, "users.kind")?,
+            roles: split(&r.roles, SPACE),
+            teams: split(&r.teams, SPACE),
+            realm: r.realm,
+            id: r.id,
+            username: r.username,
+            password_hash: r.password_hash,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The derived and list columns of a user, for binding.
+pub(crate) struct UserColumns {
+    pub username_key: String,
+    pub roles: String,
+    pub teams: String,
+}
+
+impl UserColumns {
+    pub fn of(u: &User) -> StoreResult<Self> {
+        Ok(UserColumns {
+            username_key: username_key(&u.username),
+            roles: join(&u.roles, SPACE, "role")?,
+            teams: join(&u.teams, SPACE, "team")?,
+        })
+    }
+}
+
+/// What usernames are unique by and found by: Unicode lowercase, computed here rather
+/// than with SQL `lower()`, which only folds ASCII on SQLite.
+pub(crate) fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    id: Vec<u8>,
+    realm: String,
+    client_id: String,
+    subject: String,
+    username: Option<String>,
+    scope: String,
+    teams: String,
+    permissions: String,
+    test: bool,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = StoreError;
+
+    fn try_from(r: GrantRow) -> StoreResult<Self> {
+        Ok(Grant {
+            id: bytes(r.id, "grants.id")?,
+            teams: split(&r.teams, SPACE),
+            permissions: split(&r.permissions, SPACE),
+            realm: r.realm,
+            client_id: r.client_id,
+            subject: r.subject,
+            username: r.username,
+            scope: r.scope,
+            test: r.test,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthorizationCodeRow {
+    id: Vec<u8>,
+    verifier_hash: Vec<u8>,
+    realm: String,
+    client_id: String,
+    grant_id: Vec<u8>,
+    redirect_uri: String,
+    redirect_uri_given: bool,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    issued_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<AuthorizationCodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(r: AuthorizationCodeRow) -> StoreResult<Self> {
+        Ok(AuthorizationCode {
+            id: bytes(r.id, "authorization_codes.id")?,
+            verifier_hash: bytes(r.verifier_hash, "authorization_codes.verifier_hash")?,
+            grant_id: bytes(r.grant_id, "authorization_codes.grant_id")?,
+            realm: r.realm,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            redirect_uri_given: r.redirect_uri_given,
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BrowserSessionRow {
+    id_hash: Vec<u8>,
+    realm: String,
+    user_id: Option<String>,
+    authenticated_at: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<BrowserSessionRow> for BrowserSession {
+    type Error = StoreError;
+
+    fn try_from(r: BrowserSessionRow) -> StoreResult<Self> {
+        Ok(BrowserSession {
+            id_hash: bytes(r.id_hash, "sessions.id_hash")?,
+            realm: r.realm,
+            user_id: r.user_id,
+            authenticated_at: r.authenticated_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthorizationRequestRow {
+    id: Vec<u8>,
+    realm: String,
+    session_hash: Vec<u8>,
+    client_id: String,
+    redirect_uri: String,
+    redirect_uri_given: bool,
+    response_type: String,
+    response_mode: String,
+    scope: String,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    csrf_hash: Vec<u8>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
+    type Error = StoreError;
+
+    fn try_from(r: AuthorizationRequestRow) -> StoreResult<Self> {
+        Ok(AuthorizationRequest {
+            id: bytes(r.id, "authorization_requests.id")?,
+            session_hash: bytes(r.session_hash, "authorization_requests.session_hash")?,
+            csrf_hash: bytes(r.csrf_hash, "authorization_requests.csrf_hash")?,
+            realm: r.realm,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            redirect_uri_given: r.redirect_uri_given,
+            response_type: r.response_type,
+            response_mode: r.response_mode,
+            scope: r.scope,
+            state: r.state,
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
+            prompt: r.prompt,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
     }
 }
 
@@ -194,7 +435,7 @@ fn parse<T: FromStr<Err = String>>(value: &str, column: &str) -> StoreResult<T> 
     value.parse().map_err(|e| StoreError::Backend(format!("stored {column}: {e}")))
 }
 
-fn bytes<const N: usize>(value: Vec<u8>, column: &str) -> StoreResult<[u8; N]> {
+pub(crate) fn bytes<const N: usize>(value: Vec<u8>, column: &str) -> StoreResult<[u8; N]> {
     let len = value.len();
     value.try_into().map_err(|_| StoreError::Backend(format!("stored {column} has {len} bytes instead of {N}")))
 }
@@ -237,6 +478,13 @@ mod tests {
         assert!(matches!(join(&["a b"], SPACE, "scope"), Err(StoreError::Backend(_))));
         assert!(matches!(join(&[""], SPACE, "scope"), Err(StoreError::Backend(_))));
         assert!(matches!(join(&["a\nb"], NEWLINE, "redirect URI"), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn username_keys_fold_case_beyond_ascii() {
+        assert_eq!(username_key("Alice"), username_key("aLICE"));
+        assert_eq!(username_key("ÉMILE"), "émile");
+        assert_eq!(username_key("ΣΟΦΊΑ"), username_key("σοφία"));
     }
 
     #[test]

@@ -13,6 +13,23 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
     ("clients_realm_name_key", "clients.realm, clients.name", "the realm already has a client with this name"),
     ("tokens_pkey", "tokens.id", "a token with this id already exists"),
     ("settings_pkey", "settings.name", "this setting already exists"),
+    ("users_pkey", "users.realm, users.id", "the realm already has a user with this id"),
+    ("users_username_key", "users.realm, users.username_key", "the realm already has a user with this username"),
+    ("grants_pkey", "grants.id", "a grant with this id already exists"),
+    ("authorization_codes_pkey", "authorization_codes.id", "an authorization code with this id already exists"),
+    ("sessions_pkey", "sessions.id_hash", "a session with this id already exists"),
+    (
+        "authorization_requests_pkey",
+        "authorization_requests.id",
+        "an authorization request with this id already exists",
+    ),
+    // Both written by upserts, so not expected; listed so that the message is a good one.
+    (
+        "consents_pkey",
+        "consents.realm, consents.user_id, consents.client_id",
+        "the user already has a consent for this client",
+    ),
+    ("login_attempts_pkey", "login_attempts.key", "this sign-in throttling key already exists"),
 ];
 
 /// `key` is a PostgreSQL constraint name or SQLite's column list.
@@ -64,12 +81,19 @@ pub(crate) fn with_context(e: StoreError, ctx: &str) -> StoreError {
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal, $map_err:path) => {
         mod store_impl {
-            use portcullis_core::model::{Client, Realm, SigningKeyRecord, StoredToken, TokenRecord};
-            use portcullis_core::store::{Store, StoreError, StoreResult};
+            use portcullis_core::model::{
+                AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord,
+                StoredToken, TokenRecord, User,
+            };
+            use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
             use sqlx::Database;
 
             use super::*;
-            use $crate::rows::{ClientLists, ClientRow, RealmRow, SigningKeyRow, StoredTokenRow};
+            use $crate::rows::{
+                AuthorizationCodeRow, AuthorizationRequestRow, BrowserSessionRow, ClientLists, ClientRow, GrantRow,
+                RealmRow, SPACE, SigningKeyRow, SpentTokenRow, StoredTokenRow, UserColumns, UserRow, join,
+                username_key,
+            };
             use $crate::sql;
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as Database>::Arguments>;
@@ -86,6 +110,12 @@ macro_rules! impl_store {
                     .bind(r.signing_alg.as_str())
                     .bind(r.created_at)
                     .bind(r.updated_at)
+                    .bind(r.refresh_policy.as_str())
+                    .bind(r.refresh_grace)
+                    .bind(r.allow_implicit)
+                    .bind(r.require_pkce)
+                    .bind(r.allow_plain_pkce)
+                    .bind(r.code_ttl)
             }
 
             fn bind_key<'q>(q: Query<'q>, k: &SigningKeyRecord) -> Query<'q> {
@@ -118,7 +148,7 @@ macro_rules! impl_store {
             }
 
             fn bind_token<'q>(q: Query<'q>, t: &TokenRecord) -> StoreResult<Query<'q>> {
-                let permissions = $crate::rows::join(&t.permissions, $crate::rows::SPACE, "permission")?;
+                let permissions = join(&t.permissions, SPACE, "permission")?;
                 Ok(q.bind(&t.id[..])
                     .bind(&t.realm)
                     .bind(t.kind.as_str())
@@ -132,7 +162,82 @@ macro_rules! impl_store {
                     .bind(t.test)
                     .bind(t.issued_at)
                     .bind(t.expires_at)
-                    .bind(t.revoked_at))
+                    .bind(t.revoked_at)
+                    .bind(t.used_at))
+            }
+
+            fn bind_user<'q>(q: Query<'q>, u: &User) -> StoreResult<Query<'q>> {
+                let columns = UserColumns::of(u)?;
+                Ok(q.bind(&u.realm)
+                    .bind(&u.id)
+                    .bind(&u.username)
+                    .bind(columns.username_key)
+                    .bind(u.password_hash.as_deref())
+                    .bind(columns.roles)
+                    .bind(columns.teams)
+                    .bind(u.kind.as_str())
+                    .bind(u.disabled)
+                    .bind(u.created_at)
+                    .bind(u.updated_at))
+            }
+
+            fn bind_grant<'q>(q: Query<'q>, g: &Grant) -> StoreResult<Query<'q>> {
+                let teams = join(&g.teams, SPACE, "team")?;
+                let permissions = join(&g.permissions, SPACE, "permission")?;
+                Ok(q.bind(&g.id[..])
+                    .bind(&g.realm)
+                    .bind(&g.client_id)
+                    .bind(&g.subject)
+                    .bind(g.username.as_deref())
+                    .bind(&g.scope)
+                    .bind(teams)
+                    .bind(permissions)
+                    .bind(g.test)
+                    .bind(g.created_at)
+                    .bind(g.revoked_at))
+            }
+
+            fn bind_code<'q>(q: Query<'q>, c: &AuthorizationCode) -> Query<'q> {
+                q.bind(&c.id[..])
+                    .bind(&c.verifier_hash[..])
+                    .bind(&c.realm)
+                    .bind(&c.client_id)
+                    .bind(&c.grant_id[..])
+                    .bind(&c.redirect_uri)
+                    .bind(c.redirect_uri_given)
+                    .bind(c.code_challenge.as_deref())
+                    .bind(c.code_challenge_method.as_deref())
+                    .bind(c.issued_at)
+                    .bind(c.expires_at)
+                    .bind(c.used_at)
+            }
+
+            fn bind_session<'q>(q: Query<'q>, s: &BrowserSession) -> Query<'q> {
+                q.bind(&s.id_hash[..])
+                    .bind(&s.realm)
+                    .bind(s.user_id.as_deref())
+                    .bind(s.authenticated_at)
+                    .bind(s.created_at)
+                    .bind(s.expires_at)
+            }
+
+            fn bind_request<'q>(q: Query<'q>, r: &AuthorizationRequest) -> Query<'q> {
+                q.bind(&r.id[..])
+                    .bind(&r.realm)
+                    .bind(&r.session_hash[..])
+                    .bind(&r.client_id)
+                    .bind(&r.redirect_uri)
+                    .bind(r.redirect_uri_given)
+                    .bind(&r.response_type)
+                    .bind(&r.response_mode)
+                    .bind(&r.scope)
+                    .bind(r.state.as_deref())
+                    .bind(r.code_challenge.as_deref())
+                    .bind(r.code_challenge_method.as_deref())
+                    .bind(r.prompt.as_deref())
+                    .bind(&r.csrf_hash[..])
+                    .bind(r.created_at)
+                    .bind(r.expires_at)
             }
 
             fn found(rows_affected: u64) -> StoreResult<()> {
@@ -335,6 +440,380 @@ macro_rules! impl_store {
                         .map_err($map_err)?;
                     Ok(done.rows_affected() > 0)
                 }
+
+                async fn create_user(&self, user: &User) -> StoreResult<()> {
+                    bind_user(query(sql::USER_INSERT), user)?.execute(self.writer()).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn get_user(&self, realm: &str, id: &str) -> StoreResult<Option<User>> {
+                    sqlx::query_as::<$db, UserRow>(sql::USER_GET)
+                        .bind(realm)
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(User::try_from)
+                        .transpose()
+                }
+
+                async fn find_user(&self, realm: &str, id_or_username: &str) -> StoreResult<Option<User>> {
+                    sqlx::query_as::<$db, UserRow>(sql::USER_FIND)
+                        .bind(realm)
+                        .bind(id_or_username)
+                        .bind(username_key(id_or_username))
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(User::try_from)
+                        .transpose()
+                }
+
+                async fn list_users(&self, realm: &str) -> StoreResult<Vec<User>> {
+                    sqlx::query_as::<$db, UserRow>(sql::USER_LIST)
+                        .bind(realm)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .into_iter()
+                        .map(User::try_from)
+                        .collect()
+                }
+
+                /// Leaves `password_hash` alone: it changes only through
+                /// `set_user_password`, which also revokes the user's grants, so that an
+                /// update built from a stale read cannot put an old password back.
+                async fn update_user(&self, user: &User) -> StoreResult<()> {
+                    let done =
+                        bind_user(query(sql::USER_UPDATE), user)?.execute(self.writer()).await.map_err($map_err)?;
+                    found(done.rows_affected())
+                }
+
+                async fn set_user_password(
+                    &self,
+                    realm: &str,
+                    id: &str,
+                    password_hash: &str,
+                    now: i64,
+                ) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let done = query(sql::USER_SET_PASSWORD)
+                        .bind(realm)
+                        .bind(id)
+                        .bind(password_hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    found(done.rows_affected())?;
+                    query(sql::USER_REVOKE_GRANTS)
+                        .bind(realm)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
+                }
+
+                /// The user's sessions and consents would also go by their foreign keys;
+                /// they are deleted explicitly so that this reads as what it does.
+                async fn delete_user(&self, realm: &str, id: &str) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let done =
+                        query(sql::USER_DELETE).bind(realm).bind(id).execute(&mut *tx).await.map_err($map_err)?;
+                    found(done.rows_affected())?;
+                    // The tokens first: they find their grants through the grants table.
+                    for statement in [
+                        sql::USER_DELETE_GRANT_TOKENS,
+                        sql::USER_DELETE_GRANTS,
+                        sql::USER_DELETE_CONSENTS,
+                        sql::USER_DELETE_SESSIONS,
+                    ] {
+                        query(statement).bind(realm).bind(id).execute(&mut *tx).await.map_err($map_err)?;
+                    }
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn count_login_attempt(&self, key: &str, now: i64, window_secs: i64) -> StoreResult<u32> {
+                    let count = sqlx::query_scalar::<$db, i64>(sql::LOGIN_COUNT)
+                        .bind(key)
+                        .bind(now)
+                        .bind(now.saturating_sub(window_secs))
+                        .fetch_one(self.writer())
+                        .await
+                        .map_err($map_err)?;
+                    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+                }
+
+                async fn clear_login_attempts(&self, key: &str) -> StoreResult<()> {
+                    query(sql::LOGIN_CLEAR).bind(key).execute(self.writer()).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn create_session(&self, session: &BrowserSession) -> StoreResult<()> {
+                    bind_session(query(sql::SESSION_INSERT), session).execute(self.writer()).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn get_session(&self, id_hash: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>> {
+                    sqlx::query_as::<$db, BrowserSessionRow>(sql::SESSION_GET)
+                        .bind(&id_hash[..])
+                        .bind(now)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(BrowserSession::try_from)
+                        .transpose()
+                }
+
+                async fn delete_session(&self, id_hash: &[u8; 32]) -> StoreResult<()> {
+                    query(sql::SESSION_DELETE).bind(&id_hash[..]).execute(self.writer()).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn create_authorization_request(&self, request: &AuthorizationRequest) -> StoreResult<()> {
+                    bind_request(query(sql::REQUEST_INSERT), request).execute(self.writer()).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn get_authorization_request(
+                    &self,
+                    id: &[u8; 16],
+                    now: i64,
+                ) -> StoreResult<Option<AuthorizationRequest>> {
+                    sqlx::query_as::<$db, AuthorizationRequestRow>(sql::REQUEST_GET)
+                        .bind(&id[..])
+                        .bind(now)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(AuthorizationRequest::try_from)
+                        .transpose()
+                }
+
+                async fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool> {
+                    let done =
+                        query(sql::REQUEST_DELETE).bind(&id[..]).execute(self.writer()).await.map_err($map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn get_consent(
+                    &self,
+                    realm: &str,
+                    user_id: &str,
+                    client_id: &str,
+                ) -> StoreResult<Option<String>> {
+                    sqlx::query_scalar::<$db, String>(sql::CONSENT_GET)
+                        .bind(realm)
+                        .bind(user_id)
+                        .bind(client_id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)
+                }
+
+                async fn save_consent(
+                    &self,
+                    realm: &str,
+                    user_id: &str,
+                    client_id: &str,
+                    scope: &str,
+                    now: i64,
+                ) -> StoreResult<()> {
+                    query(sql::CONSENT_SAVE)
+                        .bind(realm)
+                        .bind(user_id)
+                        .bind(client_id)
+                        .bind(scope)
+                        .bind(now)
+                        .execute(self.writer())
+                        .await
+                        .map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn create_grant(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    bind_grant(query(sql::GRANT_INSERT), grant)?.execute(&mut *tx).await.map_err($map_err)?;
+                    for token in tokens {
+                        bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
+                    }
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn create_grant_with_code(
+                    &self,
+                    grant: &Grant,
+                    code: &AuthorizationCode,
+                    request_id: &[u8; 16],
+                ) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let consumed =
+                        query(sql::REQUEST_DELETE).bind(&request_id[..]).execute(&mut *tx).await.map_err($map_err)?;
+                    found(consumed.rows_affected())?;
+                    bind_grant(query(sql::GRANT_INSERT), grant)?.execute(&mut *tx).await.map_err($map_err)?;
+                    bind_code(query(sql::CODE_INSERT), code).execute(&mut *tx).await.map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
+                    sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_GET)
+                        .bind(&id[..])
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(TryInto::try_into)
+                        .transpose()
+                }
+
+                async fn redeem_code(
+                    &self,
+                    id: &[u8; 16],
+                    now: i64,
+                    tokens: &[TokenRecord],
+                ) -> StoreResult<CodeRedemption> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let redeemed = sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_REDEEM)
+                        .bind(&id[..])
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    let outcome = match redeemed {
+                        Some(row) => {
+                            for token in tokens {
+                                bind_token(query(sql::TOKEN_INSERT), token)?
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err($map_err)?;
+                            }
+                            CodeRedemption::Redeemed(row.try_into()?)
+                        }
+                        None => {
+                            let stored = sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_GET)
+                                .bind(&id[..])
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err($map_err)?;
+                            match stored {
+                                None => CodeRedemption::Unknown,
+                                Some(row) => {
+                                    let code = AuthorizationCode::try_from(row)?;
+                                    query(sql::GRANT_REVOKE)
+                                        .bind(&code.grant_id[..])
+                                        .bind(now)
+                                        .execute(&mut *tx)
+                                        .await
+                                        .map_err($map_err)?;
+                                    CodeRedemption::Replayed(code)
+                                }
+                            }
+                        }
+                    };
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(outcome)
+                }
+
+                async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    for token in tokens {
+                        bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
+                    }
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
+                    sqlx::query_as::<$db, GrantRow>(sql::GRANT_GET)
+                        .bind(&id[..])
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .map(Grant::try_from)
+                        .transpose()
+                }
+
+                async fn list_grants(
+                    &self,
+                    realm: &str,
+                    user: Option<&str>,
+                    client: Option<&str>,
+                ) -> StoreResult<Vec<Grant>> {
+                    sqlx::query_as::<$db, GrantRow>(sql::GRANT_LIST)
+                        .bind(realm)
+                        .bind(user)
+                        .bind(client)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err($map_err)?
+                        .into_iter()
+                        .map(Grant::try_from)
+                        .collect()
+                }
+
+                /// Only the grant row changes: its tokens read it as revoked through
+                /// `get_token`'s join (`grant_revoked`), whatever their own `revoked_at`.
+                async fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
+                    let done = query(sql::GRANT_REVOKE)
+                        .bind(&id[..])
+                        .bind(now)
+                        .execute(self.writer())
+                        .await
+                        .map_err($map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                /// A grace-period retry also needs the old token and its grant to be
+                /// unrevoked: tokens issued into a revoked family would be dead on
+                /// arrival, so that case is `Reused` and stores nothing.
+                async fn rotate_refresh_token(
+                    &self,
+                    old: &[u8; 16],
+                    now: i64,
+                    grace_since: Option<i64>,
+                    new_tokens: &[TokenRecord],
+                ) -> StoreResult<Rotation> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let spent =
+                        query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err($map_err)?;
+                    let outcome = if spent.rows_affected() > 0 {
+                        Rotation::Rotated
+                    } else {
+                        // A missing token is a reuse too: there is nothing to revoke, and
+                        // nothing is stored.
+                        let state = sqlx::query_as::<$db, SpentTokenRow>(sql::TOKEN_SPENT)
+                            .bind(&old[..])
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                        let within_grace = match (&state, grace_since) {
+                            (Some(s), Some(since)) => {
+                                s.revoked_at.is_none() && !s.grant_revoked && s.used_at.is_some_and(|at| at >= since)
+                            }
+                            _ => false,
+                        };
+                        if within_grace {
+                            Rotation::WithinGrace
+                        } else {
+                            if let Some(grant_id) = state.and_then(|s| s.grant_id) {
+                                query(sql::GRANT_REVOKE)
+                                    .bind(grant_id)
+                                    .bind(now)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err($map_err)?;
+                            }
+                            Rotation::Reused
+                        }
+                    };
+                    if outcome != Rotation::Reused {
+                        for token in new_tokens {
+                            bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
+                        }
+                    }
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(outcome)
+                }
             }
         }
     };
@@ -352,6 +831,9 @@ mod tests {
             assert!(matches!(unique_violation(key), StoreError::Conflict(m) if m.contains("name")));
         }
         assert!(matches!(unique_violation("realms_pkey"), StoreError::Conflict(m) if m.contains("realm")));
+        for key in ["users_username_key", "users.realm, users.username_key"] {
+            assert!(matches!(unique_violation(key), StoreError::Conflict(m) if m.contains("username")));
+        }
         assert!(matches!(unique_violation("odd_key"), StoreError::Conflict(m) if m.contains("odd_key")));
     }
 

@@ -1,10 +1,12 @@
 //! SQL text shared by both backends. It sticks to what SQLite and PostgreSQL both
-//! accept: `$n` placeholders (SQLite binds `$n` to the n-th argument), `ON CONFLICT`,
-//! `CASE` rather than `MIN`/`LEAST`.
+//! accept: `$n` placeholders (SQLite binds `$n` to the n-th argument), `ON CONFLICT`
+//! (also `DO UPDATE` with `excluded`), `RETURNING` (SQLite 3.35+; the bundled one is
+//! newer), `CASE` rather than `MIN`/`LEAST`.
 
 macro_rules! realm_columns {
     () => {
-        "name, access_ttl, refresh_ttl, token_format, signing_alg, created_at, updated_at"
+        "name, access_ttl, refresh_ttl, token_format, signing_alg, created_at, updated_at, \
+         refresh_policy, refresh_grace, allow_implicit, require_pkce, allow_plain_pkce, code_ttl"
     };
 }
 
@@ -51,8 +53,43 @@ macro_rules! token_columns {
             $p,
             "expires_at, ",
             $p,
-            "revoked_at"
+            "revoked_at, ",
+            $p,
+            "used_at"
         )
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        "realm, id, username, password_hash, roles, teams, kind, disabled, created_at, updated_at"
+    };
+}
+
+macro_rules! grant_columns {
+    () => {
+        "id, realm, client_id, subject, username, scope, teams, permissions, test, created_at, revoked_at"
+    };
+}
+
+macro_rules! code_columns {
+    () => {
+        "id, verifier_hash, realm, client_id, grant_id, redirect_uri, redirect_uri_given, \
+         code_challenge, code_challenge_method, issued_at, expires_at, used_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id_hash, realm, user_id, authenticated_at, created_at, expires_at"
+    };
+}
+
+macro_rules! request_columns {
+    () => {
+        "id, realm, session_hash, client_id, redirect_uri, redirect_uri_given, response_type, \
+         response_mode, scope, state, code_challenge, code_challenge_method, prompt, csrf_hash, \
+         created_at, expires_at"
     };
 }
 
@@ -62,14 +99,19 @@ pub const PEPPER_INSERT: &str =
     "INSERT INTO settings (name, value) VALUES ('pepper', $1) ON CONFLICT (name) DO NOTHING";
 pub const PEPPER_SELECT: &str = "SELECT value FROM settings WHERE name = 'pepper'";
 
-pub const REALM_INSERT: &str =
-    concat!("INSERT INTO realms (", realm_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)");
+pub const REALM_INSERT: &str = concat!(
+    "INSERT INTO realms (",
+    realm_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
 pub const REALM_GET: &str = concat!("SELECT ", realm_columns!(), " FROM realms WHERE name = $1");
 pub const REALM_LIST: &str = concat!("SELECT ", realm_columns!(), " FROM realms ORDER BY name");
 /// Same placeholders as `REALM_INSERT`, so one binding sequence serves both;
 /// `$6` (`created_at`) is bound but unused.
 pub const REALM_UPDATE: &str = "UPDATE realms SET access_ttl = $2, refresh_ttl = $3, \
-     token_format = $4, signing_alg = $5, updated_at = $7 WHERE name = $1";
+     token_format = $4, signing_alg = $5, updated_at = $7, refresh_policy = $8, \
+     refresh_grace = $9, allow_implicit = $10, require_pkce = $11, allow_plain_pkce = $12, \
+     code_ttl = $13 WHERE name = $1";
 pub const REALM_DELETE: &str = "DELETE FROM realms WHERE name = $1";
 /// A no-op write whose only effect is to take the realm's row lock on PostgreSQL, so
 /// that two concurrent key rotations of one realm run one after the other (SQLite
@@ -120,12 +162,114 @@ pub const CLIENT_REVOKE_TOKENS: &str = "UPDATE tokens SET revoked_at = $3 \
 pub const TOKEN_INSERT: &str = concat!(
     "INSERT INTO tokens (",
     token_columns!(""),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
+/// A token whose `grant_id` names no stored grant (written before grants were, or a
+/// JWT's) is not revoked by it; `user_*` are NULL when the subject is no user of the
+/// realm.
 pub const TOKEN_GET: &str = concat!(
     "SELECT ",
     token_columns!("t."),
-    ", c.disabled AS client_disabled FROM tokens t \
-     JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id WHERE t.id = $1"
+    ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
+     u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+     FROM tokens t \
+     JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id \
+     LEFT JOIN grants g ON g.id = t.grant_id \
+     LEFT JOIN users u ON u.realm = t.realm AND u.id = t.subject \
+     WHERE t.id = $1"
 );
 pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+
+/// Spends a rotated refresh token: only a live, unspent one, so that exactly one of
+/// concurrent exchanges changes a row.
+pub const TOKEN_SPEND: &str = "UPDATE tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL";
+/// What `rotate_refresh_token` needs to tell a grace-period retry from a reuse.
+pub const TOKEN_SPENT: &str = "SELECT t.used_at, t.revoked_at, t.grant_id, \
+     (g.revoked_at IS NOT NULL) AS grant_revoked \
+     FROM tokens t LEFT JOIN grants g ON g.id = t.grant_id WHERE t.id = $1";
+
+/// `$4` is the lowercased username (`username_key`).
+pub const USER_INSERT: &str = "INSERT INTO users (realm, id, username, username_key, password_hash, \
+     roles, teams, kind, disabled, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+pub const USER_GET: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE realm = $1 AND id = $2");
+/// `$3` is the lowercased username. An id match wins over a username match.
+pub const USER_FIND: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE realm = $1 AND (id = $2 OR username_key = $3) \
+     ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1"
+);
+pub const USER_LIST: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE realm = $1 ORDER BY username_key, id");
+/// Same placeholders as `USER_INSERT`; `$5` (`password_hash`, which only
+/// `USER_SET_PASSWORD` writes) and `$10` (`created_at`) are bound but unused.
+pub const USER_UPDATE: &str = "UPDATE users SET username = $3, username_key = $4, roles = $6, \
+     teams = $7, kind = $8, disabled = $9, updated_at = $11 WHERE realm = $1 AND id = $2";
+pub const USER_SET_PASSWORD: &str = "UPDATE users SET password_hash = $3, updated_at = $4 WHERE realm = $1 AND id = $2";
+pub const USER_DELETE: &str = "DELETE FROM users WHERE realm = $1 AND id = $2";
+pub const USER_REVOKE_GRANTS: &str =
+    "UPDATE grants SET revoked_at = $3 WHERE realm = $1 AND subject = $2 AND revoked_at IS NULL";
+/// tokens.grant_id has no foreign key (see migration 0002): a grant's tokens go first,
+/// in the same transaction.
+pub const USER_DELETE_GRANT_TOKENS: &str =
+    "DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE realm = $1 AND subject = $2)";
+/// Cascades to the grants' authorization codes.
+pub const USER_DELETE_GRANTS: &str = "DELETE FROM grants WHERE realm = $1 AND subject = $2";
+pub const USER_DELETE_CONSENTS: &str = "DELETE FROM consents WHERE realm = $1 AND user_id = $2";
+pub const USER_DELETE_SESSIONS: &str = "DELETE FROM sessions WHERE realm = $1 AND user_id = $2";
+
+/// `$2` is `now` and `$3` is `now - window`: a window that began at or before `$3` is
+/// over, and counting starts again at 1 in a window beginning at `$2`. One statement
+/// (an atomic upsert on both backends), so concurrent attempts are counted exactly.
+pub const LOGIN_COUNT: &str = "INSERT INTO login_attempts (key, count, window_start) VALUES ($1, 1, $2) \
+     ON CONFLICT (key) DO UPDATE SET \
+     count = CASE WHEN login_attempts.window_start <= $3 THEN 1 ELSE login_attempts.count + 1 END, \
+     window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END \
+     RETURNING count";
+pub const LOGIN_CLEAR: &str = "DELETE FROM login_attempts WHERE key = $1";
+
+pub const SESSION_INSERT: &str =
+    concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)");
+pub const SESSION_GET: &str =
+    concat!("SELECT ", session_columns!(), " FROM sessions WHERE id_hash = $1 AND expires_at > $2");
+pub const SESSION_DELETE: &str = "DELETE FROM sessions WHERE id_hash = $1";
+
+pub const REQUEST_INSERT: &str = concat!(
+    "INSERT INTO authorization_requests (",
+    request_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+pub const REQUEST_GET: &str =
+    concat!("SELECT ", request_columns!(), " FROM authorization_requests WHERE id = $1 AND expires_at > $2");
+pub const REQUEST_DELETE: &str = "DELETE FROM authorization_requests WHERE id = $1";
+
+pub const CONSENT_GET: &str = "SELECT scope FROM consents WHERE realm = $1 AND user_id = $2 AND client_id = $3";
+pub const CONSENT_SAVE: &str = "INSERT INTO consents (realm, user_id, client_id, scope, granted_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (realm, user_id, client_id) \
+     DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
+
+pub const GRANT_INSERT: &str =
+    concat!("INSERT INTO grants (", grant_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+pub const GRANT_GET: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+/// `$2` (user id) and `$3` (client id) filter when set.
+pub const GRANT_LIST: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE realm = $1 AND ($2 IS NULL OR subject = $2) \
+     AND ($3 IS NULL OR client_id = $3) ORDER BY created_at DESC, id DESC"
+);
+/// The first revocation stands.
+pub const GRANT_REVOKE: &str = "UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+
+pub const CODE_INSERT: &str = concat!(
+    "INSERT INTO authorization_codes (",
+    code_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+pub const CODE_GET: &str = concat!("SELECT ", code_columns!(), " FROM authorization_codes WHERE id = $1");
+/// Only an unused code: exactly one of concurrent redemptions gets a row back.
+pub const CODE_REDEEM: &str = concat!(
+    "UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
+    code_columns!()
+);

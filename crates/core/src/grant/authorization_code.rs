@@ -33,21 +33,17 @@ impl GrantHandler for AuthorizationCodeGrant {
         let presented = params.require("code")?;
         let parsed = opaque::parse_code(presented).ok_or_else(bad_code)?;
         let now = authority.now();
-        // Marking the code used comes first and is atomic: of concurrent exchanges
-        // exactly one gets here, and a replay revokes what the first one issued.
-        let code = match authority.store.redeem_code(&parsed.id, now).await.map_err(store_failure)? {
-            CodeRedemption::Redeemed(code) => code,
-            CodeRedemption::Replayed(_) => {
-                tracing::warn!(realm = %realm.name, "authorization code replayed; its grant is revoked");
-                return Err(bad_code());
-            }
-            CodeRedemption::Unknown => return Err(bad_code()),
-        };
-        if !parsed.verifies(&code.verifier_hash)
-            || code.realm != realm.name
-            || code.client_id != client.client_id
-            || code.expires_at <= now
-        {
+        let code = authority.store.get_code(&parsed.id).await.map_err(store_failure)?.ok_or_else(bad_code)?;
+        if !parsed.verifies(&code.verifier_hash) {
+            return Err(bad_code());
+        }
+        if code.used_at.is_some() {
+            // A replay: the store revokes everything the first exchange issued.
+            authority.store.redeem_code(&code.id, now, &[]).await.map_err(store_failure)?;
+            tracing::warn!(realm = %realm.name, "authorization code replayed; its grant is revoked");
+            return Err(bad_code());
+        }
+        if code.realm != realm.name || code.client_id != client.client_id || code.expires_at <= now {
             return Err(bad_code());
         }
         // §4.1.3: redirect_uri must be repeated, identically, if the request had it.
@@ -78,7 +74,12 @@ impl GrantHandler for AuthorizationCodeGrant {
         let grant = grant.filter(|g| g.revoked_at.is_none()).ok_or_else(bad_code)?;
         let authorities = user_authorities(ctx, &grant.subject).await?;
         let tokens = authority.mint_for_grant(realm, client, &grant, &grant.scope, authorities.clone()).await?;
-        authority.store.insert_tokens(&tokens.records()).await.map_err(store_failure)?;
-        Ok(tokens.response(authorities, None))
+        // Marking the code used and storing the tokens is one conditional write: of
+        // concurrent exchanges exactly one gets here, and a replay arriving later
+        // revokes the tokens this one issued.
+        match authority.store.redeem_code(&code.id, now, &tokens.records()).await.map_err(store_failure)? {
+            CodeRedemption::Redeemed(_) => Ok(tokens.response(authorities, None)),
+            CodeRedemption::Replayed(_) | CodeRedemption::Unknown => Err(bad_code()),
+        }
     }
 }

@@ -137,7 +137,9 @@ async fn grant_type_missing_unknown_or_not_allowed() {
     let url = s.url("default", "/oauth/token");
     assert_error(s.post_form(&url, Some(&c), &[("scope", "a")]).await, 400, "invalid_request").await;
     assert_error(s.post_form(&url, Some(&c), &[("grant_type", "foo")]).await, 400, "unsupported_grant_type").await;
-    assert_error(s.post_form(&url, Some(&c), &[("grant_type", "password")]).await, 400, "unsupported_grant_type").await;
+    let device = "urn:ietf:params:oauth:grant-type:device_code";
+    assert_error(s.post_form(&url, Some(&c), &[("grant_type", device)]).await, 400, "unsupported_grant_type").await;
+    assert_error(s.post_form(&url, Some(&c), &[("grant_type", "password")]).await, 400, "unauthorized_client").await;
     let no_cc = s
         .client_with(
             "default",

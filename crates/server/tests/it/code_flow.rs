@@ -92,12 +92,7 @@ async fn concurrent_exchanges_of_one_code_yield_exactly_one_success() {
                 ("code_verifier".into(), verifier.clone()),
                 ("client_id".into(), client.id.clone()),
             ];
-            tokio::spawn(async move {
-                let r = http.post(url).form(&form).send().await.unwrap();
-                let status = r.status().as_u16();
-                eprintln!("{status} {}", r.text().await.unwrap());
-                status
-            })
+            tokio::spawn(async move { http.post(url).form(&form).send().await.unwrap().status().as_u16() })
         })
         .collect();
     let mut statuses = Vec::new();

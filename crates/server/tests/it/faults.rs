@@ -83,7 +83,8 @@ switchable! {
     fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
     fn create_grant(&self, g: &Grant, t: &[TokenRecord]) -> StoreResult<()>;
     fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: &[u8; 16]) -> StoreResult<()>;
-    fn redeem_code(&self, id: &[u8; 16], now: i64) -> StoreResult<CodeRedemption>;
+    fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;
+    fn redeem_code(&self, id: &[u8; 16], now: i64, t: &[TokenRecord]) -> StoreResult<CodeRedemption>;
     fn insert_tokens(&self, t: &[TokenRecord]) -> StoreResult<()>;
     fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;
     fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;

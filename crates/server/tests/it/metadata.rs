@@ -45,8 +45,9 @@ async fn metadata_is_served_at_both_locations_and_names_every_endpoint() {
     assert_eq!(a["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(a["authorization_response_iss_parameter_supported"], true);
     assert_eq!(a["response_types_supported"], serde_json::json!(["code"]));
-    // Confidential methods only where a secret is needed.
-    assert!(!a["token_endpoint_auth_methods_supported"].to_string().contains("none"));
+    // Public clients (PKCE) authenticate with none at the token endpoint only.
+    assert!(a["token_endpoint_auth_methods_supported"].to_string().contains("none"));
+    assert!(!a["introspection_endpoint_auth_methods_supported"].to_string().contains("none"));
 }
 
 #[tokio::test]

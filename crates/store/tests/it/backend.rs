@@ -98,3 +98,99 @@ pub async fn list_items_round_trip_exactly(store: Arc<dyn Store>) {
     store.insert_token(&t).await.unwrap();
     assert_eq!(store.get_token(&t.id).await.unwrap().unwrap().record, t);
 }
+
+/// The 0001 schema, filled as a build from before 0002 would have filled it.
+const BEFORE_0002: &str = "
+    INSERT INTO realms (name, access_ttl, refresh_ttl, token_format, signing_alg, created_at, updated_at)
+        VALUES ('acme', 900, 86400, 'jwt', 'EdDSA', 1700000000, 1700000001);
+    INSERT INTO signing_keys (kid, realm, alg, private_pem, created_at, retired_at, verify_until)
+        VALUES ('acme-k1', 'acme', 'EdDSA', 'pem', 1700000000, NULL, NULL);
+    INSERT INTO clients (realm, client_id, name, secret_hash, auth_method, grant_types, redirect_uris,
+        scopes, default_scopes, access_ttl, refresh_ttl, resource_server, disabled, created_at, updated_at)
+        VALUES ('acme', 'web', 'Web', NULL, 'none', 'authorization_code refresh_token',
+        'https://app.example/cb', 'openid', 'openid', NULL, NULL, FALSE, FALSE, 1700000000, 1700000000);
+";
+const OLD_TOKEN: [u8; 16] = [0x01; 16];
+/// The grant id an old token carries: no grant of that id was ever stored.
+const OLD_GRANT: [u8; 16] = [0x02; 16];
+
+macro_rules! fill_0001 {
+    ($conn:expr) => {{
+        sqlx::raw_sql(BEFORE_0002).execute(&mut $conn).await.unwrap();
+        sqlx::query(
+            "INSERT INTO tokens (id, realm, kind, verifier_hash, client_id, subject, username, scope, \
+             grant_id, permissions, test, issued_at, expires_at, revoked_at) \
+             VALUES ($1, 'acme', 'refresh', $2, 'web', 'user-1', 'alice', 'openid', $3, 'p', TRUE, \
+             1700000000, NULL, NULL)",
+        )
+        .bind(&OLD_TOKEN[..])
+        .bind(&[0x5a_u8; 32][..])
+        .bind(&OLD_GRANT[..])
+        .execute(&mut $conn)
+        .await
+        .unwrap();
+    }};
+}
+
+/// A database migrated only to 0001, with rows in it, is brought to 0002 by
+/// `connect`; the old rows read back with the defaults of the new columns and keep
+/// working.
+pub async fn rows_from_before_0002_keep_working(url: String) {
+    use std::str::FromStr;
+
+    use portcullis_core::model::{Realm, SigningAlg, TokenFormat, TokenKind, TokenRecord};
+    use portcullis_core::store::Rotation;
+    use sqlx::Connection;
+    use sqlx::migrate::Migrator;
+
+    static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+    static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+    if url.starts_with("sqlite:") {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        SQLITE.run_direct(Some(1), &mut conn, false).await.unwrap();
+        fill_0001!(conn);
+        conn.close().await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        POSTGRES.run_direct(Some(1), &mut conn, false).await.unwrap();
+        fill_0001!(conn);
+        conn.close().await.unwrap();
+    }
+
+    let store = harness::open(&url).await;
+    let realm = store.get_realm("acme").await.unwrap().unwrap();
+    let expected = Realm {
+        access_ttl: 900,
+        refresh_ttl: Some(86_400),
+        token_format: TokenFormat::Jwt,
+        signing_alg: SigningAlg::EdDsa,
+        updated_at: NOW + 1,
+        ..Realm::new("acme", NOW)
+    };
+    assert_eq!(realm, expected, "the new columns default to Realm::new's values");
+    assert!(store.get_client("acme", "web").await.unwrap().is_some());
+    assert_eq!(store.signing_keys("acme", NOW).await.unwrap().len(), 1);
+
+    let old = store.get_token(&OLD_TOKEN).await.unwrap().unwrap();
+    assert_eq!(old.record.used_at, None);
+    assert_eq!(old.record.grant_id, Some(OLD_GRANT));
+    assert!(!old.grant_revoked, "a grant id naming no stored grant revokes nothing");
+    assert_eq!(old.user, None);
+
+    // The old refresh token rotates like a new one.
+    let next =
+        TokenRecord { kind: TokenKind::Refresh, grant_id: Some(OLD_GRANT), ..fixtures::bare_token("acme", "web") };
+    let outcome = store.rotate_refresh_token(&OLD_TOKEN, NOW + 5, None, std::slice::from_ref(&next)).await.unwrap();
+    assert_eq!(outcome, Rotation::Rotated);
+    assert_eq!(store.get_token(&OLD_TOKEN).await.unwrap().unwrap().record.used_at, Some(NOW + 5));
+    assert_eq!(store.get_token(&next.id).await.unwrap().unwrap().record, next);
+
+    // And the old realm takes the new records.
+    let user = fixtures::create_user(&store, "acme", "alice").await;
+    assert_eq!(store.find_user("acme", "ALICE").await.unwrap(), Some(user));
+    let realm = Realm { code_ttl: 30, allow_implicit: true, ..realm };
+    store.update_realm(&realm).await.unwrap();
+    assert_eq!(store.get_realm("acme").await.unwrap(), Some(realm));
+}

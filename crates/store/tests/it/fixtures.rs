@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use portcullis_core::model::{
-    AuthMethod, Client, GrantType, Realm, SigningAlg, SigningKeyRecord, TokenFormat, TokenKind, TokenRecord,
+    AuthMethod, AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, GrantType, Realm,
+    RefreshPolicy, SigningAlg, SigningKeyRecord, TokenFormat, TokenKind, TokenRecord, User, UserKind,
 };
 use portcullis_core::store::Store;
 
@@ -17,6 +18,12 @@ pub fn realm(name: &str) -> Realm {
         refresh_ttl: Some(86_400),
         token_format: TokenFormat::Jwt,
         signing_alg: SigningAlg::EdDsa,
+        refresh_policy: RefreshPolicy::Reuse,
+        refresh_grace: 30,
+        allow_implicit: true,
+        require_pkce: true,
+        allow_plain_pkce: true,
+        code_ttl: 120,
         created_at: NOW,
         updated_at: NOW + 1,
     }
@@ -71,6 +78,14 @@ pub fn new_id() -> [u8; 16] {
     *uuid::Uuid::now_v7().as_bytes()
 }
 
+/// A random 32-byte value, as a SHA-256 would be.
+pub fn new_hash() -> [u8; 32] {
+    let mut h = [0; 32];
+    h[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    h[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    h
+}
+
 /// Every optional field set.
 pub fn token(realm: &str, client_id: &str) -> TokenRecord {
     TokenRecord {
@@ -88,6 +103,7 @@ pub fn token(realm: &str, client_id: &str) -> TokenRecord {
         issued_at: NOW,
         expires_at: Some(NOW + 3600),
         revoked_at: Some(NOW + 10),
+        used_at: Some(NOW + 5),
     }
 }
 
@@ -108,6 +124,7 @@ pub fn bare_token(realm: &str, client_id: &str) -> TokenRecord {
         issued_at: NOW,
         expires_at: None,
         revoked_at: None,
+        used_at: None,
     }
 }
 
@@ -115,4 +132,124 @@ pub async fn insert_live_token(store: &Arc<dyn Store>, realm: &str, client_id: &
     let t = bare_token(realm, client_id);
     store.insert_token(&t).await.unwrap();
     t.id
+}
+
+/// Every optional field set; the id is a fresh UUID.
+pub fn user(realm: &str, username: &str) -> User {
+    User {
+        realm: realm.to_owned(),
+        id: uuid::Uuid::new_v4().to_string(),
+        username: username.to_owned(),
+        password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1${username}$hash")),
+        roles: vec!["admin".to_owned(), "billing:read".to_owned()],
+        teams: vec!["blue".to_owned(), "red,green".to_owned()],
+        kind: UserKind::Customer,
+        disabled: true,
+        created_at: NOW,
+        updated_at: NOW + 3,
+    }
+}
+
+pub async fn create_user(store: &Arc<dyn Store>, realm: &str, username: &str) -> User {
+    let u = user(realm, username);
+    store.create_user(&u).await.unwrap();
+    u
+}
+
+/// A live grant of `subject` to the client, every optional field set.
+pub fn grant(realm: &str, client_id: &str, subject: &str) -> Grant {
+    Grant {
+        id: new_id(),
+        realm: realm.to_owned(),
+        client_id: client_id.to_owned(),
+        subject: subject.to_owned(),
+        username: Some(format!("name of {subject}")),
+        scope: "openid read:all".to_owned(),
+        teams: vec!["blue".to_owned()],
+        permissions: vec!["billing:read".to_owned(), "admin".to_owned()],
+        test: true,
+        created_at: NOW,
+        revoked_at: None,
+    }
+}
+
+/// A live refresh token of `grant`.
+pub fn grant_token(grant: &Grant) -> TokenRecord {
+    TokenRecord {
+        id: new_id(),
+        realm: grant.realm.clone(),
+        kind: TokenKind::Refresh,
+        verifier_hash: Some([0x11; 32]),
+        client_id: grant.client_id.clone(),
+        subject: grant.subject.clone(),
+        username: grant.username.clone(),
+        scope: grant.scope.clone(),
+        grant_id: Some(grant.id),
+        permissions: grant.permissions.clone(),
+        test: grant.test,
+        issued_at: NOW,
+        expires_at: Some(NOW + 86_400),
+        revoked_at: None,
+        used_at: None,
+    }
+}
+
+/// A stored grant with one live refresh token.
+pub async fn create_grant(store: &Arc<dyn Store>, realm: &str, client_id: &str, subject: &str) -> (Grant, TokenRecord) {
+    let g = grant(realm, client_id, subject);
+    let t = grant_token(&g);
+    store.create_grant(&g, std::slice::from_ref(&t)).await.unwrap();
+    (g, t)
+}
+
+/// An unused code of `grant`, every optional field set.
+pub fn code(grant: &Grant) -> AuthorizationCode {
+    AuthorizationCode {
+        id: new_id(),
+        verifier_hash: [0x22; 32],
+        realm: grant.realm.clone(),
+        client_id: grant.client_id.clone(),
+        grant_id: grant.id,
+        redirect_uri: "https://app.example/cb?x=1,2".to_owned(),
+        redirect_uri_given: true,
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        code_challenge_method: Some("S256".to_owned()),
+        issued_at: NOW,
+        expires_at: NOW + 60,
+        used_at: None,
+    }
+}
+
+/// A signed-in session, every optional field set.
+pub fn session(realm: &str, user_id: Option<&str>) -> BrowserSession {
+    BrowserSession {
+        id_hash: new_hash(),
+        realm: realm.to_owned(),
+        user_id: user_id.map(str::to_owned),
+        authenticated_at: user_id.map(|_| NOW + 1),
+        created_at: NOW,
+        expires_at: NOW + 600,
+    }
+}
+
+/// A pending request, every optional field set.
+pub fn request(realm: &str, client_id: &str) -> AuthorizationRequest {
+    AuthorizationRequest {
+        id: new_id(),
+        realm: realm.to_owned(),
+        session_hash: [0x33; 32],
+        client_id: client_id.to_owned(),
+        redirect_uri: "http://127.0.0.1:8080/callback?x=1".to_owned(),
+        redirect_uri_given: true,
+        response_type: "code".to_owned(),
+        response_mode: "form_post".to_owned(),
+        scope: "openid read:all".to_owned(),
+        state: Some("st'ate\" OR 1=1 --".to_owned()),
+        code_challenge: Some("challenge".to_owned()),
+        code_challenge_method: Some("plain".to_owned()),
+        prompt: Some("login consent".to_owned()),
+        csrf_hash: [0x44; 32],
+        created_at: NOW,
+        expires_at: NOW + 600,
+    }
 }

@@ -5,10 +5,13 @@ mod backend;
 mod clients;
 mod connect;
 mod fixtures;
+mod grants;
 mod harness;
 mod keys;
 mod realms;
+mod sessions;
 mod tokens;
+mod users;
 
 /// For each `module::case`, `sqlite::case` and `postgres::case` tests. A case is an
 /// `async fn(Arc<dyn Store>)`, or an `async fn(String)` taking the database URL when
@@ -82,9 +85,38 @@ conformance! {
         tokens::concurrent_revocations_have_one_winner,
         tokens::token_for_unknown_client_is_refused,
         tokens::duplicate_token_id_is_conflict,
+        users::user_crud,
+        users::usernames_are_unique_case_insensitively,
+        users::find_user_prefers_id_over_username,
+        users::user_is_invisible_from_another_realm,
+        users::missing_user_update_password_and_delete_are_not_found,
+        users::set_user_password_revokes_the_users_grants,
+        users::delete_user_removes_everything_of_theirs,
+        users::token_reports_its_user,
+        grants::grant_round_trips_with_its_tokens,
+        grants::create_grant_is_atomic,
+        grants::insert_tokens_stores_all_or_nothing,
+        grants::list_grants_filters_newest_first,
+        grants::revoke_grant_revokes_the_family,
+        grants::create_grant_with_code_consumes_the_request,
+        grants::redeem_code_once_then_replay_revokes_the_grant,
+        grants::concurrent_redemptions_have_one_winner,
+        grants::rotation_spends_the_old_token_and_stores_the_new,
+        grants::reuse_stores_nothing_and_revokes_the_grant,
+        grants::concurrent_rotations_have_one_winner,
+        grants::rotation_grace_period,
+        sessions::session_round_trips_until_it_expires,
+        sessions::authorization_request_round_trips_until_it_expires,
+        sessions::concurrent_request_deletions_have_one_winner,
+        sessions::consent_is_saved_and_replaced,
+        sessions::deleting_a_client_removes_its_grants_consents_and_requests,
+        sessions::deleting_a_realm_removes_its_users_and_sessions,
+        sessions::login_attempts_are_counted_per_window,
+        sessions::concurrent_login_attempts_are_counted_exactly,
     ],
     url: [
         backend::migrations_are_idempotent,
         backend::concurrent_connects_migrate_once,
+        backend::rows_from_before_0002_keep_working,
     ],
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use portcullis_core::model::{Realm, SigningAlg, TokenFormat};
+use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, TokenFormat};
 use portcullis_core::store::{Store, StoreError};
 
 use crate::fixtures::{self, NOW};
@@ -10,9 +10,9 @@ pub async fn realm_crud(store: Arc<dyn Store>) {
     assert!(store.list_realms().await.unwrap().is_empty());
 
     let acme = fixtures::create_realm(&store, "acme").await;
-    let mut beta = fixtures::realm("beta");
+    // The defaults, so that they round-trip too.
+    let mut beta = Realm::new("beta", NOW);
     beta.refresh_ttl = None;
-    beta.token_format = TokenFormat::Opaque;
     store.create_realm(&beta, &fixtures::key("beta", "beta-k1", NOW)).await.unwrap();
 
     assert_eq!(store.get_realm("acme").await.unwrap(), Some(acme.clone()));
@@ -24,6 +24,12 @@ pub async fn realm_crud(store: Arc<dyn Store>) {
     changed.refresh_ttl = None;
     changed.token_format = TokenFormat::Opaque;
     changed.signing_alg = SigningAlg::Hs512;
+    changed.refresh_policy = RefreshPolicy::Rotate;
+    changed.refresh_grace = 0;
+    changed.allow_implicit = false;
+    changed.require_pkce = false;
+    changed.allow_plain_pkce = false;
+    changed.code_ttl = 5;
     changed.created_at = NOW + 999; // must not be written
     changed.updated_at = NOW + 50;
     store.update_realm(&changed).await.unwrap();

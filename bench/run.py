@@ -1,0 +1,1552 @@
+#!/usr/bin/env python3
+"""Portcullis load-test harness: Portcullis beside node-oidc-provider, driven by wrk.
+
+    python3 bench/run.py                      # defaults: 10 s x 3 repeats, 64 connections
+    python3 bench/run.py --duration 5 --repeats 1
+    python3 bench/run.py --help
+
+Standard library only. It builds the release binary, starts `portcullis serve` on fresh
+databases (SQLite in a temporary directory, a new PostgreSQL database per run), provisions
+realms and clients through the CLI, starts the peer (bench/peers/oidc-provider), runs every
+scenario of SCENARIOS with wrk (bench/wrk/bench.lua) on 127.0.0.1 only, stops every process
+it started by its pid, and writes bench/results/<date>.{json,md,svg}. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Callable
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+LUA_SCRIPT = os.path.join(BENCH_DIR, "wrk", "bench.lua")
+PEER_DIR = os.path.join(BENCH_DIR, "peers", "oidc-provider")
+LOOPBACK = "127.0.0.1"  # the only address this harness ever sends traffic to
+
+FORM = "application/x-www-form-urlencoded"
+PEER_CLIENT_ID = "bench"
+PEER_REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off the Location header
+PKCE_VERIFIER = "bench-pkce-verifier-" + "x" * 43
+PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).rstrip(b"=").decode()
+
+# Portcullis realms the harness creates (besides `default`, which is opaque).
+JWT_REALMS = {"es256": ("jwt-es256", "ES256"), "hs256": ("jwt-hs256", "HS256"), "eddsa": ("jwt-eddsa", "EdDSA")}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Skip(Exception):
+    """A scenario (or one side of it) that cannot run; the message says why."""
+
+
+class HarnessError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- processes
+
+class Processes:
+    """Every process this harness starts, so each can be stopped by its own pid."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, cmd: list[str], cores: str | None, logfile: str, cwd: str | None = None,
+              env: dict | None = None) -> subprocess.Popen:
+        if cores is not None:
+            cmd = ["taskset", "-c", cores] + cmd  # taskset execs: the pid is the server's own
+        out = open(logfile, "ab")
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
+                                env=env, start_new_session=True)
+        out.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self, proc: subprocess.Popen, timeout: float = 10.0) -> int | None:
+        if proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log(f"pid {proc.pid} ignored SIGTERM for {timeout:.0f} s; sending SIGKILL")
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.procs = [(n, p) for (n, p) in self.procs if p is not proc]
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for _name, proc in list(self.procs):
+            try:
+                self.stop(proc)
+            except Exception as exc:  # keep stopping the others
+                log(f"could not stop pid {proc.pid}: {exc}")
+
+
+PROCS = Processes()
+
+
+def run_cmd(cmd: list[str], timeout: float, cwd: str | None = None, env: dict | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"{' '.join(cmd[:4])}… took longer than {timeout:.0f} s") from exc
+    if check and res.returncode != 0:
+        raise HarnessError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.strip()[-2000:]}")
+    return res
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def http_request(port: int, method: str, path: str, body: str | None = None, headers: dict | None = None,
+                 timeout: float = 10.0) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs: dict[str, list[str]] = {}
+        for k, v in resp.getheaders():
+            hdrs.setdefault(k.lower(), []).append(v)
+        return resp.status, hdrs, data
+    finally:
+        conn.close()
+
+
+def wait_ready(port: int, path: str, proc: subprocess.Popen, timeout: float, interval: float = 0.005) -> float:
+    """Poll until GET path answers 200; returns the seconds it took. Bounded by timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise HarnessError(f"pid {proc.pid} exited with {proc.returncode} before it was ready")
+        try:
+            status, _, _ = http_request(port, "GET", path, timeout=1.0)
+            if status == 200:
+                return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise HarnessError(f"127.0.0.1:{port}{path} not ready after {timeout:.0f} s")
+
+
+def basic(client_id: str, secret: str) -> str:
+    # RFC 6749 2.3.1: form-urlencode each part before base64.
+    raw = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+# ------------------------------------------------------------------------- /proc readings
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def proc_status_kb(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every process named postgres (the local server and its backends) so far."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.find("(") + 1:raw.rfind(")")]
+        if name == "postgres" or name.startswith("postgres:"):
+            fields = raw.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def reset_peak_rss(pid: int) -> bool:
+    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0), so each run
+    # reports its own peak. Needs to own the process (we started it).
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def core_times() -> dict[str, tuple[int, int]]:
+    """busy and total jiffies per cpuN from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                parts = line.split()
+                vals = [int(x) for x in parts[1:]]
+                idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+                out[parts[0]] = (sum(vals) - idle, sum(vals))
+    return out
+
+
+def core_util(before: dict, after: dict) -> dict[str, float]:
+    util = {}
+    for cpu, (b1, t1) in after.items():
+        b0, t0 = before.get(cpu, (0, 0))
+        util[cpu] = round((b1 - b0) / (t1 - t0), 3) if t1 > t0 else 0.0
+    return util
+
+
+def parse_cpu_list(spec: str) -> list[int]:
+    cpus: list[int] = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            cpus.extend(range(int(a), int(b) + 1))
+        elif part:
+            cpus.append(int(part))
+    return cpus
+
+
+# --------------------------------------------------------------------------- wrk driving
+
+def lua_literal(obj) -> str:
+    if obj is None:
+        return "nil"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, (int, float)):
+        return repr(obj)
+    if isinstance(obj, str):
+        out = []
+        for ch in obj:
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif 32 <= ord(ch) < 127:
+                out.append(ch)
+            else:
+                out.extend(f"\\{b}" for b in ch.encode())
+        return '"' + "".join(out) + '"'
+    if isinstance(obj, (list, tuple)):
+        return "{" + ", ".join(lua_literal(x) for x in obj) + "}"
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"[{lua_literal(str(k))}] = {lua_literal(v)}" for k, v in obj.items()) + "}"
+    raise TypeError(type(obj))
+
+
+@dataclass
+class Item:
+    """One kind of request in a load (see bench/wrk/bench.lua)."""
+    method: str
+    path: str
+    headers: dict
+    body: str | None = None
+    mode: str = "static"  # static | cycle | wrap | once | chain
+    pool_file: str | None = None
+    body_prefix: str = ""
+    weight: int = 1
+    label: str = ""
+
+    def lua(self) -> dict:
+        d = {"weight": self.weight, "method": self.method, "path": self.path, "headers": self.headers,
+             "mode": self.mode, "body": self.body, "body_prefix": self.body_prefix}
+        if self.pool_file:
+            d["pool_file"] = self.pool_file
+        return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass
+class Load:
+    ports: list[int]
+    items: list[Item]
+    consuming: bool = False  # uses pool entries up (no warm-up, fresh pool per repeat)
+    redirect_ok: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def needs_check(self) -> bool:
+        return len(self.items) > 1 or any(i.mode != "static" for i in self.items)
+
+
+class Wrk:
+    def __init__(self, args, workdir: str) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.counter = 0
+        self.lg_cores = args.loadgen_cores
+        self.threads_base = args.threads or max(1, len(parse_cpu_list(args.loadgen_cores)))
+
+    def threads_for(self, load: Load) -> int:
+        n = max(self.threads_base, len(load.ports))
+        # every address gets the same number of threads, so the load is split evenly
+        return -(-n // len(load.ports)) * len(load.ports)
+
+    def run(self, load: Load, duration: float, connections: int, pids: list[int],
+            collect: dict | None = None, check: bool | None = None) -> dict:
+        self.counter += 1
+        tag = f"run{self.counter:04d}"
+        out = os.path.join(self.workdir, tag + ".json")
+        script = os.path.join(self.workdir, tag + ".lua")
+        threads = self.threads_for(load)
+        connections = max(connections, threads)
+        if check is None:
+            check = self.args.strict_status or load.needs_check or collect is not None
+        bench = {
+            "out": out, "threads": threads, "addrs": [[LOOPBACK, p] for p in load.ports], "check": check,
+            "redirect_ok": load.redirect_ok, "items": [i.lua() for i in load.items], "collect": collect,
+        }
+        with open(script, "w") as f:
+            f.write(f"BENCH = {lua_literal(bench)}\n")
+            f.write(f"dofile({lua_literal(LUA_SCRIPT)})\n")
+        url = f"http://{LOOPBACK}:{load.ports[0]}/"
+        cmd = ["taskset", "-c", self.lg_cores, "wrk", "-t", str(threads), "-c", str(connections),
+               "-d", f"{max(1, int(duration))}s", "--timeout", f"{self.args.timeout:g}s", "-s", script, url]
+        for pid in pids:
+            reset_peak_rss(pid)
+        cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
+        pg0 = postgres_cpu_seconds()
+        cores0 = core_times()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        with open(os.path.join(self.workdir, tag + ".stdout"), "wb") as so:
+            proc = subprocess.Popen(cmd, stdout=so, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                proc.wait(timeout=duration + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+                raise HarnessError(f"wrk did not finish within {duration + 60:.0f} s")
+        wall = time.monotonic() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cores1 = core_times()
+        cpu1 = {pid: proc_cpu_seconds(pid) for pid in pids}
+        pg1 = postgres_cpu_seconds()
+        if proc.returncode != 0 or not os.path.exists(out):
+            with open(os.path.join(self.workdir, tag + ".stdout"), errors="replace") as f:
+                tail = f.read()[-2000:]
+            raise HarnessError(f"wrk exited {proc.returncode}: {tail}")
+        with open(out) as f:
+            res = json.load(f)
+        secs = res["duration_us"] / 1e6
+        res["rps"] = res["requests"] / secs if secs > 0 else 0.0
+        res["threads"] = threads
+        res["connections"] = connections
+        res["wall_s"] = round(wall, 3)
+        res["server_cpu_s"] = round(sum(cpu1[p] - cpu0[p] for p in pids), 3)
+        res["server_cpu_per_request_us"] = (
+            round(res["server_cpu_s"] * 1e6 / res["requests"], 2) if res["requests"] else None)
+        res["server_peak_rss_kb"] = [proc_status_kb(p, "VmHWM") for p in pids]
+        res["postgres_cpu_s"] = round(pg1 - pg0, 3)
+        res["loadgen_cpu_s"] = round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3)
+        res["core_util"] = core_util(cores0, cores1)
+        socket_errors = res["errors_connect"] + res["errors_read"] + res["errors_write"] + res["errors_timeout"]
+        problems = []
+        if res["non2xx"]:
+            problems.append(f"{res['non2xx']} non-2xx")
+        if socket_errors:
+            problems.append(f"{socket_errors} socket errors/timeouts")
+        if res["exhausted_threads"]:
+            problems.append("pool used up before the end (req/s understated)")
+        if res["starved"]:
+            problems.append(f"{res['starved']} requests found no live refresh token")
+        if res["requests"] == 0:
+            problems.append("no request completed")
+        dead = [p for p in pids if not os.path.exists(f"/proc/{p}") or _is_zombie(p)]
+        if dead:
+            problems.append(f"server pid(s) {dead} died during the run")
+        res["valid"] = not problems
+        res["problems"] = problems
+        return res
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+# ----------------------------------------------------------------------------- the sides
+
+class Side:
+    """What a scenario needs from a server under test; Portcullis and the peer implement it."""
+
+    name = ""
+    backend = ""
+
+    def __init__(self, wrk: Wrk, workdir: str, args) -> None:
+        self.wrk = wrk
+        self.workdir = workdir
+        self.args = args
+        self._pool_counter = 0
+
+    # to implement
+    def pids(self) -> list[int]: raise NotImplementedError
+    def grants(self) -> set[str]: raise NotImplementedError
+    def healthz(self) -> Load: raise NotImplementedError
+    def discovery(self) -> Load: raise NotImplementedError
+    def jwks(self) -> Load: raise NotImplementedError
+    def cc_item(self, variant: str) -> tuple[list[int], Item]: raise NotImplementedError
+    def introspect_item(self, variant: str, pool_file: str, mode: str) -> tuple[list[int], Item]: raise NotImplementedError
+    def revoke_item(self, pool_file: str) -> tuple[list[int], Item]: raise NotImplementedError
+    def unknown_token(self) -> str: raise NotImplementedError
+    def refresh_pool(self, n: int) -> tuple[list[int], Item]: raise NotImplementedError
+    def code_exchange(self, seconds: float) -> Load: raise NotImplementedError
+    def password_login(self) -> Load: raise NotImplementedError
+
+    def require_grant(self, grant: str) -> None:
+        if grant not in self.grants():
+            raise Skip(f"not available yet: {self.name}'s metadata grant_types_supported lacks {grant}")
+
+    def new_pool_file(self, kind: str) -> str:
+        self._pool_counter += 1
+        return os.path.join(self.workdir, f"pool-{self.name}-{self.backend}-{kind}-{self._pool_counter}.txt")
+
+    def mint_tokens(self, variant: str, seconds: float, max_tokens: int) -> str:
+        """Issue tokens with wrk (client_credentials), keep them in a pool file."""
+        ports, item = self.cc_item(variant)
+        path = self.new_pool_file(f"tokens-{variant}")
+        res = self.wrk.run(Load(ports, [item]), seconds, self.args.connections, self.pids(),
+                           collect={"kind": "json", "field": "access_token", "file": path, "max": max_tokens})
+        if not os.path.exists(path) or res["collected"] == 0:
+            raise HarnessError(f"{self.name}: minting {variant} tokens gave none ({res.get('sample')})")
+        if res["non2xx"]:
+            raise HarnessError(f"{self.name}: minting {variant} tokens failed: {res.get('sample')}")
+        return path
+
+    def write_pool(self, kind: str, values: list[str]) -> str:
+        path = self.new_pool_file(kind)
+        with open(path, "w") as f:
+            f.write("\n".join(values) + "\n")
+        return path
+
+
+class PortcullisSide(Side):
+    name = "portcullis"
+
+    def __init__(self, wrk, workdir, args, binary: str, backend: str, db_url: str, instances: int) -> None:
+        super().__init__(wrk, workdir, args)
+        self.binary = binary
+        self.backend = backend
+        self.db_url = db_url
+        self.instances = instances
+        self.procs: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+        self.creds: dict[str, tuple[str, str]] = {}  # realm -> (client_id, secret)
+        self.logfile = os.path.join(workdir, f"portcullis-{backend}.log")
+        self.startup: list[dict] = []
+        self._grants: set[str] | None = None
+        self.sample_token: str | None = None
+
+    def cli(self, *argv: str) -> dict:
+        res = run_cmd([self.binary, "--database", self.db_url, *argv, "--json"], timeout=60)
+        return json.loads(res.stdout) if res.stdout.strip() else {}
+
+    def provision(self) -> None:
+        for _variant, (realm, alg) in JWT_REALMS.items():
+            self.cli("realm", "create", realm, "--token-format", "jwt", "--signing-alg", alg)
+        for realm in ["default"] + [r for r, _ in JWT_REALMS.values()]:
+            c = self.cli("client", "create", "--realm", realm, "--name", "bench", "--grant-types",
+                         "client_credentials", "--scope", "a b")
+            self.creds[realm] = (c["client_id"], c["client_secret"])
+
+    def start(self) -> None:
+        for i in range(self.instances):
+            port = free_port()
+            cmd = [self.binary, "--database", self.db_url, "serve", "--bind", f"{LOOPBACK}:{port}",
+                   "--log-level", self.args.log_level, *self.args.portcullis_arg]
+            t0 = time.monotonic()
+            proc = PROCS.start(f"portcullis-{self.backend}-{i}", cmd, self.args.server_cores, self.logfile)
+            ready = wait_ready(port, "/readyz", proc, timeout=30)
+            self.startup.append({"pid": proc.pid, "port": port, "ready_ms": round(ready * 1000, 1),
+                                 "spawn_to_ready_ms": round((time.monotonic() - t0) * 1000, 1),
+                                 "idle_rss_kb": proc_status_kb(proc.pid, "VmRSS")})
+            self.procs.append(proc)
+            self.ports.append(port)
+
+    def stop(self) -> list[dict]:
+        codes = []
+        for proc in self.procs:
+            codes.append({"pid": proc.pid, "exit_code": PROCS.stop(proc)})
+        return codes
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def grants(self) -> set[str]:
+        if self._grants is None:
+            status, _, body = http_request(self.ports[0], "GET", "/realms/default/.well-known/oauth-authorization-server")
+            if status != 200:
+                raise HarnessError(f"portcullis metadata answered {status}")
+            self._grants = set(json.loads(body).get("grant_types_supported", []))
+        return self._grants
+
+    def realm_for(self, variant: str) -> str:
+        return "default" if variant == "opaque" else JWT_REALMS[variant][0]
+
+    def auth(self, realm: str) -> dict:
+        cid, sec = self.creds[realm]
+        return {"Authorization": basic(cid, sec), "Content-Type": FORM}
+
+    def healthz(self) -> Load:
+        return Load(self.ports, [Item("GET", "/healthz", {})])
+
+    def discovery(self) -> Load:
+        return Load(self.ports, [Item("GET", "/realms/default/.well-known/oauth-authorization-server", {})])
+
+    def jwks(self) -> Load:
+        return Load(self.ports, [Item("GET", "/realms/jwt-es256/jwks.json", {})])
+
+    def cc_item(self, variant: str):
+        realm = self.realm_for(variant)
+        return self.ports, Item("POST", f"/realms/{realm}/oauth/token", self.auth(realm),
+                                body="grant_type=client_credentials&scope=a", label="client_credentials")
+
+    def introspect_item(self, variant: str, pool_file: str, mode: str):
+        realm = self.realm_for(variant)
+        return self.ports, Item("POST", f"/realms/{realm}/oauth/introspect", self.auth(realm), mode=mode,
+                                pool_file=pool_file, body_prefix="token=", label="introspect")
+
+    def revoke_item(self, pool_file: str):
+        return self.ports, Item("POST", "/realms/default/oauth/revoke", self.auth("default"), mode="wrap",
+                                pool_file=pool_file, body_prefix="token=", label="revoke")
+
+    def unknown_token(self) -> str:
+        # Same shape as a real opaque token (prefix_selector_verifier), unknown selector and verifier.
+        if self.sample_token is None:
+            _, item = self.cc_item("opaque")
+            status, _, body = http_request(self.ports[0], item.method, item.path, item.body, item.headers)
+            if status != 200:
+                raise HarnessError(f"portcullis token endpoint answered {status}: {body[:200]!r}")
+            self.sample_token = json.loads(body)["access_token"]
+        parts = self.sample_token.split("_", 2)
+        if len(parts) == 3:
+            sel = secrets.token_hex(len(parts[1]) // 2 + 1)[: len(parts[1])]
+            ver = secrets.token_urlsafe(len(parts[2]))[: len(parts[2])]
+            return f"{parts[0]}_{sel}_{ver}"
+        return "pcat_" + secrets.token_urlsafe(48)
+
+    def refresh_pool(self, n: int):
+        self.require_grant("refresh_token")
+        # Refresh tokens come from an authorization-code or password grant, which need a user
+        # and the login flow; the harness gains that step when those grants land.
+        raise Skip("refresh_token is advertised, but the harness has no way yet to mint Portcullis refresh "
+                   "tokens (needs a user and the login flow): add it in PortcullisSide.refresh_pool")
+
+    def code_exchange(self, seconds: float) -> Load:
+        self.require_grant("authorization_code")
+        raise Skip("authorization_code is advertised, but the harness does not drive Portcullis's login and "
+                   "consent pages yet: add it in PortcullisSide.code_exchange")
+
+    def password_login(self) -> Load:
+        self.require_grant("password")
+        raise Skip("password is advertised, but the harness cannot create a Portcullis user yet: add it in "
+                   "PortcullisSide.password_login")
+
+    def log_findings(self) -> dict:
+        levels: dict[str, int] = {}
+        samples: list[str] = []
+        try:
+            with open(self.logfile, errors="replace") as f:
+                for line in f:
+                    m = re.search(r"\b(WARN|ERROR|panicked)\b", line)
+                    if m:
+                        levels[m.group(1)] = levels.get(m.group(1), 0) + 1
+                        if len(samples) < 10:
+                            samples.append(line.strip()[:400])
+        except OSError:
+            pass
+        return {"counts": levels, "samples": samples, "file": self.logfile}
+
+
+class PeerSide(Side):
+    name = "peer"
+    backend = "memory"
+
+    def __init__(self, wrk, workdir, args) -> None:
+        super().__init__(wrk, workdir, args)
+        self.secret = "bench-peer-" + secrets.token_urlsafe(24)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+        self.startup: list[dict] = []
+        self.logfile = os.path.join(workdir, "peer.log")
+        self._grants: set[str] | None = None
+        self.cookies: dict[str, str] = {}
+        self.version = None
+
+    def start(self) -> None:
+        node = shutil.which("node")
+        if not node:
+            raise Skip("node is not installed")
+        if not os.path.isdir(os.path.join(PEER_DIR, "node_modules", "oidc-provider")):
+            log("peer: npm ci (node_modules missing)")
+            run_cmd(["npm", "ci", "--no-audit", "--no-fund"], timeout=600, cwd=PEER_DIR)
+        with open(os.path.join(PEER_DIR, "node_modules", "oidc-provider", "package.json")) as f:
+            self.version = json.load(f)["version"]
+        env = dict(os.environ, NODE_ENV="production", BENCH_PEER_CLIENT_SECRET=self.secret)
+        for fmt in ("opaque", "jwt"):
+            port = free_port()
+            t0 = time.monotonic()
+            proc = PROCS.start(f"peer-{fmt}", [node, "server.js", "--port", str(port), "--format", fmt],
+                               self.args.server_cores, self.logfile, cwd=PEER_DIR, env=env)
+            ready = wait_ready(port, "/healthz", proc, timeout=60, interval=0.02)
+            self.startup.append({"format": fmt, "pid": proc.pid, "port": port, "ready_ms": round(ready * 1000, 1),
+                                 "spawn_to_ready_ms": round((time.monotonic() - t0) * 1000, 1),
+                                 "idle_rss_kb": proc_status_kb(proc.pid, "VmRSS")})
+            self.procs[fmt] = proc
+            self.ports[fmt] = port
+
+    def stop(self) -> list[dict]:
+        return [{"pid": p.pid, "exit_code": PROCS.stop(p)} for p in self.procs.values()]
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values()]
+
+    def grants(self) -> set[str]:
+        if self._grants is None:
+            status, _, body = http_request(self.ports["opaque"], "GET", "/.well-known/openid-configuration")
+            if status != 200:
+                raise HarnessError(f"peer metadata answered {status}")
+            self._grants = set(json.loads(body).get("grant_types_supported", []))
+        return self._grants
+
+    def auth(self) -> dict:
+        return {"Authorization": basic(PEER_CLIENT_ID, self.secret), "Content-Type": FORM}
+
+    def healthz(self) -> Load:
+        return Load([self.ports["opaque"]], [Item("GET", "/healthz", {})])
+
+    def discovery(self) -> Load:
+        return Load([self.ports["opaque"]], [Item("GET", "/.well-known/openid-configuration", {})])
+
+    def jwks(self) -> Load:
+        return Load([self.ports["opaque"]], [Item("GET", "/jwks", {})])
+
+    def cc_item(self, variant: str):
+        body = "grant_type=client_credentials&scope=a"
+        if variant == "opaque":
+            port = self.ports["opaque"]
+        else:
+            port = self.ports["jwt"]
+            body += "&resource=" + urllib.parse.quote(f"urn:bench:{variant}", safe="")
+        return [port], Item("POST", "/token", self.auth(), body=body, label="client_credentials")
+
+    def introspect_item(self, variant: str, pool_file: str, mode: str):
+        if variant != "opaque":
+            raise Skip("oidc-provider refuses to introspect JWT access tokens (400 unsupported_token_type: "
+                       "'Structured JWT Tokens cannot be introspected')")
+        return [self.ports["opaque"]], Item("POST", "/token/introspection", self.auth(), mode=mode,
+                                            pool_file=pool_file, body_prefix="token=", label="introspect")
+
+    def revoke_item(self, pool_file: str):
+        return [self.ports["opaque"]], Item("POST", "/token/revocation", self.auth(), mode="wrap",
+                                            pool_file=pool_file, body_prefix="token=", label="revoke")
+
+    def unknown_token(self) -> str:
+        return secrets.token_urlsafe(32)[:43]
+
+    # ---- the authorization-code flow through the development login and consent pages
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _call(self, method: str, path: str, body: str | None = None, headers: dict | None = None):
+        hdrs = dict(headers or {})
+        if self.cookies:
+            hdrs["Cookie"] = self._cookie_header()
+        status, rh, data = http_request(self.ports["opaque"], method, path, body, hdrs)
+        for sc in rh.get("set-cookie", []):
+            name, _, rest = sc.partition("=")
+            value = rest.split(";", 1)[0]
+            if value:
+                self.cookies[name.strip()] = value
+            else:
+                self.cookies.pop(name.strip(), None)
+        return status, rh, data
+
+    def _authorize_path(self) -> str:
+        q = urllib.parse.urlencode({
+            "client_id": PEER_CLIENT_ID, "response_type": "code", "redirect_uri": PEER_REDIRECT_URI,
+            "scope": "a b", "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256",
+        })
+        return "/auth?" + q
+
+    def login(self) -> None:
+        """Log in once (dev interactions: any login name) and consent; the session cookie stays."""
+        if "_session" in self.cookies:
+            return
+        status, rh, data = self._call("GET", self._authorize_path())
+        for _ in range(12):
+            if status not in (302, 303):
+                raise HarnessError(f"peer login flow: unexpected {status}: {data[:300]!r}")
+            loc = rh["location"][0]
+            if loc.startswith(PEER_REDIRECT_URI):
+                if "code=" not in loc:
+                    raise HarnessError(f"peer login flow ended without a code: {loc}")
+                return
+            path = urllib.parse.urlsplit(loc)
+            path = path.path + ("?" + path.query if path.query else "")
+            if path.startswith("/interaction/"):
+                _, _, page = self._call("GET", path)
+                prompt = "login" if b'name="login"' in page else "consent"
+                form = {"prompt": prompt}
+                if prompt == "login":
+                    form.update(login="bench-user", password="bench")
+                status, rh, data = self._call("POST", path, urllib.parse.urlencode(form), {"Content-Type": FORM})
+            else:
+                status, rh, data = self._call("GET", path)
+        raise HarnessError("peer login flow did not finish in 12 steps")
+
+    def one_code(self) -> str:
+        self.login()
+        status, rh, data = self._call("GET", self._authorize_path())
+        loc = rh.get("location", [""])[0]
+        m = re.search(r"[?&]code=([^&]+)", loc)
+        if status not in (302, 303) or not m:
+            raise HarnessError(f"peer /auth on a session did not give a code: {status} {loc} {data[:200]!r}")
+        return m.group(1)
+
+    def exchange_body(self) -> str:
+        return ("grant_type=authorization_code&redirect_uri=" + urllib.parse.quote(PEER_REDIRECT_URI, safe="")
+                + "&code_verifier=" + PKCE_VERIFIER + "&code=")
+
+    def refresh_pool(self, n: int):
+        self.require_grant("refresh_token")
+        tokens = []
+        for _ in range(n):
+            code = self.one_code()
+            status, _, body = http_request(self.ports["opaque"], "POST", "/token", self.exchange_body() + code,
+                                           self.auth())
+            if status != 200 or b"refresh_token" not in body:
+                raise HarnessError(f"peer code exchange gave no refresh token: {status} {body[:300]!r}")
+            tokens.append(json.loads(body)["refresh_token"])
+        pool = self.write_pool("refresh", tokens)
+        return [self.ports["opaque"]], Item("POST", "/token", self.auth(), mode="chain", pool_file=pool,
+                                            body_prefix="grant_type=refresh_token&refresh_token=", label="refresh")
+
+    def code_exchange(self, seconds: float) -> Load:
+        self.require_grant("authorization_code")
+        self.login()
+        path = self.new_pool_file("codes")
+        mint = Load([self.ports["opaque"]], [Item("GET", self._authorize_path(), {"Cookie": self._cookie_header()})],
+                    redirect_ok=True)
+        res = self.wrk.run(mint, seconds, self.args.connections, self.pids(),
+                           collect={"kind": "location", "param": "code", "file": path, "max": 5_000_000})
+        if res["collected"] == 0:
+            raise HarnessError(f"peer: minting codes gave none ({res.get('sample')})")
+        item = Item("POST", "/token", self.auth(), mode="once", pool_file=path, body_prefix=self.exchange_body(),
+                    label="code exchange")
+        return Load([self.ports["opaque"]], [item], consuming=True,
+                    notes=[f"{res['collected']} codes minted in {seconds:g} s through /auth on a logged-in session"])
+
+    def password_login(self) -> Load:
+        raise Skip("oidc-provider does not implement the resource-owner password grant")
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+@dataclass
+class Scenario:
+    id: str
+    title: str
+    description: str
+    build: Callable[[Side, "Context"], Callable[[int], Load]]
+    floor: bool = False
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    portcullis_grants: set[str] | None = None
+    peer_grants: set[str] | None = None
+
+    def both_have(self, grant: str) -> bool:
+        return (self.portcullis_grants is not None and grant in self.portcullis_grants
+                and (self.peer_grants is None or grant in self.peer_grants))
+
+
+def fixed(load: Load) -> Callable[[int], Load]:
+    return lambda _rep: load
+
+
+def s_static(method_name: str):
+    return lambda side, ctx: fixed(getattr(side, method_name)())
+
+
+def s_cc(variant: str):
+    def build(side: Side, ctx: Context):
+        ports, item = side.cc_item(variant)
+        return fixed(Load(ports, [item]))
+    return build
+
+
+def s_introspect(variant: str):
+    def build(side: Side, ctx: Context):
+        side.introspect_item(variant, "", "cycle")  # raises Skip before any minting if unsupported
+        pool = side.mint_tokens(variant, ctx.args.mint_seconds, ctx.args.intro_pool)
+        ports, item = side.introspect_item(variant, pool, "cycle")
+        return fixed(Load(ports, [item]))
+    return build
+
+
+def s_introspect_unknown(side: Side, ctx: Context):
+    pool = side.write_pool("unknown", [side.unknown_token() for _ in range(ctx.args.intro_pool)])
+    ports, item = side.introspect_item("opaque", pool, "cycle")
+    return fixed(Load(ports, [item]))
+
+
+def s_revoke(side: Side, ctx: Context):
+    def make(_rep: int) -> Load:
+        # a fresh pool for every repeat: each token is revoked once (wrapping around is counted)
+        pool = side.mint_tokens("opaque", ctx.args.duration, 50_000_000)
+        ports, item = side.revoke_item(pool)
+        return Load(ports, [item], consuming=True)
+    side.revoke_item("")
+    return make
+
+
+def s_refresh(side: Side, ctx: Context):
+    conns = ctx.args.connections
+
+    def make(_rep: int) -> Load:
+        ports, item = side.refresh_pool(2 * conns)
+        return Load(ports, [item], consuming=True,
+                    notes=["each connection rotates its own refresh token: every answer's new token is the next "
+                           "request's"])
+    if isinstance(side, PortcullisSide):
+        side.refresh_pool(0)  # raises Skip until Portcullis can
+    else:
+        side.require_grant("refresh_token")
+    return make
+
+
+def s_code(side: Side, ctx: Context):
+    if isinstance(side, PortcullisSide):
+        side.code_exchange(0)  # raises Skip until Portcullis can
+    return lambda _rep: side.code_exchange(-(-ctx.args.duration * 3 // 2))
+
+
+def s_password(side: Side, ctx: Context):
+    load = side.password_login()
+    return fixed(load)
+
+
+def s_mixed(side: Side, ctx: Context):
+    ports, cc = side.cc_item("opaque")
+    pool = side.mint_tokens("opaque", ctx.args.mint_seconds, ctx.args.intro_pool)
+    _, intro = side.introspect_item("opaque", pool, "cycle")
+    intro.weight, cc.weight = 7, 2
+    with_refresh = ctx.both_have("refresh_token")
+    notes = []
+    if not with_refresh:
+        notes.append("refresh part skipped (not available yet on Portcullis): 70:20 introspection:client_credentials")
+
+    def make(_rep: int) -> Load:
+        items = [intro, cc]
+        if with_refresh:
+            _, rt = side.refresh_pool(2 * ctx.args.connections)
+            rt.weight = 1
+            items.append(rt)
+        return Load(ports, items, consuming=with_refresh, notes=notes)
+    return make
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("healthz", "GET /healthz (HTTP floor)",
+             "A trivial GET on the same server: the ceiling every other scenario is a fraction of.",
+             s_static("healthz"), floor=True),
+    Scenario("cc_opaque", "client_credentials, opaque",
+             "POST token with Basic auth, grant_type=client_credentials&scope=a; opaque token, row stored.",
+             s_cc("opaque")),
+    Scenario("cc_jwt_es256", "client_credentials, JWT ES256", "As above in a JWT realm signing with ES256.",
+             s_cc("es256")),
+    Scenario("cc_jwt_hs256", "client_credentials, JWT HS256", "As above with HS256.", s_cc("hs256")),
+    Scenario("cc_jwt_eddsa", "client_credentials, JWT EdDSA", "As above with EdDSA (Ed25519).", s_cc("eddsa")),
+    Scenario("introspect_opaque", "introspection, valid opaque",
+             "POST introspect of live opaque tokens, cycling through a pool minted just before.",
+             s_introspect("opaque")),
+    Scenario("introspect_jwt", "introspection, valid JWT (ES256)",
+             "POST introspect of live ES256 JWTs (signature, then the jti row).", s_introspect("es256")),
+    Scenario("introspect_unknown", "introspection, unknown token",
+             "POST introspect of well-formed tokens that were never issued (answer: active false).",
+             s_introspect_unknown),
+    Scenario("revoke", "revocation",
+             "POST revoke of live opaque tokens, each once (a pool minted right before each repeat).", s_revoke),
+    Scenario("discovery", "discovery (RFC 8414 metadata)", "GET the realm's metadata document.",
+             s_static("discovery")),
+    Scenario("jwks", "JWKS", "GET the realm's public keys.", s_static("jwks")),
+    Scenario("refresh", "refresh with rotation",
+             "POST token grant_type=refresh_token; each answer's new refresh token is used next.", s_refresh),
+    Scenario("authcode", "authorization code exchange",
+             "POST token grant_type=authorization_code with PKCE; codes pre-minted through the real flow.", s_code),
+    Scenario("password", "password grant",
+             "POST token grant_type=password (bounded by argon2id by design).", s_password),
+    Scenario("mixed", "mixed 70/20/10",
+             "70% introspection (opaque), 20% client_credentials, 10% refresh, interleaved on every connection.",
+             s_mixed),
+]
+
+
+# ---------------------------------------------------------------------------- the runner
+
+def median_summary(runs: list[dict]) -> dict:
+    valid = [r for r in runs if r["valid"]]
+    use = valid or runs
+    keys = ["rps", "p50_us", "p99_us", "p999_us", "server_cpu_s", "server_cpu_per_request_us", "loadgen_cpu_s",
+            "postgres_cpu_s"]
+    out = {k: statistics.median([r[k] for r in use if r.get(k) is not None]) if use else None for k in keys}
+    out["peak_rss_kb"] = statistics.median([max(x for x in r["server_peak_rss_kb"] if x) for r in use
+                                            if any(r["server_peak_rss_kb"])]) if use else None
+    out["repeats"] = len(runs)
+    out["valid_repeats"] = len(valid)
+    out["valid"] = len(valid) == len(runs) and bool(runs)
+    out["non2xx"] = sum(r["non2xx"] for r in runs)
+    out["problems"] = sorted({p for r in runs for p in r["problems"]})
+    out["wrapped"] = sum(r["wrapped"] for r in runs)
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["sample"] = next((r["sample"] for r in runs if r.get("sample")), None)
+    return out
+
+
+def preflight(load: Load) -> None:
+    """Send each reusable request of a load once; anything but 2xx stops the scenario before it runs."""
+    for item in load.items:
+        if item.mode == "static":
+            body = item.body
+        elif item.mode == "cycle":
+            with open(item.pool_file) as f:
+                body = item.body_prefix + f.readline().strip()
+        else:
+            continue  # pool entries that a request would use up
+        status, _, data = http_request(load.ports[0], item.method, item.path, body, item.headers)
+        if not 200 <= status <= 299:
+            raise HarnessError(f"preflight {item.method} {item.path} answered {status}: {data[:300]!r}")
+
+
+class Runner:
+    def __init__(self, args, workdir: str) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.wrk = Wrk(args, workdir)
+        self.results: list[dict] = []  # one per (scenario, side, backend)
+        self.skipped: list[dict] = []
+        self.crashes: list[dict] = []
+        self.failures: list[dict] = []
+
+    def scenarios(self) -> list[Scenario]:
+        if not self.args.scenarios:
+            return SCENARIOS
+        wanted = set(self.args.scenarios.split(","))
+        unknown = wanted - {s.id for s in SCENARIOS}
+        if unknown:
+            raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+        return [s for s in SCENARIOS if s.id in wanted or s.floor]
+
+    def measure_side(self, sc: Scenario, side: Side, ctx: Context) -> None:
+        label = f"{sc.id} [{side.name}/{side.backend}]"
+        try:
+            self._measure_side(sc, side, ctx, label)
+        except HarnessError as exc:
+            log(f"{label}: FAILED: {exc}")
+            self.failures.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "error": str(exc)})
+
+    def _measure_side(self, sc: Scenario, side: Side, ctx: Context, label: str) -> None:
+        try:
+            make = sc.build(side, ctx)
+        except Skip as skip:
+            log(f"{label}: SKIPPED: {skip}")
+            self.skipped.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "reason": str(skip)})
+            return
+        runs = []
+        notes: list[str] = []
+        for rep in range(self.args.repeats):
+            try:
+                load = make(rep)
+            except Skip as skip:
+                log(f"{label}: SKIPPED: {skip}")
+                self.skipped.append({"scenario": sc.id, "side": side.name, "backend": side.backend,
+                                     "reason": str(skip)})
+                return
+            notes = load.notes
+            if rep == 0:
+                preflight(load)
+            if rep == 0 and self.args.warmup > 0 and not load.consuming:
+                self.wrk.run(load, self.args.warmup, self.args.connections, side.pids())
+            res = self.wrk.run(load, self.args.duration, self.args.connections, side.pids())
+            runs.append(res)
+            flag = "ok" if res["valid"] else "INVALID: " + "; ".join(res["problems"])
+            log(f"{label} #{rep + 1}: {res['rps']:,.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+                f"p99 {res['p99_us'] / 1000:.2f} ms, server cpu {res['server_cpu_s']:.1f} s, "
+                f"loadgen cpu {res['loadgen_cpu_s']:.1f} s ({flag})")
+            if not res["valid"] and res.get("sample"):
+                log(f"    first bad answer: {res['sample'][:200]}")
+            if any("died" in p for p in res["problems"]):
+                self.crashes.append({"scenario": sc.id, "side": side.name, "backend": side.backend,
+                                     "problems": res["problems"]})
+                break
+        self.results.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "notes": notes,
+                             "summary": median_summary(runs), "runs": runs})
+
+    def run(self, binary: str | None) -> dict:
+        args = self.args
+        ctx = Context(args)
+        peer = None
+        peer_info: dict = {"enabled": not args.no_peer}
+        phases: list[dict] = []
+        try:
+            if not args.no_peer:
+                try:
+                    peer = PeerSide(self.wrk, self.workdir, args)
+                    peer.start()
+                    ctx.peer_grants = peer.grants()
+                    peer_info.update({"version": peer.version, "startup": peer.startup,
+                                      "grant_types_supported": sorted(ctx.peer_grants)})
+                except Skip as skip:
+                    log(f"peer: SKIPPED: {skip}")
+                    peer_info["skipped"] = str(skip)
+                    peer = None
+            peer_pending = peer is not None
+            for backend in args.backends.split(","):
+                phase = self.run_backend(backend, binary, ctx, peer if peer_pending else None)
+                phases.append(phase)
+                if phase.get("ran"):
+                    peer_pending = False
+            if peer_pending and peer is not None:  # no Portcullis phase ran: measure the peer alone
+                for sc in self.scenarios():
+                    self.measure_side(sc, peer, ctx)
+        finally:
+            if peer is not None:
+                peer_info["stop"] = peer.stop()
+        return {"phases": phases, "peer": peer_info}
+
+    def run_backend(self, backend: str, binary: str | None, ctx: Context, peer: PeerSide | None) -> dict:
+        args = self.args
+        phase: dict = {"backend": backend}
+        if binary is None:
+            phase["skipped"] = "no Portcullis binary"
+            return phase
+        instances = 2 if backend == "postgres-2" else 1
+        db_name = None
+        tmp = tempfile.mkdtemp(prefix=f"portcullis-bench-{backend}-", dir=self.workdir)
+        if backend == "sqlite":
+            db_url = f"sqlite://{os.path.join(tmp, 'bench.db')}"
+        elif backend in ("postgres", "postgres-2"):
+            db_name = f"portcullis_bench_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}_{instances}"
+            try:
+                run_cmd(["psql", args.postgres_url, "-v", "ON_ERROR_STOP=1", "-qc", f'CREATE DATABASE "{db_name}"'],
+                        timeout=60)
+            except (HarnessError, FileNotFoundError) as exc:
+                phase["skipped"] = f"PostgreSQL not reachable at {args.postgres_url}: {exc}"
+                log(f"{backend}: SKIPPED: {phase['skipped']}")
+                return phase
+            parts = urllib.parse.urlsplit(args.postgres_url)
+            db_url = urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
+        else:
+            raise SystemExit(f"unknown backend {backend} (sqlite, postgres, postgres-2)")
+        side = PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances)
+        try:
+            log(f"{backend}: provisioning realms and clients through the CLI ({db_url})")
+            side.provision()
+            side.start()
+            phase["startup"] = side.startup
+            ctx.portcullis_grants = side.grants()
+            phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
+            phase["ran"] = True
+            log(f"{backend}: {instances} instance(s) on ports {side.ports}, pids {side.pids()}; "
+                f"grants {sorted(ctx.portcullis_grants)}")
+            if peer is not None:
+                log(f"peer: oidc-provider {peer.version} on ports {peer.ports}; measured in this phase")
+            for sc in self.scenarios():
+                if any(not os.path.exists(f"/proc/{p}") or _is_zombie(p) for p in side.pids()):
+                    self.crashes.append({"backend": backend, "before": sc.id, "problems": ["server not running"]})
+                    log(f"{backend}: a server process is gone; stopping this phase")
+                    break
+                self.measure_side(sc, side, ctx)
+                if peer is not None:
+                    self.measure_side(sc, peer, ctx)
+        finally:
+            phase["stop"] = side.stop()
+            phase["log"] = side.log_findings()
+            if db_name:
+                try:
+                    run_cmd(["psql", args.postgres_url, "-qc", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'],
+                            timeout=60)
+                except HarnessError as exc:
+                    log(f"could not drop {db_name}: {exc}")
+        return phase
+
+
+# ------------------------------------------------------------------------------- output
+
+def machine_facts(binary: str | None) -> dict:
+    def read(path: str) -> str:
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+    cpuinfo = read("/proc/cpuinfo")
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+
+    def out(cmd: list[str]) -> str | None:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=REPO_DIR).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    facts = {
+        "nproc": os.cpu_count(),
+        "nproc_available": len(os.sched_getaffinity(0)),
+        "cpu_model": model.group(1).strip() if model else None,
+        "kernel": platform.release(),
+        "os": out(["sh", "-c", ". /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\""]),
+        "mem_total_kb": int(re.search(r"MemTotal:\s+(\d+)", read("/proc/meminfo")).group(1)),
+        "loadavg_at_start": read("/proc/loadavg").strip(),
+        "git_commit": out(["git", "rev-parse", "HEAD"]),
+        "git_dirty": bool(out(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "wrk": (out(["wrk", "--version"]) or "").splitlines()[0] if shutil.which("wrk") else None,
+        "node": out(["node", "--version"]),
+        "python": platform.python_version(),
+        "portcullis_binary": binary,
+        "portcullis_version": out([binary, "--version"]) if binary else None,
+        "postgres_server": out(["psql", "-XAtqc", "show server_version", "postgres://postgres@127.0.0.1:5432/test"]),
+    }
+    return facts
+
+
+def fmt_rps(x) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def fmt_ms(us) -> str:
+    return "—" if us is None else f"{us / 1000:.2f} ms"
+
+
+def index_results(report: dict) -> dict:
+    idx = {}
+    for r in report["results"]:
+        idx[(r["scenario"], r["side"], r["backend"])] = r
+    return idx
+
+
+def skipped_reason(report: dict, scenario: str, side: str, backend: str | None = None) -> str | None:
+    for s in report["skipped"]:
+        if s["scenario"] == scenario and s["side"] == side and (backend is None or s["backend"] == backend):
+            return s["reason"]
+    return None
+
+
+def describe_source(m: dict) -> str:
+    src = m.get("portcullis_source") or {}
+    commit = f"`{(m.get('git_commit') or '?')[:12]}`"
+    if src.get("kind") == "git ref":
+        return f"built from {commit} ({src.get('ref')}, exported with git archive)"
+    if src.get("kind") == "binary":
+        return f"binary {src.get('path')} (repository at {commit})"
+    return f"built from the work tree at {commit}" + (" with uncommitted changes" if m.get("git_dirty") else "")
+
+
+def write_markdown(report: dict, path: str) -> str:
+    idx = index_results(report)
+    m = report["machine"]
+    a = report["settings"]
+    backends = [p["backend"] for p in report["phases"] if p.get("ran")]
+    lines = [
+        f"# Portcullis load test, {report['started_at']}",
+        "",
+        f"Machine: {m['cpu_model']}, {m['nproc']} cores, kernel {m['kernel']}; Portcullis {describe_source(m)}. "
+        f"Server on core(s) {a['server_cores']}, wrk on {a['loadgen_cores']}; {a['connections']} connections, "
+        f"{a['duration']:g} s per run, median of {a['repeats']} repeat(s), warm-up {a['warmup']:g} s. "
+        f"Peer: node-oidc-provider {report['peer'].get('version', '—')} on node {m['node']}, tokens in memory. "
+        f"Load average at start: {m['loadavg_at_start']}.",
+        "",
+        "Ratio = Portcullis req/s ÷ peer req/s (the peer keeps tokens in memory and is measured once, in the first "
+        "phase). Floor = share of the same server's GET /healthz rate. ✗ = at least one repeat was invalid "
+        "(non-2xx, socket errors, or a server died); its numbers are shown but are not to be trusted.",
+        "",
+        "| scenario | backend | Portcullis req/s | p99 | peer req/s | p99 | ratio | of floor | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for sc in SCENARIOS:
+        peer = idx.get((sc.id, "peer", "memory"))
+        ps = peer["summary"] if peer else None
+        peer_skip = skipped_reason(report, sc.id, "peer")
+        rows = 0
+        for backend in backends:
+            r = idx.get((sc.id, "portcullis", backend))
+            skip = skipped_reason(report, sc.id, "portcullis", backend)
+            if r is None and skip is None:
+                continue
+            s = r["summary"] if r else None
+            floor = idx.get(("healthz", "portcullis", backend))
+            notes = []
+            if skip:
+                notes.append(skip)
+            if s and not s["valid"]:
+                notes.append("✗ " + "; ".join(s["problems"]))
+            if s and s["wrapped"]:
+                notes.append(f"{s['wrapped']:,} requests re-used a revoked token")
+            if r:
+                notes.extend(r["notes"])
+            if rows == 0:
+                if peer_skip:
+                    notes.append("peer: " + peer_skip)
+                if ps and not ps["valid"]:
+                    notes.append("peer ✗ " + "; ".join(ps["problems"]))
+                if peer:
+                    notes.extend("peer: " + n for n in peer["notes"] if not r or n not in r["notes"])
+            ratio = (f"{s['rps'] / ps['rps']:.2f}×" if s and ps and ps["rps"] else "—")
+            of_floor = (f"{100 * s['rps'] / floor['summary']['rps']:.0f}%"
+                        if s and floor and floor["summary"]["rps"] and not sc.floor else "—")
+            lines.append("| {} | {} | {}{} | {} | {} | {} | {} | {} | {} |".format(
+                sc.title, backend, fmt_rps(s["rps"] if s else None), "" if not s or s["valid"] else " ✗",
+                fmt_ms(s["p99_us"] if s else None),
+                fmt_rps(ps["rps"]) if ps and rows == 0 else ("″" if ps else "—"),
+                fmt_ms(ps["p99_us"]) if ps and rows == 0 else ("″" if ps else "—"),
+                ratio, of_floor, "; ".join(notes).replace("|", "\\|")))
+            rows += 1
+        if rows == 0 and peer:
+            lines.append(f"| {sc.title} | — | — | — | {fmt_rps(ps['rps'])} | {fmt_ms(ps['p99_us'])} | — | — | "
+                         f"{'; '.join(peer['notes'])} |")
+    lines += ["", "## Skipped", ""]
+    seen = set()
+    for s in report["skipped"]:
+        key = (s["scenario"], s["side"], s["reason"])
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"- **{s['scenario']}** ({s['side']}): {s['reason']}")
+    for p in report["phases"]:
+        if p.get("skipped"):
+            lines.append(f"- backend **{p['backend']}**: {p['skipped']}")
+    lines += ["", "## Per-run detail", "",
+              "| scenario | side | backend | req/s | p50 | p99 | p99.9 | server CPU s | CPU µs/req | peak RSS | wrk CPU s | "
+              "postgres CPU s | valid |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in report["results"]:
+        s = r["summary"]
+        lines.append(f"| {r['scenario']} | {r['side']} | {r['backend']} | {fmt_rps(s['rps'])} | {fmt_ms(s['p50_us'])} | "
+                     f"{fmt_ms(s['p99_us'])} | {fmt_ms(s['p999_us'])} | {s['server_cpu_s']:.1f} | "
+                     f"{s['server_cpu_per_request_us'] if s['server_cpu_per_request_us'] is not None else '—'} | "
+                     f"{(s['peak_rss_kb'] or 0) / 1024:.1f} MB | {s['loadgen_cpu_s']:.1f} | "
+                     f"{s['postgres_cpu_s']:.1f} | {s['valid_repeats']}/{s['repeats']} |")
+    lines += ["", "## Start-up", ""]
+    for p in report["phases"]:
+        for st in p.get("startup", []):
+            lines.append(f"- Portcullis {p['backend']} pid {st['pid']}: ready (readyz 200) {st['ready_ms']} ms after "
+                         f"spawn, idle RSS {(st['idle_rss_kb'] or 0) / 1024:.1f} MB")
+    for st in report["peer"].get("startup", []):
+        lines.append(f"- peer {st['format']} pid {st['pid']}: ready {st['ready_ms']} ms after spawn, idle RSS "
+                     f"{(st['idle_rss_kb'] or 0) / 1024:.1f} MB")
+    findings = [(p["backend"], p["log"]) for p in report["phases"] if p.get("log") and p["log"]["counts"]]
+    if findings or report["crashes"]:
+        lines += ["", "## Server problems seen", ""]
+        for backend, lg in findings:
+            lines.append(f"- {backend}: log lines {lg['counts']}; first: `{(lg['samples'] or [''])[0][:300]}`")
+        for c in report["crashes"]:
+            lines.append(f"- {c}")
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return text
+
+
+def write_svg(report: dict, path: str) -> None:
+    idx = index_results(report)
+    backends = [p["backend"] for p in report["phases"] if p.get("ran")]
+    series = [("portcullis", b) for b in backends] + [("peer", "memory")]
+    colors = {"sqlite": "#1f6feb", "postgres": "#2da44e", "postgres-2": "#8250df", "memory": "#d1242f"}
+    rows = []
+    for sc in SCENARIOS:
+        vals = []
+        for side, backend in series:
+            r = idx.get((sc.id, side, backend))
+            vals.append((side, backend, r["summary"] if r else None))
+        if any(v[2] for v in vals):
+            rows.append((sc, vals))
+    bar_h, gap, label_w, panel_w = 11, 12, 230, 400
+    row_h = len(series) * bar_h + gap
+    top = 70
+    height = top + len(rows) * row_h + 40
+    width = label_w + 2 * panel_w + 130
+    max_rps = max([v[2]["rps"] for _, vals in rows for v in vals if v[2]] or [1])
+    max_p99 = max([v[2]["p99_us"] / 1000 for _, vals in rows for v in vals if v[2]] or [1])
+
+    def esc(s: str) -> str:
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="10" y="20" font-size="15" font-weight="bold">Portcullis vs node-oidc-provider — '
+           f'{esc(report["started_at"])}</text>',
+           f'<text x="10" y="38" fill="#555">{esc(report["machine"]["cpu_model"] or "")}; server on core(s) '
+           f'{esc(report["settings"]["server_cores"])}, wrk on {esc(report["settings"]["loadgen_cores"])}; '
+           f'{report["settings"]["connections"]} connections; median of {report["settings"]["repeats"]} × '
+           f'{report["settings"]["duration"]:g} s. Hatched = invalid run.</text>']
+    x1 = label_w
+    x2 = label_w + panel_w + 60
+    out.append(f'<text x="{x1}" y="{top - 12}" font-weight="bold">requests/s (higher is better)</text>')
+    out.append(f'<text x="{x2}" y="{top - 12}" font-weight="bold">p99 latency, ms (lower is better)</text>')
+    lx = x2 + 230
+    for i, (side, backend) in enumerate(series):
+        name = "peer (oidc-provider)" if side == "peer" else f"Portcullis {backend}"
+        out.append(f'<rect x="{lx}" y="{8 + i * 13}" width="10" height="10" fill="{colors.get(backend, "#888")}"/>'
+                   f'<text x="{lx + 14}" y="{17 + i * 13}">{esc(name)}</text>')
+    out.append('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+               'patternTransform="rotate(45)"><rect width="3" height="6" fill="white" opacity="0.6"/></pattern></defs>')
+    for ri, (sc, vals) in enumerate(rows):
+        y0 = top + ri * row_h
+        if ri % 2 == 0:
+            out.append(f'<rect x="0" y="{y0 - 3}" width="{width}" height="{row_h}" fill="#f6f8fa"/>')
+        out.append(f'<text x="{label_w - 8}" y="{y0 + row_h / 2 - 2}" text-anchor="end">{esc(sc.title)}</text>')
+        peer_s = vals[-1][2]
+        ratios = [f"{b} {s['rps'] / peer_s['rps']:.1f}×" for (side, b, s) in vals[:-1] if s and peer_s and peer_s["rps"]]
+        if ratios and not sc.floor:
+            out.append(f'<text x="{label_w - 8}" y="{y0 + row_h / 2 + 10}" text-anchor="end" font-size="9" '
+                       f'fill="#555">vs peer: {esc(", ".join(ratios))}</text>')
+        for bi, (side, backend, s) in enumerate(vals):
+            if not s:
+                continue
+            y = y0 + bi * bar_h
+            color = colors.get(backend, "#888")
+            w = max(1.0, panel_w * s["rps"] / max_rps)
+            out.append(f'<rect x="{x1}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{color}"/>')
+            if not s["valid"]:
+                out.append(f'<rect x="{x1}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="url(#hatch)"/>')
+            out.append(f'<text x="{x1 + w + 3:.1f}" y="{y + bar_h - 3}" font-size="9">{s["rps"]:,.0f}</text>')
+            p99 = s["p99_us"] / 1000
+            w2 = max(1.0, panel_w * p99 / max_p99)
+            out.append(f'<rect x="{x2}" y="{y}" width="{w2:.1f}" height="{bar_h - 2}" fill="{color}"/>')
+            out.append(f'<text x="{x2 + w2 + 3:.1f}" y="{y + bar_h - 3}" font-size="9">{p99:.2f}</text>')
+    out.append(f'<line x1="{x1}" y1="{top - 4}" x2="{x1}" y2="{top + len(rows) * row_h}" stroke="#333"/>')
+    out.append(f'<line x1="{x2}" y1="{top - 4}" x2="{x2}" y2="{top + len(rows) * row_h}" stroke="#333"/>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+# --------------------------------------------------------------------------- preparation
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit("wrk is not installed; install it (Debian: apt-get install -y wrk) and run again")
+    log("wrk missing: apt-get update && apt-get install -y wrk")
+    run_cmd(["apt-get", "update", "-qq"], timeout=600)
+    run_cmd(["apt-get", "install", "-y", "-qq", "wrk"], timeout=600,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is still missing after apt-get install")
+
+
+def build_portcullis(args) -> str:
+    """Returns the binary to run; records where it came from in args.source."""
+    if args.binary:
+        args.source = {"kind": "binary", "path": os.path.abspath(args.binary)}
+        return os.path.abspath(args.binary)
+    cwd, env, src = REPO_DIR, None, None
+    if args.ref:
+        commit = run_cmd(["git", "rev-parse", "--verify", args.ref + "^{commit}"], timeout=30, cwd=REPO_DIR).stdout.strip()
+        src = tempfile.mkdtemp(prefix="portcullis-src-")
+        log(f"exporting {args.ref} ({commit[:12]}) to {src}")
+        archive = subprocess.run(["git", "archive", commit], cwd=REPO_DIR, capture_output=True, timeout=120)
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {commit} failed: {archive.stderr.decode()[-500:]}")
+        # -m: files get the time of extraction, not the commit's, so cargo's mtime fingerprints in the
+        # shared target directory never take an older ref's artifacts for up to date
+        subprocess.run(["tar", "-x", "-m", "-C", src], input=archive.stdout, check=True, timeout=120)
+        cwd = src
+        # its own target directory, kept between runs so later builds of other refs are incremental
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(REPO_DIR, "target", "bench-ref"))
+        args.source = {"kind": "git ref", "ref": args.ref, "commit": commit}
+    else:
+        args.source = {"kind": "work tree", "path": REPO_DIR}
+    log(f"cargo build --release -p portcullis (in {cwd})")
+    cmd = ["cargo", "build", "--release", "-p", "portcullis", "--message-format=json-render-diagnostics"]
+    try:
+        res = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=None, text=True,
+                             timeout=args.build_timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"cargo build took longer than {args.build_timeout} s")
+    if src:
+        shutil.rmtree(src, ignore_errors=True)
+    if res.returncode != 0:
+        raise SystemExit("cargo build --release -p portcullis failed (see above)")
+    exe = None
+    for line in res.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
+                msg.get("target", {}).get("name") == "portcullis":
+            exe = msg["executable"]
+    if not exe:
+        raise SystemExit("cargo build did not report the portcullis executable")
+    return exe
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Portcullis load test beside node-oidc-provider (wrk, loopback only).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--duration", type=int, default=10, help="seconds per scenario per repeat (whole seconds: wrk's unit)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per scenario; the report shows the median")
+    p.add_argument("--warmup", type=int, default=2, help="unrecorded seconds before the first repeat (0: none)")
+    p.add_argument("--connections", type=int, default=64, help="open connections (wrk -c)")
+    p.add_argument("--cores", default="0:1", help="SERVER:LOADGEN cpu lists for taskset, e.g. 0:1 or 0-1:2-3")
+    p.add_argument("--threads", type=int, default=0, help="wrk threads (default: one per load-generator core)")
+    p.add_argument("--timeout", type=float, default=5, help="wrk: a request slower than this counts as an error")
+    p.add_argument("--backends", default="sqlite,postgres,postgres-2",
+                   help="comma list of sqlite, postgres, postgres-2 (two instances on one database)")
+    p.add_argument("--scenarios", default="", help="comma list of scenario ids (default all; healthz always runs)")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--no-peer", action="store_true", help="do not start or measure node-oidc-provider")
+    p.add_argument("--postgres-url", default=os.environ.get("PORTCULLIS_BENCH_POSTGRES_URL",
+                                                             "postgres://postgres@127.0.0.1:5432/test"),
+                   help="an existing database to connect to for CREATE/DROP DATABASE of the run's own database")
+    p.add_argument("--binary", default=None, help="use this portcullis binary instead of building one")
+    p.add_argument("--ref", default=None,
+                   help="build this git ref (exported with git archive, built in target/bench-ref) instead of the "
+                        "work tree, e.g. --ref HEAD or --ref main~3 to compare commits")
+    p.add_argument("--build-timeout", type=int, default=3600, help="seconds cargo build may take")
+    p.add_argument("--portcullis-arg", action="append", default=[],
+                   help="extra argument for `portcullis serve` (repeatable), e.g. --portcullis-arg=--max-connections=32")
+    p.add_argument("--log-level", default="warn", help="portcullis serve --log-level")
+    p.add_argument("--intro-pool", type=int, default=10000, help="tokens cycled through by introspection scenarios")
+    p.add_argument("--mint-seconds", type=int, default=5, help="longest time spent minting an introspection pool")
+    p.add_argument("--strict-status", action="store_true",
+                   help="inspect every response in every scenario (default: static scenarios use wrk's own count "
+                        "of statuses > 399, which is cheaper for the load generator)")
+    p.add_argument("--out", default=os.path.join(BENCH_DIR, "results"), help="where the report files go")
+    p.add_argument("--keep-workdir", action="store_true", help="keep the temporary directory (logs, pools, raw runs)")
+    args = p.parse_args(argv)
+    if ":" not in args.cores:
+        p.error("--cores takes SERVER:LOADGEN, e.g. 0:1")
+    args.server_cores, args.loadgen_cores = args.cores.split(":", 1)
+    if args.duration <= 0 or args.repeats < 1 or args.connections < 1:
+        p.error("--duration, --repeats and --connections must be positive")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for sc in SCENARIOS:
+            print(f"{sc.id:20} {sc.title}: {sc.description}")
+        return 0
+    ncpu = os.cpu_count() or 1
+    for cpu in parse_cpu_list(args.server_cores) + parse_cpu_list(args.loadgen_cores):
+        if cpu >= ncpu:
+            raise SystemExit(f"--cores names cpu {cpu}, but this machine has {ncpu}")
+    if set(parse_cpu_list(args.server_cores)) & set(parse_cpu_list(args.loadgen_cores)):
+        log("warning: server and load generator share a core; figures are not per server core")
+    ensure_wrk()
+    if not shutil.which("taskset"):
+        raise SystemExit("taskset (util-linux) is required")
+    binary = build_portcullis(args)
+    started = dt.datetime.now(dt.timezone.utc)
+    workdir = tempfile.mkdtemp(prefix="portcullis-bench-")
+    log(f"work directory {workdir}")
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+
+    runner = Runner(args, workdir)
+    report: dict = {"started_at": started.strftime("%Y-%m-%d %H:%M UTC"), "settings": {
+        k: getattr(args, k) for k in ("duration", "repeats", "warmup", "connections", "server_cores", "loadgen_cores",
+                                      "threads", "timeout", "backends", "scenarios", "intro_pool", "mint_seconds",
+                                      "strict_status", "portcullis_arg", "log_level")}}
+    report["machine"] = machine_facts(binary)
+    report["machine"]["portcullis_source"] = args.source
+    if args.source.get("commit"):
+        report["machine"]["git_commit"] = args.source["commit"]
+        report["machine"]["git_dirty"] = False
+    report["scenarios"] = [{"id": s.id, "title": s.title, "description": s.description} for s in SCENARIOS]
+    exit_code = 0
+    try:
+        report.update(runner.run(binary))
+    except KeyboardInterrupt as exc:
+        log(f"interrupted ({exc}); stopping every process and writing what was measured")
+        exit_code = 130
+        report.setdefault("phases", [])
+        report.setdefault("peer", {})
+        report["interrupted"] = True
+    except Exception:
+        traceback.print_exc()
+        exit_code = 1
+        report.setdefault("phases", [])
+        report.setdefault("peer", {})
+        report["error"] = traceback.format_exc()
+    finally:
+        PROCS.stop_all()
+    report["results"] = runner.results
+    report["skipped"] = runner.skipped
+    report["crashes"] = runner.crashes
+    report["failures"] = runner.failures
+    report["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, started.strftime("%Y-%m-%d-%H%M"))
+    with open(stem + ".json", "w") as f:
+        json.dump(report, f, indent=1, sort_keys=False)
+    table = write_markdown(report, stem + ".md")
+    write_svg(report, stem + ".svg")
+    print(table)
+    log(f"wrote {stem}.json, {stem}.md, {stem}.svg")
+    if args.keep_workdir:
+        log(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
