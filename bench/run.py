@@ -18,6 +18,7 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
+import html.parser
 import http.client
 import json
 import os
@@ -46,7 +47,8 @@ LOOPBACK = "127.0.0.1"  # the only address this harness ever sends traffic to
 
 FORM = "application/x-www-form-urlencoded"
 PEER_CLIENT_ID = "bench"
-PEER_REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off the Location header
+REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off the Location header
+BENCH_USER = "bench-user"
 PKCE_VERIFIER = "bench-pkce-verifier-" + "x" * 43
 PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
@@ -112,10 +114,10 @@ PROCS = Processes()
 
 
 def run_cmd(cmd: list[str], timeout: float, cwd: str | None = None, env: dict | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
+            check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
     try:
         res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                             stdin=subprocess.DEVNULL)
+                             **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}))
     except subprocess.TimeoutExpired as exc:
         raise HarnessError(f"{' '.join(cmd[:4])}… took longer than {timeout:.0f} s") from exc
     if check and res.returncode != 0:
@@ -413,6 +415,116 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
+# ------------------------------------------------------- a minimal browser for login pages
+
+class _FormParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self._form: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "form":
+            self._form = {"action": a.get("action", ""), "method": a.get("method", "get").lower(), "inputs": [],
+                          "buttons": []}
+            self.forms.append(self._form)
+        elif self._form is not None and tag == "input" and a.get("name"):
+            self._form["inputs"].append(a)
+        elif self._form is not None and tag == "button" and a.get("name"):
+            self._form["buttons"].append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+class Browser:
+    """Follows redirects and fills login and consent forms as a person would, keeping cookies.
+
+    Generic on purpose: it drives Portcullis's pages and oidc-provider's development pages alike
+    (a text input named username/login/email gets the user name, a password input the password,
+    hidden inputs keep their values, a button decision=allow or similar is pressed). Loopback only.
+    """
+
+    def __init__(self, port: int, username: str, password: str) -> None:
+        self.port = port
+        self.username = username
+        self.password = password
+        self.cookies: dict[str, str] = {}
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _target(self, url: str) -> str:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme or parts.netloc:
+            if parts.hostname != LOOPBACK or (parts.port or 80) != self.port:
+                raise HarnessError(f"flow left the server under test: {url}")
+        return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+    def call(self, method: str, url: str, body: str | None = None):
+        headers = {"Cookie": self.cookie_header()} if self.cookies else {}
+        if body is not None:
+            headers["Content-Type"] = FORM
+        status, rh, data = http_request(self.port, method, self._target(url), body, headers)
+        for sc in rh.get("set-cookie", []):
+            name, _, rest = sc.partition("=")
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in sc.lower():
+                self.cookies[name.strip()] = value
+            else:
+                self.cookies.pop(name.strip(), None)
+        return status, rh, data
+
+    def fill(self, page: bytes, base: str) -> tuple[str, str]:
+        parser = _FormParser()
+        parser.feed(page.decode("utf-8", "replace"))
+        forms = [f for f in parser.forms if f["method"] == "post"]
+        if not forms:
+            raise HarnessError(f"expected a login or consent form, got: {page[:300]!r}")
+        form = forms[0]
+        fields = []
+        for i in form["inputs"]:
+            kind, name = i.get("type", "text").lower(), i["name"]
+            if kind == "password":
+                fields.append((name, self.password))
+            elif kind in ("text", "email") and name.lower() in ("username", "login", "email", "user"):
+                fields.append((name, self.username))
+            elif kind in ("checkbox", "radio"):
+                if "checked" in i:
+                    fields.append((name, i.get("value", "on")))
+            else:
+                fields.append((name, i.get("value", "")))
+        for b in form["buttons"]:
+            if b.get("value", "").lower() in ("allow", "accept", "approve", "yes", "confirm", "continue"):
+                fields.append((b["name"], b["value"]))
+                break
+        action = urllib.parse.urljoin(base, form["action"] or base)
+        return action, urllib.parse.urlencode(fields)
+
+    def authorize(self, url: str, redirect_uri: str, max_steps: int = 12) -> str:
+        """Runs the flow from an authorization URL to the redirect; returns the code."""
+        status, rh, data = self.call("GET", url)
+        for _ in range(max_steps):
+            if status in (301, 302, 303, 307):
+                loc = urllib.parse.urljoin(url, rh["location"][0])
+                if loc.startswith(redirect_uri):
+                    m = re.search(r"[?&]code=([^&#]+)", loc)
+                    if not m:
+                        raise HarnessError(f"authorization ended without a code: {loc}")
+                    return m.group(1)
+                url = loc
+                status, rh, data = self.call("GET", url)
+            elif status == 200:
+                action, body = self.fill(data, url)
+                url = action
+                status, rh, data = self.call("POST", action, body)
+            else:
+                raise HarnessError(f"authorization flow: {status} at {url}: {data[:300]!r}")
+        raise HarnessError(f"authorization flow did not reach the redirect in {max_steps} steps")
+
+
 # ----------------------------------------------------------------------------- the sides
 
 class Side:
@@ -437,9 +549,14 @@ class Side:
     def introspect_item(self, variant: str, pool_file: str, mode: str) -> tuple[list[int], Item]: raise NotImplementedError
     def revoke_item(self, pool_file: str) -> tuple[list[int], Item]: raise NotImplementedError
     def unknown_token(self) -> str: raise NotImplementedError
-    def refresh_pool(self, n: int) -> tuple[list[int], Item]: raise NotImplementedError
-    def code_exchange(self, seconds: float) -> Load: raise NotImplementedError
     def password_login(self) -> Load: raise NotImplementedError
+    # for the end-user flows (authorization code, refresh)
+    def require_user_flows(self, grant: str) -> None: raise NotImplementedError
+    def flow_port(self) -> int: raise NotImplementedError
+    def authorize_path(self) -> str: raise NotImplementedError
+    def web_token_path(self) -> str: raise NotImplementedError
+    def web_auth(self) -> dict: raise NotImplementedError
+    def user_credentials(self) -> tuple[str, str]: raise NotImplementedError
 
     def require_grant(self, grant: str) -> None:
         if grant not in self.grants():
@@ -467,6 +584,56 @@ class Side:
             f.write("\n".join(values) + "\n")
         return path
 
+    # ---- end-user flows, the same for both sides: log in once through the real pages, then
+    # mint codes on that session (no more interaction) and exchange them.
+
+    _browser: "Browser | None" = None
+
+    def browser(self) -> "Browser":
+        if self._browser is None:
+            user, password = self.user_credentials()
+            b = Browser(self.flow_port(), user, password)
+            b.authorize(self.authorize_path(), REDIRECT_URI)  # logs in and consents; the code is dropped
+            self._browser = b
+        return self._browser
+
+    def one_code(self) -> str:
+        return self.browser().authorize(self.authorize_path(), REDIRECT_URI, max_steps=1)
+
+    def exchange_prefix(self) -> str:
+        return ("grant_type=authorization_code&redirect_uri=" + urllib.parse.quote(REDIRECT_URI, safe="")
+                + "&code_verifier=" + PKCE_VERIFIER + "&code=")
+
+    def refresh_pool(self, n: int) -> tuple[list[int], Item]:
+        self.require_user_flows("refresh_token")
+        self.require_user_flows("authorization_code")
+        tokens = []
+        for _ in range(n):
+            code = self.one_code()
+            status, _, body = http_request(self.flow_port(), "POST", self.web_token_path(),
+                                           self.exchange_prefix() + code, self.web_auth())
+            if status != 200 or b"refresh_token" not in body:
+                raise HarnessError(f"{self.name}: code exchange gave no refresh token: {status} {body[:300]!r}")
+            tokens.append(json.loads(body)["refresh_token"])
+        pool = self.write_pool("refresh", tokens)
+        return [self.flow_port()], Item("POST", self.web_token_path(), self.web_auth(), mode="chain", pool_file=pool,
+                                        body_prefix="grant_type=refresh_token&refresh_token=", label="refresh")
+
+    def code_exchange(self, seconds: float) -> Load:
+        self.require_user_flows("authorization_code")
+        b = self.browser()
+        path = self.new_pool_file("codes")
+        mint = Load([self.flow_port()], [Item("GET", self.authorize_path(), {"Cookie": b.cookie_header()})],
+                    redirect_ok=True)
+        res = self.wrk.run(mint, seconds, self.args.connections, self.pids(),
+                           collect={"kind": "location", "param": "code", "file": path, "max": 5_000_000})
+        if res["collected"] == 0:
+            raise HarnessError(f"{self.name}: minting codes gave none ({res.get('sample')})")
+        item = Item("POST", self.web_token_path(), self.web_auth(), mode="once", pool_file=path,
+                    body_prefix=self.exchange_prefix(), label="code exchange")
+        return Load([self.flow_port()], [item], consuming=True,
+                    notes=[f"{res['collected']:,} codes minted in {seconds:g} s by GET authorize on a logged-in session"])
+
 
 class PortcullisSide(Side):
     name = "portcullis"
@@ -484,6 +651,9 @@ class PortcullisSide(Side):
         self.startup: list[dict] = []
         self._grants: set[str] | None = None
         self.sample_token: str | None = None
+        self.user_password = "bench-" + secrets.token_urlsafe(18)
+        self.web_creds: tuple[str, str] | None = None
+        self.user_flows_error: str | None = None
 
     def cli(self, *argv: str) -> dict:
         res = run_cmd([self.binary, "--database", self.db_url, *argv, "--json"], timeout=60)
@@ -496,6 +666,17 @@ class PortcullisSide(Side):
             c = self.cli("client", "create", "--realm", realm, "--name", "bench", "--grant-types",
                          "client_credentials", "--scope", "a b")
             self.creds[realm] = (c["client_id"], c["client_secret"])
+        # End users (authorization code, refresh, password): a user and a client in `default`.
+        # A binary without them fails here; the scenarios that need them then say why they skip.
+        try:
+            self.cli("realm", "update", "default", "--code-ttl", "600")  # codes outlive a minting run
+            run_cmd([self.binary, "--database", self.db_url, "user", "create", "--realm", "default", "--username",
+                     BENCH_USER, "--password-stdin", "--json"], timeout=60, input=self.user_password + "\n")
+            c = self.cli("client", "create", "--realm", "default", "--name", "bench-web", "--grant-types",
+                         "authorization_code,refresh_token,password", "--redirect-uri", REDIRECT_URI, "--scope", "a b")
+            self.web_creds = (c["client_id"], c["client_secret"])
+        except (HarnessError, KeyError, json.JSONDecodeError) as exc:
+            self.user_flows_error = str(exc).splitlines()[0][:300]
 
     def start(self) -> None:
         for i in range(self.instances):
@@ -573,22 +754,35 @@ class PortcullisSide(Side):
             return f"{parts[0]}_{sel}_{ver}"
         return "pcat_" + secrets.token_urlsafe(48)
 
-    def refresh_pool(self, n: int):
-        self.require_grant("refresh_token")
-        # Refresh tokens come from an authorization-code or password grant, which need a user
-        # and the login flow; the harness gains that step when those grants land.
-        raise Skip("refresh_token is advertised, but the harness has no way yet to mint Portcullis refresh "
-                   "tokens (needs a user and the login flow): add it in PortcullisSide.refresh_pool")
+    def require_user_flows(self, grant: str) -> None:
+        self.require_grant(grant)
+        if self.web_creds is None:
+            raise Skip(f"{grant} is advertised, but provisioning a user and client failed: {self.user_flows_error}")
 
-    def code_exchange(self, seconds: float) -> Load:
-        self.require_grant("authorization_code")
-        raise Skip("authorization_code is advertised, but the harness does not drive Portcullis's login and "
-                   "consent pages yet: add it in PortcullisSide.code_exchange")
+    def flow_port(self) -> int:
+        return self.ports[0]
+
+    def authorize_path(self) -> str:
+        return "/realms/default/oauth/authorize?" + urllib.parse.urlencode({
+            "client_id": self.web_creds[0], "response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "a b",
+            "state": "bench", "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256"})
+
+    def web_token_path(self) -> str:
+        return "/realms/default/oauth/token"
+
+    def web_auth(self) -> dict:
+        return {"Authorization": basic(*self.web_creds), "Content-Type": FORM}
+
+    def user_credentials(self) -> tuple[str, str]:
+        return BENCH_USER, self.user_password
 
     def password_login(self) -> Load:
-        self.require_grant("password")
-        raise Skip("password is advertised, but the harness cannot create a Portcullis user yet: add it in "
-                   "PortcullisSide.password_login")
+        self.require_user_flows("password")
+        body = urllib.parse.urlencode({"grant_type": "password", "username": BENCH_USER,
+                                       "password": self.user_password, "scope": "a"})
+        return Load(self.ports, [Item("POST", "/realms/default/oauth/token", self.web_auth(), body=body,
+                                      label="password")],
+                    notes=["one user logging in over and over: argon2id verification on every request"])
 
     def log_findings(self) -> dict:
         levels: dict[str, int] = {}
@@ -618,7 +812,6 @@ class PeerSide(Side):
         self.startup: list[dict] = []
         self.logfile = os.path.join(workdir, "peer.log")
         self._grants: set[str] | None = None
-        self.cookies: dict[str, str] = {}
         self.version = None
 
     def start(self) -> None:
@@ -692,99 +885,25 @@ class PeerSide(Side):
     def unknown_token(self) -> str:
         return secrets.token_urlsafe(32)[:43]
 
-    # ---- the authorization-code flow through the development login and consent pages
+    def require_user_flows(self, grant: str) -> None:
+        self.require_grant(grant)
 
-    def _cookie_header(self) -> str:
-        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+    def flow_port(self) -> int:
+        return self.ports["opaque"]
 
-    def _call(self, method: str, path: str, body: str | None = None, headers: dict | None = None):
-        hdrs = dict(headers or {})
-        if self.cookies:
-            hdrs["Cookie"] = self._cookie_header()
-        status, rh, data = http_request(self.ports["opaque"], method, path, body, hdrs)
-        for sc in rh.get("set-cookie", []):
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            if value:
-                self.cookies[name.strip()] = value
-            else:
-                self.cookies.pop(name.strip(), None)
-        return status, rh, data
+    def authorize_path(self) -> str:
+        return "/auth?" + urllib.parse.urlencode({
+            "client_id": PEER_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "a b",
+            "state": "bench", "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256"})
 
-    def _authorize_path(self) -> str:
-        q = urllib.parse.urlencode({
-            "client_id": PEER_CLIENT_ID, "response_type": "code", "redirect_uri": PEER_REDIRECT_URI,
-            "scope": "a b", "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256",
-        })
-        return "/auth?" + q
+    def web_token_path(self) -> str:
+        return "/token"
 
-    def login(self) -> None:
-        """Log in once (dev interactions: any login name) and consent; the session cookie stays."""
-        if "_session" in self.cookies:
-            return
-        status, rh, data = self._call("GET", self._authorize_path())
-        for _ in range(12):
-            if status not in (302, 303):
-                raise HarnessError(f"peer login flow: unexpected {status}: {data[:300]!r}")
-            loc = rh["location"][0]
-            if loc.startswith(PEER_REDIRECT_URI):
-                if "code=" not in loc:
-                    raise HarnessError(f"peer login flow ended without a code: {loc}")
-                return
-            path = urllib.parse.urlsplit(loc)
-            path = path.path + ("?" + path.query if path.query else "")
-            if path.startswith("/interaction/"):
-                _, _, page = self._call("GET", path)
-                prompt = "login" if b'name="login"' in page else "consent"
-                form = {"prompt": prompt}
-                if prompt == "login":
-                    form.update(login="bench-user", password="bench")
-                status, rh, data = self._call("POST", path, urllib.parse.urlencode(form), {"Content-Type": FORM})
-            else:
-                status, rh, data = self._call("GET", path)
-        raise HarnessError("peer login flow did not finish in 12 steps")
+    def web_auth(self) -> dict:
+        return self.auth()
 
-    def one_code(self) -> str:
-        self.login()
-        status, rh, data = self._call("GET", self._authorize_path())
-        loc = rh.get("location", [""])[0]
-        m = re.search(r"[?&]code=([^&]+)", loc)
-        if status not in (302, 303) or not m:
-            raise HarnessError(f"peer /auth on a session did not give a code: {status} {loc} {data[:200]!r}")
-        return m.group(1)
-
-    def exchange_body(self) -> str:
-        return ("grant_type=authorization_code&redirect_uri=" + urllib.parse.quote(PEER_REDIRECT_URI, safe="")
-                + "&code_verifier=" + PKCE_VERIFIER + "&code=")
-
-    def refresh_pool(self, n: int):
-        self.require_grant("refresh_token")
-        tokens = []
-        for _ in range(n):
-            code = self.one_code()
-            status, _, body = http_request(self.ports["opaque"], "POST", "/token", self.exchange_body() + code,
-                                           self.auth())
-            if status != 200 or b"refresh_token" not in body:
-                raise HarnessError(f"peer code exchange gave no refresh token: {status} {body[:300]!r}")
-            tokens.append(json.loads(body)["refresh_token"])
-        pool = self.write_pool("refresh", tokens)
-        return [self.ports["opaque"]], Item("POST", "/token", self.auth(), mode="chain", pool_file=pool,
-                                            body_prefix="grant_type=refresh_token&refresh_token=", label="refresh")
-
-    def code_exchange(self, seconds: float) -> Load:
-        self.require_grant("authorization_code")
-        self.login()
-        path = self.new_pool_file("codes")
-        mint = Load([self.ports["opaque"]], [Item("GET", self._authorize_path(), {"Cookie": self._cookie_header()})],
-                    redirect_ok=True)
-        res = self.wrk.run(mint, seconds, self.args.connections, self.pids(),
-                           collect={"kind": "location", "param": "code", "file": path, "max": 5_000_000})
-        if res["collected"] == 0:
-            raise HarnessError(f"peer: minting codes gave none ({res.get('sample')})")
-        item = Item("POST", "/token", self.auth(), mode="once", pool_file=path, body_prefix=self.exchange_body(),
-                    label="code exchange")
-        return Load([self.ports["opaque"]], [item], consuming=True,
-                    notes=[f"{res['collected']} codes minted in {seconds:g} s through /auth on a logged-in session"])
+    def user_credentials(self) -> tuple[str, str]:
+        return BENCH_USER, "any password (development login pages)"
 
     def password_login(self) -> Load:
         raise Skip("oidc-provider does not implement the resource-owner password grant")

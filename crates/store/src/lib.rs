@@ -12,6 +12,8 @@ mod rows;
 mod shared;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

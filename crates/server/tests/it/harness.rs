@@ -18,7 +18,9 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
-    _dir: tempfile::TempDir,
+    /// The database URL, for further instances on the same database.
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,14 +38,31 @@ impl TestServer {
     pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = wrap(portcullis_store::connect(&url, &Default::default()).await.unwrap());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let mut s = Self::instance(&url, clock, wrap).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Another server instance (own pool, own caches, own port) on the same database
+    /// and clock, as behind a load balancer.
+    pub async fn another_instance(&self) -> Self {
+        Self::instance(&self.database_url, self.clock.clone(), |s| s).await
+    }
+
+    /// A server on an existing database (e.g. a fresh PostgreSQL one).
+    pub async fn instance(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
+        let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
+        let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
-        let authority = Authority::new(store.clone(), clock_dyn, &base).await.unwrap();
-        let authority = Arc::new(authority);
+        let authority = Arc::new(Authority::new(store.clone(), clock_dyn, &base).await.unwrap());
         let state = AppState {
             authority: authority.clone(),
             settings: Arc::new(HttpSettings {
@@ -53,7 +72,7 @@ impl TestServer {
         };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base, http, clock, store, authority, _dir: dir }
+        Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
     }
 
     pub fn admin(&self) -> Admin<'_> {
@@ -141,4 +160,24 @@ pub async fn assert_error(r: Response, status: u16, code: &str) -> Value {
         "bad characters in error_description: {d}"
     );
     body
+}
+
+/// Runs `case` against a server on a fresh PostgreSQL database, which is dropped
+/// afterwards even if the case panics. Skipped (outside CI) without PostgreSQL.
+pub async fn on_postgres<F, Fut>(name: &str, case: F)
+where
+    F: FnOnce(TestServer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = portcullis_store::testing::TestDatabase::create(name).await else { return };
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move {
+        let s = TestServer::instance(&url, Arc::new(ManualClock::new(SystemClock.now())), |s| s).await;
+        case(s).await
+    })
+    .await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }

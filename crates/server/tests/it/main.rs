@@ -9,6 +9,7 @@ mod code_flow;
 mod faults;
 mod introspection;
 mod metadata;
+mod multi_instance;
 mod oauth2_crate;
 mod password_refresh;
 mod revocation;

@@ -27,7 +27,7 @@ async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
 #[tokio::test]
 async fn missing_postgres_database_is_reported() {
     harness::postgres("missing_postgres_database_is_reported", |url| async move {
-        let missing = harness::with_database(&url, "portcullis_no_such_database");
+        let missing = portcullis_store::testing::with_database(&url, "portcullis_no_such_database");
         match connect(&missing, &StoreOptions::default()).await {
             Err(StoreError::Backend(msg)) => {
                 assert!(msg.contains("portcullis_no_such_database"), "{msg}")

@@ -1,0 +1,149 @@
+//! Two server instances on one PostgreSQL database, as behind a load balancer: the
+//! races are decided by the database, not by one process (SECURITY-CASES #16, R1, R12).
+
+use serde_json::Value;
+
+use crate::browser::{Browser, REDIRECT, param, pkce_pair};
+use crate::harness::{TestServer, on_postgres};
+
+/// Splits `n` identical POSTs across the two instances; returns the statuses.
+async fn split(
+    a: &TestServer,
+    b: &TestServer,
+    n: usize,
+    path: &str,
+    form: Vec<(String, String)>,
+    basic: Option<(String, String)>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let server = if i % 2 == 0 { a } else { b };
+            let (http, url, form, basic) =
+                (server.http.clone(), server.url("default", path), form.clone(), basic.clone());
+            tokio::spawn(async move {
+                let mut req = http.post(url).form(&form);
+                if let Some((id, secret)) = basic {
+                    req = req.basic_auth(id, Some(secret));
+                }
+                req.send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_raced_across_two_instances_has_one_winner() {
+    on_postgres("one_code_raced_across_two_instances_has_one_winner", |a| async move {
+        let b = a.another_instance().await;
+        let client = a.code_client("default", "App", true).await;
+        a.user("default", "alice", "correct horse battery", &[]).await;
+        let (verifier, challenge) = pkce_pair();
+        let params = Browser::new()
+            .authorize_and_allow(
+                &a,
+                "default",
+                &[
+                    ("response_type", "code"),
+                    ("client_id", &client.id),
+                    ("redirect_uri", REDIRECT),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+                "alice",
+                "correct horse battery",
+            )
+            .await;
+        let form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".into(), param(&params, "code").unwrap()),
+            ("redirect_uri".into(), REDIRECT.into()),
+            ("code_verifier".into(), verifier),
+            ("client_id".into(), client.id.clone()),
+        ];
+        let statuses = split(&a, &b, 16, "/oauth/token", form, None).await;
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 15, "{statuses:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_refresh_token_raced_across_two_instances_has_one_winner() {
+    on_postgres("one_refresh_token_raced_across_two_instances_has_one_winner", |a| async move {
+        let b = a.another_instance().await;
+        let c = a.password_client("default", "app").await;
+        a.user("default", "alice", "correct horse battery", &[]).await;
+        let r = a
+            .post_form(
+                &a.url("default", "/oauth/token"),
+                Some(&c),
+                &[("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")],
+            )
+            .await;
+        let t: Value = r.json().await.unwrap();
+        let form = vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            ("refresh_token".into(), t["refresh_token"].as_str().unwrap().to_owned()),
+        ];
+        for n in [2, 8, 32] {
+            let statuses = split(&a, &b, n, "/oauth/token", form.clone(), Some((c.id.clone(), c.secret.clone()))).await;
+            let wins = statuses.iter().filter(|s| **s == 200).count();
+            assert!(wins <= 1, "{n} racers: {statuses:?}");
+            if n == 2 {
+                assert_eq!(wins, 1, "{statuses:?}");
+            }
+            assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+        }
+        // The losers counted as reuse: the whole family is revoked.
+        assert!(!a.is_active("default", &c, t["access_token"].as_str().unwrap()).await);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_on_one_instance_shows_on_the_other_at_once() {
+    on_postgres("a_revocation_on_one_instance_shows_on_the_other_at_once", |a| async move {
+        let b = a.another_instance().await;
+        let c = a.cc_client("default", "svc", "x").await;
+        let t = a.token("default", &c, None).await;
+        assert!(b.is_active("default", &c, &t).await);
+        let r = a.post_form(&a.url("default", "/oauth/revoke"), Some(&c), &[("token", &t)]).await;
+        assert_eq!(r.status(), 200);
+        assert!(!b.is_active("default", &c, &t).await);
+        assert_eq!(
+            b.http.get(format!("{}/readyz", b.base)).send().await.unwrap().json::<Value>().await.unwrap()["database"],
+            "postgres"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sign_in_limit_holds_across_instances() {
+    on_postgres("the_sign_in_limit_holds_across_instances", |a| async move {
+        let b = a.another_instance().await;
+        let c = a.password_client("default", "app").await;
+        a.user("default", "alice", "correct horse battery", &[]).await;
+        let form = vec![
+            ("grant_type".to_string(), "password".to_string()),
+            ("username".into(), "alice".into()),
+            ("password".into(), "wrong-guess-1".into()),
+        ];
+        split(&a, &b, 24, "/oauth/token", form, Some((c.id.clone(), c.secret.clone()))).await;
+        let r = b
+            .post_form(
+                &b.url("default", "/oauth/token"),
+                Some(&c),
+                &[("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")],
+            )
+            .await;
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error_description"].as_str().unwrap().contains("too many"), "{body}");
+    })
+    .await;
+}
