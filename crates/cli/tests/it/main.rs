@@ -287,3 +287,103 @@ async fn readme_walkthrough_against_the_real_binary() {
     let status = server.0.wait().unwrap();
     assert!(status.success(), "serve exited with {status}");
 }
+
+fn with_stdin(w: &Workspace, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = w.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn users_and_grants_from_the_command_line() {
+    let w = Workspace::new();
+    let out = with_stdin(
+        &w,
+        &[
+            "user",
+            "create",
+            "--realm",
+            "default",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--roles",
+            "admin,billing",
+            "--json",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alice: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(alice["roles"], serde_json::json!(["admin", "billing"]));
+    assert_eq!(alice["kind"], "staff");
+    assert!(!alice.to_string().contains("argon2"), "no hash is ever printed");
+    w.refused(&["user", "create", "--realm", "default", "--username", "ALICE"], "already has a user");
+    let out =
+        with_stdin(&w, &["user", "create", "--realm", "default", "--username", "bob", "--password-stdin"], "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("8 to 1024"));
+    w.refused(&["user", "create", "--realm", "default", "--username", "carol", "--kind", "robot"], "userkind");
+    let users = w.json(&["user", "list", "--realm", "default", "--json"]);
+    assert_eq!(users.as_array().unwrap().len(), 1, "refused commands wrote nothing: {users}");
+
+    let c = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "default",
+        "--name",
+        "app",
+        "--grant-types",
+        "password,refresh_token",
+        "--scope",
+        "a",
+        "--json",
+    ]);
+    let (id, secret) = (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned());
+    let (mut server, base) = serve(&w);
+    let http = reqwest::Client::new();
+    let login = |password: &'static str| {
+        let (http, url, id, secret) =
+            (http.clone(), format!("{base}/realms/default/oauth/token"), id.clone(), secret.clone());
+        async move {
+            http.post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "password"), ("username", "alice"), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = login("correct horse battery").await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["authorities"], serde_json::json!(["admin", "billing"]));
+    let grants = w.json(&["grant", "list", "--realm", "default", "--user", "alice", "--json"]);
+    assert_eq!(grants.as_array().unwrap().len(), 1);
+    let grant_id = grants[0]["id"].as_str().unwrap().to_owned();
+    assert!(w.run(&["grant", "revoke", &grant_id]).status.success());
+    let r = http
+        .post(format!("{base}/realms/default/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the revoked grant's refresh token is dead");
+
+    let out = with_stdin(
+        &w,
+        &["user", "set-password", "--realm", "default", "alice", "--password-stdin"],
+        "a new long password\n",
+    );
+    assert!(out.status.success());
+    assert_eq!(login("correct horse battery").await.status(), 400);
+    assert_eq!(login("a new long password").await.status(), 200);
+    assert!(w.run(&["user", "disable", "--realm", "default", "alice"]).status.success());
+    assert_eq!(login("a new long password").await.status(), 400);
+    assert!(w.run(&["user", "delete", "--realm", "default", "alice"]).status.success());
+    w.refused(&["user", "show", "--realm", "default", "alice"], "does not exist");
+    let _ = server.0.kill();
+}

@@ -514,3 +514,138 @@ async fn the_oauth2_crate_exchanges_a_code_with_pkce() {
     assert_eq!(token.scopes().unwrap(), &vec![Scope::new("invoices.read".into())]);
     assert!(token.refresh_token().is_some());
 }
+
+#[tokio::test]
+async fn repeated_authorize_parameters_are_refused() {
+    let s = TestServer::start().await;
+    let client = s.code_client("default", "App", true).await;
+    let (_, challenge) = pkce_pair();
+    let b = Browser::new();
+    let base = format!(
+        "{}?response_type=code&code_challenge={challenge}&code_challenge_method=S256",
+        s.url("default", "/oauth/authorize")
+    );
+    // client_id or redirect_uri twice: a page, since neither can be trusted.
+    for extra in [
+        format!("&client_id={0}&client_id={0}&redirect_uri={REDIRECT}", client.id),
+        format!("&client_id={}&redirect_uri={REDIRECT}&redirect_uri={REDIRECT}", client.id),
+    ] {
+        let r = b.get(&format!("{base}{extra}")).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get("location").is_none());
+    }
+    // Anything else twice: invalid_request back to the client.
+    let r = b.get(&format!("{base}&client_id={}&redirect_uri={REDIRECT}&state=a&state=b", client.id)).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(param(&redirect_params(&location(&r)), "error").as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn without_redirect_uri_one_registered_uri_is_used_and_several_are_refused() {
+    let s = TestServer::start().await;
+    let one = s.code_client("default", "One", false).await;
+    let two = s
+        .client_with(
+            "default",
+            ClientSpec {
+                name: Some("Two".into()),
+                grant_types: Some(vec![GrantType::AuthorizationCode]),
+                redirect_uris: Some(vec![REDIRECT.into(), "https://app.example/cb2".into()]),
+                ..Default::default()
+            },
+        )
+        .await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let r = b.get(&authorize_url(&s, "default", &[("response_type", "code"), ("client_id", &two.id)])).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // With a single registered URI the parameter may be left out, and then the token
+    // request may leave it out too.
+    let params = b
+        .authorize_and_allow(
+            &s,
+            "default",
+            &[("response_type", "code"), ("client_id", &one.id)],
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = param(&params, "code").unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str())];
+    assert_eq!(s.post_form(&s.url("default", "/oauth/token"), Some(&one), &form).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_long_state_comes_back_byte_exact_and_prompt_login_asks_again() {
+    let s = TestServer::start().await;
+    let client = s.code_client("default", "App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let state: String = "ab&#=é/?+%".repeat(200);
+    let b = Browser::new();
+    let q = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", state.as_str()),
+        ("extra", "ignored"),
+    ];
+    let params = b.authorize_and_allow(&s, "default", &q, "alice", "correct horse battery").await;
+    assert_eq!(param(&params, "state").as_deref(), Some(state.as_str()));
+    let mut again = q.to_vec();
+    again.push(("prompt", "login"));
+    let r = b.get(&authorize_url(&s, "default", &again)).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("name=\"password\""), "prompt=login shows the login page");
+    let too_long = "x".repeat(5000);
+    let r = b
+        .get(&authorize_url(
+            &s,
+            "default",
+            &[("response_type", "code"), ("client_id", &client.id), ("state", &too_long)],
+        ))
+        .await;
+    assert_eq!(param(&redirect_params(&location(&r)), "error").as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn form_post_answers_with_a_self_submitting_form() {
+    let s = TestServer::start().await;
+    let client = s.code_client("default", "App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let q =
+        [("response_type", "code"), ("client_id", client.id.as_str()), ("response_mode", "form_post"), ("state", "fp")];
+    let page = b.get(&authorize_url(&s, "default", &q)).await.text().await.unwrap();
+    let r = b.login(&s, "default", &page, "alice", "correct horse battery").await;
+    let consent = b.get(&location(&r)).await.text().await.unwrap();
+    let r = b.decide(&s, "default", &consent, "allow").await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")), "{html}");
+    assert!(hidden(&html, "code").is_some());
+    assert_eq!(hidden(&html, "state").as_deref(), Some("fp"));
+    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")));
+}
+
+#[tokio::test]
+async fn a_wrong_password_on_the_login_page_shows_the_form_again() {
+    let s = TestServer::start().await;
+    let client = s.code_client("default", "App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let page = b
+        .get(&authorize_url(&s, "default", &[("response_type", "code"), ("client_id", &client.id)]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = b.login(&s, "default", &page, "alice", "wrong password").await;
+    assert_eq!(r.status(), 200);
+    let again = r.text().await.unwrap();
+    assert!(again.contains("Invalid username or password."));
+    let r = b.login(&s, "default", &again, "alice", "correct horse battery").await;
+    assert_eq!(r.status(), 303);
+}
