@@ -649,3 +649,44 @@ async fn a_wrong_password_on_the_login_page_shows_the_form_again() {
     let r = b.login(&s, "default", &again, "alice", "correct horse battery").await;
     assert_eq!(r.status(), 303);
 }
+
+#[tokio::test]
+async fn the_database_never_holds_a_token_code_secret_or_password_in_the_clear() {
+    let s = TestServer::start().await;
+    let confidential = s.code_client("default", "Server App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let params = b
+        .authorize_and_allow(
+            &s,
+            "default",
+            &[("response_type", "code"), ("client_id", &confidential.id)],
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = param(&params, "code").unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str())];
+    let t: Value =
+        s.post_form(&s.url("default", "/oauth/token"), Some(&confidential), &form).await.json().await.unwrap();
+    let cc = s.cc_client("default", "svc", "x").await;
+    let cc_token = s.token("default", &cc, None).await;
+    let db_path = s.database_url.trim_start_matches("sqlite://").to_owned();
+    let mut bytes = std::fs::read(&db_path).unwrap();
+    bytes.extend(std::fs::read(format!("{db_path}-wal")).unwrap_or_default());
+    let haystack = String::from_utf8_lossy(&bytes);
+    let secrets = [
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+        code.as_str(),
+        confidential.secret.as_str(),
+        cc.secret.as_str(),
+        cc_token.as_str(),
+        "correct horse battery",
+    ];
+    for secret in secrets {
+        // The verifier part is what makes a token usable; the selector is a row id.
+        let tail = &secret[secret.len() - 20..];
+        assert!(!haystack.contains(tail), "found {tail} in the database");
+    }
+}

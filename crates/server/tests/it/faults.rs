@@ -18,10 +18,15 @@ use crate::harness::{TestServer, assert_error};
 pub struct SwitchableStore {
     inner: Arc<dyn Store>,
     pub down: AtomicBool,
+    /// Makes the next store call panic, as a bug in a handler would.
+    pub panic: AtomicBool,
 }
 
 impl SwitchableStore {
     fn check(&self) -> StoreResult<()> {
+        if self.panic.swap(false, Ordering::SeqCst) {
+            panic!("injected panic");
+        }
         if self.down.load(Ordering::SeqCst) { Err(StoreError::Unavailable("injected outage".into())) } else { Ok(()) }
     }
 }
@@ -96,7 +101,7 @@ switchable! {
 async fn an_unreachable_database_is_503_everywhere_and_recovers() {
     let switch = Arc::new(std::sync::Mutex::new(None::<Arc<SwitchableStore>>));
     let s = TestServer::start_wrapped(|inner| {
-        let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false) });
+        let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false), panic: AtomicBool::new(false) });
         *switch.lock().unwrap() = Some(wrapped.clone());
         wrapped
     })
@@ -126,4 +131,23 @@ async fn an_unreachable_database_is_503_everywhere_and_recovers() {
     assert!(s.is_active("default", &c, &t).await, "the revocation during the outage must not have happened");
     let r = s.http.get(format!("{}/readyz", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_json_and_the_server_keeps_serving() {
+    let switch = Arc::new(std::sync::Mutex::new(None::<Arc<SwitchableStore>>));
+    let s = TestServer::start_wrapped(|inner| {
+        let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false), panic: AtomicBool::new(false) });
+        *switch.lock().unwrap() = Some(wrapped.clone());
+        wrapped
+    })
+    .await;
+    let store = switch.lock().unwrap().clone().unwrap();
+    let c = s.cc_client("default", "x", "a").await;
+    store.panic.store(true, Ordering::SeqCst);
+    let r = s.post_form(&s.url("default", "/oauth/token"), Some(&c), &[("grant_type", "client_credentials")]).await;
+    let body = assert_error(r, 500, "server_error").await;
+    assert!(!body.to_string().contains("injected"), "the cause is never shown: {body}");
+    let t = s.token("default", &c, None).await;
+    assert!(s.is_active("default", &c, &t).await);
 }

@@ -147,3 +147,33 @@ async fn the_sign_in_limit_holds_across_instances() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn state_survives_a_restart_including_reuse_detection() {
+    let a = TestServer::start().await;
+    let c = a.password_client("default", "app").await;
+    a.user("default", "alice", "correct horse battery", &[]).await;
+    let r = a
+        .post_form(
+            &a.url("default", "/oauth/token"),
+            Some(&c),
+            &[("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")],
+        )
+        .await;
+    let first: Value = r.json().await.unwrap();
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let second: Value = a.refresh("default", &c, rt1, None).await.json().await.unwrap();
+    let kid_before: Value = a.http.get(a.url("default", "/jwks.json")).send().await.unwrap().json().await.unwrap();
+
+    // A new process on the same database file.
+    let b = a.another_instance().await;
+    assert!(b.is_active("default", &c, second["access_token"].as_str().unwrap()).await);
+    let kid_after: Value = b.http.get(b.url("default", "/jwks.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(kid_before, kid_after, "signing keys persist");
+    let r = b.refresh("default", &c, rt1, None).await;
+    assert_eq!(r.status(), 400, "a token rotated before the restart is still spent");
+    assert!(
+        !b.is_active("default", &c, second["access_token"].as_str().unwrap()).await,
+        "and its reuse still revokes the family"
+    );
+}
