@@ -377,6 +377,33 @@ pub async fn submit_login(
     Ok(Outcome { step, set_session: Some(set_session) })
 }
 
+/// A consent request from a signed-in user, checked as [`form_request`] does.
+struct ConsentForm {
+    req: AuthorizationRequest,
+    user: User,
+    realm: Realm,
+    client: Client,
+}
+
+async fn consent_form(
+    authority: &Authority,
+    realm: &str,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Result<ConsentForm, Outcome>, OAuthError> {
+    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+        Ok(x) => x,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
+    let Some(user) = signed_in_user(authority, &session).await? else {
+        return Ok(Err(Step::Forbidden("sign in first").into()));
+    };
+    let Some((realm, client)) = request_client(authority, &req).await? else {
+        return Ok(Err(page_error(OAuthError::invalid_request("the client is unknown or disabled"))));
+    };
+    Ok(Ok(ConsentForm { req, user, realm, client }))
+}
+
 /// `GET` of the consent page (after sign-in).
 pub async fn consent_page(
     authority: &Authority,
@@ -384,15 +411,9 @@ pub async fn consent_page(
     params: &Params,
     cookie: Option<&str>,
 ) -> Result<Outcome, OAuthError> {
-    let (req, session) = match form_request(authority, realm, params, cookie).await? {
-        Ok(x) => x,
+    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie).await? {
+        Ok(f) => f,
         Err(outcome) => return Ok(outcome),
-    };
-    let Some(user) = signed_in_user(authority, &session).await? else {
-        return Ok(Step::Forbidden("sign in first").into());
-    };
-    let Some((realm, client)) = request_client(authority, &req).await? else {
-        return Ok(page_error(OAuthError::invalid_request("the client is unknown or disabled")));
     };
     let csrf = params.get("csrf").unwrap_or("").to_owned();
     Ok(consent_step(authority, &realm, &client, &req, csrf, &user).await?.into())
@@ -405,15 +426,9 @@ pub async fn submit_consent(
     params: &Params,
     cookie: Option<&str>,
 ) -> Result<Outcome, OAuthError> {
-    let (req, session) = match form_request(authority, realm, params, cookie).await? {
-        Ok(x) => x,
+    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie).await? {
+        Ok(f) => f,
         Err(outcome) => return Ok(outcome),
-    };
-    let Some(user) = signed_in_user(authority, &session).await? else {
-        return Ok(Step::Forbidden("sign in first").into());
-    };
-    let Some((realm, client)) = request_client(authority, &req).await? else {
-        return Ok(page_error(OAuthError::invalid_request("the client is unknown or disabled")));
     };
     match params.get("decision") {
         Some("allow") => {

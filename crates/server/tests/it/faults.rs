@@ -97,8 +97,8 @@ switchable! {
     fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
 }
 
-#[tokio::test]
-async fn an_unreachable_database_is_503_everywhere_and_recovers() {
+/// A server whose store can be switched off or made to panic.
+async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
     let switch = Arc::new(std::sync::Mutex::new(None::<Arc<SwitchableStore>>));
     let s = TestServer::start_wrapped(|inner| {
         let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false), panic: AtomicBool::new(false) });
@@ -107,6 +107,12 @@ async fn an_unreachable_database_is_503_everywhere_and_recovers() {
     })
     .await;
     let store = switch.lock().unwrap().clone().unwrap();
+    (s, store)
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_everywhere_and_recovers() {
+    let (s, store) = switchable_server().await;
     let c = s.cc_client("default", "x", "a").await;
     let t = s.token("default", &c, None).await;
 
@@ -135,14 +141,7 @@ async fn an_unreachable_database_is_503_everywhere_and_recovers() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_json_and_the_server_keeps_serving() {
-    let switch = Arc::new(std::sync::Mutex::new(None::<Arc<SwitchableStore>>));
-    let s = TestServer::start_wrapped(|inner| {
-        let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false), panic: AtomicBool::new(false) });
-        *switch.lock().unwrap() = Some(wrapped.clone());
-        wrapped
-    })
-    .await;
-    let store = switch.lock().unwrap().clone().unwrap();
+    let (s, store) = switchable_server().await;
     let c = s.cc_client("default", "x", "a").await;
     store.panic.store(true, Ordering::SeqCst);
     let r = s.post_form(&s.url("default", "/oauth/token"), Some(&c), &[("grant_type", "client_credentials")]).await;
