@@ -1,7 +1,7 @@
 //! The authorization endpoint (RFC 6749 §3.1) and the login and consent forms
 //! behind it.
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use portcullis_core::authorize::flow;
@@ -103,9 +103,9 @@ pub async fn consent_page(
     State(state): State<AppState>,
     RealmName(realm): RealmName,
     headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
+    uri: axum::http::Uri,
 ) -> Response {
-    let params = match Params::from_pairs(query) {
+    let params = match parse_form(uri.query().unwrap_or("").as_bytes()) {
         Ok(p) => p,
         Err(e) => return failure(&state, &realm, e),
     };

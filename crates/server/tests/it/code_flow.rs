@@ -690,3 +690,19 @@ async fn the_database_never_holds_a_token_code_secret_or_password_in_the_clear()
         assert!(!haystack.contains(tail), "found {tail} in the database");
     }
 }
+
+#[tokio::test]
+async fn malformed_page_requests_get_an_html_error_page_never_a_framework_rejection() {
+    let s = TestServer::start().await;
+    let b = Browser::new();
+    for path in
+        ["/oauth/authorize?client_id=%zz", "/oauth/authorize/consent?request=%", "/oauth/authorize?client_id=%ff"]
+    {
+        let r = b.get(&s.url("default", path)).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+    }
+    let r = b.post(&s.url("default", "/oauth/authorize/login"), &[("request", "nope")]).await;
+    assert_eq!(r.status(), 400);
+}
