@@ -19,6 +19,10 @@ use portcullis_proto::TokenResponse;
 /// How long a realm's loaded keys are trusted before they are read again: the bound
 /// on how late a key rotation made on another instance shows here.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+/// How long a realm's settings are trusted before they are read again: the bound on
+/// how late a `realm update` made elsewhere shows here. Nothing revocable lives in
+/// them (tokens, clients and keys are checked in the database or their own cache).
+pub const REALM_CACHE_TTL: Duration = Duration::from_secs(1);
 /// An unknown `kid` triggers a reload at most this often.
 const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -38,6 +42,7 @@ pub struct Authority {
     pub passwords: PasswordChecker,
     public_url: String,
     keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
+    realms: RwLock<HashMap<String, (Realm, Instant)>>,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -110,6 +115,7 @@ impl Authority {
             passwords: PasswordChecker::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
+            realms: RwLock::new(HashMap::new()),
         })
     }
 
@@ -138,7 +144,14 @@ impl Authority {
         if Realm::validate_name(name).is_err() {
             return Err(not_found());
         }
-        self.store.get_realm(name).await.map_err(store_failure)?.ok_or_else(not_found)
+        if let Some((realm, loaded)) = self.realms.read().unwrap_or_else(|p| p.into_inner()).get(name)
+            && loaded.elapsed() < REALM_CACHE_TTL
+        {
+            return Ok(realm.clone());
+        }
+        let realm = self.store.get_realm(name).await.map_err(store_failure)?.ok_or_else(not_found)?;
+        self.realms.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), (realm.clone(), Instant::now()));
+        Ok(realm)
     }
 
     /// The realm's keys, from cache while fresh. `wanted_kid` forces a reload (rate

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use portcullis_core::store::{Store, StoreError};
 
+mod group_commit;
 mod postgres;
 mod rows;
 mod shared;

@@ -1,12 +1,15 @@
 //! PostgreSQL: one pool; the server serializes what needs serializing.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
+use portcullis_core::model::TokenRecord;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::{ConnectOptions, Connection};
 
+use crate::group_commit::{GroupCommit, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
 
@@ -15,6 +18,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// A PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,
+    token_writer: GroupCommit,
 }
 
 impl PgStore {
@@ -51,7 +55,16 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(opts);
         tracing::info!(backend = "postgres", target, "database ready");
-        Ok(Self { pool })
+        let writer_pool = pool.clone();
+        let batch: WriteBatch = Arc::new(move |rows: Vec<TokenRecord>| {
+            let pool = writer_pool.clone();
+            Box::pin(async move {
+                let mut tx = pool.begin().await.map_err(map_err)?;
+                store_impl::insert_tokens_in(&mut tx, &rows).await?;
+                tx.commit().await.map_err(map_err)
+            })
+        });
+        Ok(Self { pool, token_writer: GroupCommit::spawn(batch) })
     }
 
     fn reader(&self) -> &PgPool {

@@ -102,6 +102,17 @@ macro_rules! impl_store {
                 sqlx::query::<$db>(sql)
             }
 
+            /// Inserts `tokens` inside `tx`: the group-commit writer's unit of work.
+            pub(super) async fn insert_tokens_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                tokens: &[TokenRecord],
+            ) -> StoreResult<()> {
+                for token in tokens {
+                    bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut **tx).await.map_err($map_err)?;
+                }
+                Ok(())
+            }
+
             fn bind_realm<'q>(q: Query<'q>, r: &Realm) -> Query<'q> {
                 q.bind(&r.name)
                     .bind(r.access_ttl)
@@ -417,8 +428,7 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
-                    bind_token(query(sql::TOKEN_INSERT), token)?.execute(self.writer()).await.map_err($map_err)?;
-                    Ok(())
+                    self.token_writer.insert(token.clone()).await
                 }
 
                 async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {

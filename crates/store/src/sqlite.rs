@@ -2,13 +2,16 @@
 //! process instead of contending for SQLite's lock.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_core::model::TokenRecord;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::time::Instant;
 
+use crate::group_commit::{GroupCommit, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
 
@@ -20,6 +23,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    token_writer: GroupCommit,
 }
 
 impl SqliteStore {
@@ -57,7 +61,16 @@ impl SqliteStore {
                 .map_err(|e| with_context(map_err(e), &ctx))?
         };
         tracing::info!(backend = "sqlite", path, "database ready");
-        Ok(Self { read, write })
+        let pool = write.clone();
+        let batch: WriteBatch = Arc::new(move |rows: Vec<TokenRecord>| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+                store_impl::insert_tokens_in(&mut tx, &rows).await?;
+                tx.commit().await.map_err(map_err)
+            })
+        });
+        Ok(Self { read, write, token_writer: GroupCommit::spawn(batch) })
     }
 
     fn reader(&self) -> &SqlitePool {

@@ -85,6 +85,7 @@ conformance! {
         tokens::concurrent_revocations_have_one_winner,
         tokens::token_for_unknown_client_is_refused,
         tokens::duplicate_token_id_is_conflict,
+        tokens::concurrent_inserts_each_get_their_own_outcome,
         users::user_crud,
         users::usernames_are_unique_case_insensitively,
         users::find_user_prefers_id_over_username,

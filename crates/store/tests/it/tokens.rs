@@ -108,3 +108,32 @@ pub async fn duplicate_token_id_is_conflict(store: Arc<dyn Store>) {
     let stored = store.get_token(&token.id).await.unwrap().unwrap();
     assert_eq!(stored.record, token, "the first token is untouched");
 }
+
+/// Group commit: many concurrent inserts are batched, each caller learns its own
+/// outcome, and a bad row in a batch fails only its own caller.
+pub async fn concurrent_inserts_each_get_their_own_outcome(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+    let mut set = JoinSet::new();
+    for i in 0..200 {
+        let store = store.clone();
+        // Every tenth row names a client that does not exist.
+        let client = if i % 10 == 0 { "ghost" } else { "web" };
+        let token = fixtures::token("acme", client);
+        set.spawn(async move { (token.id, client, store.insert_token(&token).await) });
+    }
+    let mut ok = 0;
+    while let Some(joined) = set.join_next().await {
+        let (id, client, result) = joined.unwrap();
+        let stored = store.get_token(&id).await.unwrap();
+        if client == "ghost" {
+            assert!(result.is_err(), "a row for an unknown client was accepted");
+            assert_eq!(stored, None);
+        } else {
+            result.unwrap();
+            assert!(stored.is_some(), "an acknowledged insert is readable at once");
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 180);
+}
