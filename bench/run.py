@@ -18,9 +18,11 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
+import html
 import html.parser
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -521,7 +523,8 @@ class Browser:
                 url = action
                 status, rh, data = self.call("POST", action, body)
             else:
-                raise HarnessError(f"authorization flow: {status} at {url}: {data[:300]!r}")
+                text = re.sub(r"\s+", " ", re.sub(r"(?s)<(script|style).*?</\1>|<[^>]+>", " ", data.decode("utf-8", "replace")))
+                raise HarnessError(f"authorization flow: {status} at {url.split('?')[0]}: {html.unescape(text).strip()[:300]}")
         raise HarnessError(f"authorization flow did not reach the redirect in {max_steps} steps")
 
 
@@ -553,6 +556,7 @@ class Side:
     # for the end-user flows (authorization code, refresh)
     def require_user_flows(self, grant: str) -> None: raise NotImplementedError
     def flow_port(self) -> int: raise NotImplementedError
+    def load_ports(self) -> list[int]: raise NotImplementedError
     def authorize_path(self) -> str: raise NotImplementedError
     def web_token_path(self) -> str: raise NotImplementedError
     def web_auth(self) -> dict: raise NotImplementedError
@@ -616,7 +620,7 @@ class Side:
                 raise HarnessError(f"{self.name}: code exchange gave no refresh token: {status} {body[:300]!r}")
             tokens.append(json.loads(body)["refresh_token"])
         pool = self.write_pool("refresh", tokens)
-        return [self.flow_port()], Item("POST", self.web_token_path(), self.web_auth(), mode="chain", pool_file=pool,
+        return self.load_ports(), Item("POST", self.web_token_path(), self.web_auth(), mode="chain", pool_file=pool,
                                         body_prefix="grant_type=refresh_token&refresh_token=", label="refresh")
 
     def code_exchange(self, seconds: float) -> Load:
@@ -631,7 +635,7 @@ class Side:
             raise HarnessError(f"{self.name}: minting codes gave none ({res.get('sample')})")
         item = Item("POST", self.web_token_path(), self.web_auth(), mode="once", pool_file=path,
                     body_prefix=self.exchange_prefix(), label="code exchange")
-        return Load([self.flow_port()], [item], consuming=True,
+        return Load(self.load_ports(), [item], consuming=True,
                     notes=[f"{res['collected']:,} codes minted in {seconds:g} s by GET authorize on a logged-in session"])
 
 
@@ -760,7 +764,10 @@ class PortcullisSide(Side):
             raise Skip(f"{grant} is advertised, but provisioning a user and client failed: {self.user_flows_error}")
 
     def flow_port(self) -> int:
-        return self.ports[0]
+        return self.ports[0]  # log in and mint codes on the first instance; exchange on all
+
+    def load_ports(self) -> list[int]:
+        return self.ports
 
     def authorize_path(self) -> str:
         return "/realms/default/oauth/authorize?" + urllib.parse.urlencode({
@@ -783,6 +790,29 @@ class PortcullisSide(Side):
         return Load(self.ports, [Item("POST", "/realms/default/oauth/token", self.web_auth(), body=body,
                                       label="password")],
                     notes=["one user logging in over and over: argon2id verification on every request"])
+
+    def log_position(self) -> int:
+        try:
+            return os.path.getsize(self.logfile)
+        except OSError:
+            return 0
+
+    def log_since(self, pos: int) -> dict:
+        """WARN/ERROR/panic lines written since pos, grouped by message (numbers, ids and times blanked)."""
+        groups: dict[str, int] = {}
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(pos)
+                for raw in f:
+                    line = raw.decode("utf-8", "replace")
+                    if not re.search(r"\b(WARN|ERROR|panicked)\b", line):
+                        continue
+                    msg = re.sub(r"^\S+\s+", "", line.strip())  # the timestamp
+                    msg = re.sub(r"\b[0-9a-f]{8}-[0-9a-f-]{27}\b|\b\d+(\.\d+)?\b", "N", msg)[:300]
+                    groups[msg] = groups.get(msg, 0) + 1
+        except OSError:
+            pass
+        return dict(sorted(groups.items(), key=lambda kv: -kv[1])[:10])
 
     def log_findings(self) -> dict:
         levels: dict[str, int] = {}
@@ -891,6 +921,9 @@ class PeerSide(Side):
     def flow_port(self) -> int:
         return self.ports["opaque"]
 
+    def load_ports(self) -> list[int]:
+        return [self.ports["opaque"]]
+
     def authorize_path(self) -> str:
         return "/auth?" + urllib.parse.urlencode({
             "client_id": PEER_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "a b",
@@ -964,7 +997,7 @@ def s_introspect_unknown(side: Side, ctx: Context):
 def s_revoke(side: Side, ctx: Context):
     def make(_rep: int) -> Load:
         # a fresh pool for every repeat: each token is revoked once (wrapping around is counted)
-        pool = side.mint_tokens("opaque", ctx.args.duration, 50_000_000)
+        pool = side.mint_tokens("opaque", -(-ctx.args.duration * 5 // 4), 50_000_000)  # 1.25 × duration
         ports, item = side.revoke_item(pool)
         return Load(ports, [item], consuming=True)
     side.revoke_item("")
@@ -979,16 +1012,13 @@ def s_refresh(side: Side, ctx: Context):
         return Load(ports, [item], consuming=True,
                     notes=["each connection rotates its own refresh token: every answer's new token is the next "
                            "request's"])
-    if isinstance(side, PortcullisSide):
-        side.refresh_pool(0)  # raises Skip until Portcullis can
-    else:
-        side.require_grant("refresh_token")
+    side.require_user_flows("refresh_token")
+    side.require_user_flows("authorization_code")  # the refresh tokens come from code exchanges
     return make
 
 
 def s_code(side: Side, ctx: Context):
-    if isinstance(side, PortcullisSide):
-        side.code_exchange(0)  # raises Skip until Portcullis can
+    side.require_user_flows("authorization_code")
     return lambda _rep: side.code_exchange(-(-ctx.args.duration * 3 // 2))
 
 
@@ -1002,7 +1032,7 @@ def s_mixed(side: Side, ctx: Context):
     pool = side.mint_tokens("opaque", ctx.args.mint_seconds, ctx.args.intro_pool)
     _, intro = side.introspect_item("opaque", pool, "cycle")
     intro.weight, cc.weight = 7, 2
-    with_refresh = ctx.both_have("refresh_token")
+    with_refresh = ctx.both_have("refresh_token") and ctx.both_have("authorization_code")
     notes = []
     if not with_refresh:
         notes.append("refresh part skipped (not available yet on Portcullis): 70:20 introspection:client_credentials")
@@ -1045,11 +1075,11 @@ SCENARIOS: list[Scenario] = [
              "POST token grant_type=refresh_token; each answer's new refresh token is used next.", s_refresh),
     Scenario("authcode", "authorization code exchange",
              "POST token grant_type=authorization_code with PKCE; codes pre-minted through the real flow.", s_code),
-    Scenario("password", "password grant",
-             "POST token grant_type=password (bounded by argon2id by design).", s_password),
     Scenario("mixed", "mixed 70/20/10",
              "70% introspection (opaque), 20% client_credentials, 10% refresh, interleaved on every connection.",
              s_mixed),
+    Scenario("password", "password grant",
+             "POST token grant_type=password (bounded by argon2id by design).", s_password),
 ]
 
 
@@ -1098,6 +1128,7 @@ class Runner:
         self.skipped: list[dict] = []
         self.crashes: list[dict] = []
         self.failures: list[dict] = []
+        self.log_lines: list[dict] = []
 
     def scenarios(self) -> list[Scenario]:
         if not self.args.scenarios:
@@ -1117,6 +1148,20 @@ class Runner:
             self.failures.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "error": str(exc)})
 
     def _measure_side(self, sc: Scenario, side: Side, ctx: Context, label: str) -> None:
+        log_pos = side.log_position() if isinstance(side, PortcullisSide) else None
+        try:
+            self._measure_side_runs(sc, side, ctx, label)
+        finally:
+            if log_pos is not None:
+                found = side.log_since(log_pos)
+                if found:
+                    self.log_lines.append({"scenario": sc.id, "backend": side.backend, "lines": found})
+                    for r in self.results:
+                        if (r["scenario"], r["side"], r["backend"]) == (sc.id, side.name, side.backend):
+                            r["log"] = found
+                    log(f"{label}: server log: " + "; ".join(f"{n}× {m[:120]}" for m, n in list(found.items())[:3]))
+
+    def _measure_side_runs(self, sc: Scenario, side: Side, ctx: Context, label: str) -> None:
         try:
             make = sc.build(side, ctx)
         except Skip as skip:
@@ -1144,6 +1189,11 @@ class Runner:
             log(f"{label} #{rep + 1}: {res['rps']:,.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
                 f"p99 {res['p99_us'] / 1000:.2f} ms, server cpu {res['server_cpu_s']:.1f} s, "
                 f"loadgen cpu {res['loadgen_cpu_s']:.1f} s ({flag})")
+            if not res["valid"] and not res.get("sample") and res["non2xx"]:
+                # static loads are not inspected by the script: ask once more to show what it answers
+                it = load.items[0]
+                st, _, data = http_request(load.ports[0], it.method, it.path, it.body, it.headers)
+                res["sample"] = f"{st} {data[:300].decode('utf-8', 'replace')} (one request after the run)"
             if not res["valid"] and res.get("sample"):
                 log(f"    first bad answer: {res['sample'][:200]}")
             if any("died" in p for p in res["problems"]):
@@ -1152,6 +1202,24 @@ class Runner:
                 break
         self.results.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "notes": notes,
                              "summary": median_summary(runs), "runs": runs})
+
+    def remeasure_floor(self, side: Side) -> None:
+        for r in self.results:
+            if (r["scenario"], r["side"], r["backend"]) != ("healthz", side.name, side.backend):
+                continue
+            if any(not os.path.exists(f"/proc/{p}") or _is_zombie(p) for p in side.pids()):
+                return
+            load = side.healthz()
+            try:
+                for rep in range(self.args.repeats):
+                    res = self.wrk.run(load, self.args.duration, self.args.connections, side.pids())
+                    r["runs"].append(res)
+                    log(f"healthz [{side.name}/{side.backend}] again #{rep + 1}: {res['rps']:,.0f} req/s, "
+                        f"p99 {res['p99_us'] / 1000:.2f} ms")
+            except HarnessError as exc:
+                log(f"healthz [{side.name}/{side.backend}] again: FAILED: {exc}")
+            r["summary"] = median_summary(r["runs"])
+            r["notes"] = ["measured at the start and at the end of the phase (median of both)"]
 
     def run(self, binary: str | None) -> dict:
         args = self.args
@@ -1230,6 +1298,11 @@ class Runner:
                 self.measure_side(sc, side, ctx)
                 if peer is not None:
                     self.measure_side(sc, peer, ctx)
+            # The floor again at the end: a busy machine only ever lowers it, so one reading
+            # taken at a bad moment would inflate every "of floor" figure of the phase.
+            self.remeasure_floor(side)
+            if peer is not None:
+                self.remeasure_floor(peer)
         finally:
             phase["stop"] = side.stop()
             phase["log"] = side.log_findings()
@@ -1337,6 +1410,7 @@ def write_markdown(report: dict, path: str) -> str:
         ps = peer["summary"] if peer else None
         peer_skip = skipped_reason(report, sc.id, "peer")
         rows = 0
+        shown_notes: set[str] = set()
         for backend in backends:
             r = idx.get((sc.id, "portcullis", backend))
             skip = skipped_reason(report, sc.id, "portcullis", backend)
@@ -1349,15 +1423,20 @@ def write_markdown(report: dict, path: str) -> str:
                 notes.append(skip)
             if s and not s["valid"]:
                 notes.append("✗ " + "; ".join(s["problems"]))
+                if s.get("sample"):
+                    notes.append("first bad answer: `" + s["sample"][:160].replace("`", "'") + "`")
             if s and s["wrapped"]:
                 notes.append(f"{s['wrapped']:,} requests re-used a revoked token")
             if r:
-                notes.extend(r["notes"])
+                notes.extend(n for n in r["notes"] if n not in shown_notes)
+                shown_notes.update(r["notes"])
             if rows == 0:
                 if peer_skip:
                     notes.append("peer: " + peer_skip)
                 if ps and not ps["valid"]:
                     notes.append("peer ✗ " + "; ".join(ps["problems"]))
+                    if ps.get("sample"):
+                        notes.append("peer's first bad answer: `" + ps["sample"][:160].replace("`", "'") + "`")
                 if peer:
                     notes.extend("peer: " + n for n in peer["notes"] if not r or n not in r["notes"])
             ratio = (f"{s['rps'] / ps['rps']:.2f}×" if s and ps and ps["rps"] else "—")
@@ -1404,12 +1483,18 @@ def write_markdown(report: dict, path: str) -> str:
         lines.append(f"- peer {st['format']} pid {st['pid']}: ready {st['ready_ms']} ms after spawn, idle RSS "
                      f"{(st['idle_rss_kb'] or 0) / 1024:.1f} MB")
     findings = [(p["backend"], p["log"]) for p in report["phases"] if p.get("log") and p["log"]["counts"]]
-    if findings or report["crashes"]:
+    if findings or report["crashes"] or report.get("server_log") or report.get("failures"):
         lines += ["", "## Server problems seen", ""]
         for backend, lg in findings:
-            lines.append(f"- {backend}: log lines {lg['counts']}; first: `{(lg['samples'] or [''])[0][:300]}`")
+            lines.append(f"- {backend}: {lg['counts']} log lines in all")
+        for entry in report.get("server_log", []):
+            for msg, n in entry["lines"].items():
+                shown = msg[:200].replace("`", "'")
+                lines.append(f"- {entry['scenario']} on {entry['backend']}: {n:,} × `{shown}`")
         for c in report["crashes"]:
-            lines.append(f"- {c}")
+            lines.append(f"- crash: {c}")
+        for fl in report.get("failures", []):
+            lines.append(f"- harness could not run {fl['scenario']} ({fl['side']}, {fl['backend']}): {fl['error'][:300]}")
     text = "\n".join(lines) + "\n"
     with open(path, "w") as f:
         f.write(text)
@@ -1429,13 +1514,18 @@ def write_svg(report: dict, path: str) -> None:
             vals.append((side, backend, r["summary"] if r else None))
         if any(v[2] for v in vals):
             rows.append((sc, vals))
-    bar_h, gap, label_w, panel_w = 11, 12, 230, 400
+    bar_h, gap, label_w, panel_w = 11, 12, 300, 400
     row_h = len(series) * bar_h + gap
-    top = 70
+    top = 88
     height = top + len(rows) * row_h + 40
     width = label_w + 2 * panel_w + 130
     max_rps = max([v[2]["rps"] for _, vals in rows for v in vals if v[2]] or [1])
     max_p99 = max([v[2]["p99_us"] / 1000 for _, vals in rows for v in vals if v[2]] or [1])
+
+    lo, hi = 0.1, max(max_p99 * 1.3, 1.0)  # p99 on a log scale: the peer's tails would flatten the rest
+
+    def log_pos(ms: float) -> float:
+        return (math.log10(max(ms, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
 
     def esc(s: str) -> str:
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -1452,12 +1542,22 @@ def write_svg(report: dict, path: str) -> None:
     x1 = label_w
     x2 = label_w + panel_w + 60
     out.append(f'<text x="{x1}" y="{top - 12}" font-weight="bold">requests/s (higher is better)</text>')
-    out.append(f'<text x="{x2}" y="{top - 12}" font-weight="bold">p99 latency, ms (lower is better)</text>')
-    lx = x2 + 230
-    for i, (side, backend) in enumerate(series):
-        name = "peer (oidc-provider)" if side == "peer" else f"Portcullis {backend}"
-        out.append(f'<rect x="{lx}" y="{8 + i * 13}" width="10" height="10" fill="{colors.get(backend, "#888")}"/>'
-                   f'<text x="{lx + 14}" y="{17 + i * 13}">{esc(name)}</text>')
+    out.append(f'<text x="{x2}" y="{top - 12}" font-weight="bold">p99 latency, ms, log scale (lower is better)</text>')
+    grid = []
+    tick = lo
+    while tick <= hi:
+        gx = x2 + panel_w * log_pos(tick)
+        grid.append(f'<line x1="{gx:.1f}" y1="{top - 4}" x2="{gx:.1f}" y2="{top + len(rows) * row_h}" '
+                    f'stroke="#000" stroke-opacity="0.15"/>'
+                    f'<text x="{gx:.1f}" y="{top + len(rows) * row_h + 12}" font-size="9" text-anchor="middle" '
+                    f'fill="#555">{tick:g}</text>')
+        tick *= 10
+    lx = 10
+    for side, backend in series:
+        name = "peer (oidc-provider, memory)" if side == "peer" else f"Portcullis {backend}"
+        out.append(f'<rect x="{lx}" y="48" width="10" height="10" fill="{colors.get(backend, "#888")}"/>'
+                   f'<text x="{lx + 14}" y="57">{esc(name)}</text>')
+        lx += 14 + 7 * len(name) + 24
     out.append('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
                'patternTransform="rotate(45)"><rect width="3" height="6" fill="white" opacity="0.6"/></pattern></defs>')
     for ri, (sc, vals) in enumerate(rows):
@@ -1466,8 +1566,10 @@ def write_svg(report: dict, path: str) -> None:
             out.append(f'<rect x="0" y="{y0 - 3}" width="{width}" height="{row_h}" fill="#f6f8fa"/>')
         out.append(f'<text x="{label_w - 8}" y="{y0 + row_h / 2 - 2}" text-anchor="end">{esc(sc.title)}</text>')
         peer_s = vals[-1][2]
-        ratios = [f"{b} {s['rps'] / peer_s['rps']:.1f}×" for (side, b, s) in vals[:-1] if s and peer_s and peer_s["rps"]]
-        if ratios and not sc.floor:
+        short = {"sqlite": "sqlite", "postgres": "pg", "postgres-2": "pg×2"}
+        ratios = [f"{short.get(b, b)} {s['rps'] / peer_s['rps']:.1f}×" for (side, b, s) in vals[:-1]
+                  if s and peer_s and peer_s["rps"]]
+        if ratios:
             out.append(f'<text x="{label_w - 8}" y="{y0 + row_h / 2 + 10}" text-anchor="end" font-size="9" '
                        f'fill="#555">vs peer: {esc(", ".join(ratios))}</text>')
         for bi, (side, backend, s) in enumerate(vals):
@@ -1481,9 +1583,12 @@ def write_svg(report: dict, path: str) -> None:
                 out.append(f'<rect x="{x1}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="url(#hatch)"/>')
             out.append(f'<text x="{x1 + w + 3:.1f}" y="{y + bar_h - 3}" font-size="9">{s["rps"]:,.0f}</text>')
             p99 = s["p99_us"] / 1000
-            w2 = max(1.0, panel_w * p99 / max_p99)
+            w2 = max(1.0, panel_w * log_pos(p99))
             out.append(f'<rect x="{x2}" y="{y}" width="{w2:.1f}" height="{bar_h - 2}" fill="{color}"/>')
+            if not s["valid"]:
+                out.append(f'<rect x="{x2}" y="{y}" width="{w2:.1f}" height="{bar_h - 2}" fill="url(#hatch)"/>')
             out.append(f'<text x="{x2 + w2 + 3:.1f}" y="{y + bar_h - 3}" font-size="9">{p99:.2f}</text>')
+    out.extend(grid)
     out.append(f'<line x1="{x1}" y1="{top - 4}" x2="{x1}" y2="{top + len(rows) * row_h}" stroke="#333"/>')
     out.append(f'<line x1="{x2}" y1="{top - 4}" x2="{x2}" y2="{top + len(rows) * row_h}" stroke="#333"/>')
     out.append("</svg>")
@@ -1651,6 +1756,7 @@ def main(argv=None) -> int:
     report["skipped"] = runner.skipped
     report["crashes"] = runner.crashes
     report["failures"] = runner.failures
+    report["server_log"] = runner.log_lines
     report["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, started.strftime("%Y-%m-%d-%H%M"))

@@ -14,10 +14,10 @@
 //   algorithm (that is the only way oidc-provider issues JWT access tokens; without a resource
 //   it keeps issuing opaque ones). oidc-provider refuses to introspect or revoke JWTs
 //   ("Structured JWT Tokens cannot be introspected"), so JWT introspection has no peer figure;
-// - an unbounded in-memory adapter (a Map with expiry) instead of the bundled MemoryAdapter's
-//   1000-entry LRU, which would silently evict tokens under load and turn introspection,
-//   revocation and refresh into "unknown token" answers. Tokens stay in memory, as the issue
-//   describes the peer ("tokens only in memory");
+// - an in-memory adapter of its own (below) instead of the bundled MemoryAdapter, whose
+//   1000-entry LRU silently evicts tokens under load (turning introspection, revocation and
+//   refresh into "unknown token" answers) and whose grant index costs O(tokens of the grant)
+//   per insert. Tokens stay in memory only, as the issue describes the peer;
 // - refresh tokens are rotated on every use (rotateRefreshToken: true) and issued to every
 //   authorization_code exchange of a client allowed the refresh_token grant;
 // - the development login/consent pages (devInteractions) stay on: bench/run.py logs in once
@@ -28,7 +28,6 @@ import * as crypto from 'node:crypto';
 import process from 'node:process';
 
 import Provider from 'oidc-provider';
-import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,44 +44,98 @@ const clientSecret = process.env.BENCH_PEER_CLIENT_SECRET || 'bench-peer-secret-
 const host = '127.0.0.1';
 const issuer = `http://${host}:${port}`;
 
-// An unbounded store with the interface MemoryAdapter expects (get/set/delete, maxAge in ms).
-class UnboundedStore {
-  #map = new Map();
+// Storage: an in-memory adapter written for the benchmark. The bundled MemoryAdapter keeps at most
+// 1000 entries (an LRU: under load it evicts live tokens, sessions and grants), and it keeps a
+// per-grant index whose every update walks all of the grant's tokens (Math.max over the members),
+// so one busy grant makes each token insert O(tokens issued so far). This adapter has the same
+// semantics (find, upsert, consume, destroy, findByUid, findByUserCode, revokeByGrantId) with
+// expiry, no size limit and O(1) index updates.
+const entries = new Map(); // key -> { value, expiry }
+const grantMembers = new Map(); // grantId -> Set of keys
+const grantable = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
-  get(key) {
-    const entry = this.#map.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiry !== undefined && entry.expiry <= Date.now()) {
-      this.#map.delete(key);
-      return undefined;
+function get(key) {
+  const entry = entries.get(key);
+  if (entry === undefined) return undefined;
+  if (entry.expiry !== undefined && entry.expiry <= Date.now()) {
+    entries.delete(key);
+    return undefined;
+  }
+  return entry.value;
+}
+
+function set(key, value, expiresIn) {
+  const expiry = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+  entries.set(key, { value, expiry });
+}
+
+class BenchAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    if (this.model === 'Session') set(`sessionUid:${payload.uid}`, id, expiresIn);
+    if (payload.userCode) set(`userCode:${payload.userCode}`, id, expiresIn);
+    if (grantable.has(this.model) && payload.grantId) {
+      let members = grantMembers.get(payload.grantId);
+      if (!members) grantMembers.set(payload.grantId, (members = new Set()));
+      members.add(key);
     }
-    return entry.value;
+    set(key, payload, expiresIn);
   }
 
-  set(key, value, { maxAge } = {}) {
-    const expiry = typeof maxAge === 'number' && Number.isFinite(maxAge) ? Date.now() + maxAge : undefined;
-    this.#map.set(key, { value, expiry });
-    return this;
+  async find(id) {
+    return get(this.key(id));
   }
 
-  has(key) {
-    return this.get(key) !== undefined;
+  async findByUid(uid) {
+    const id = get(`sessionUid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
   }
 
-  delete(key) {
-    return this.#map.delete(key);
+  async findByUserCode(userCode) {
+    const id = get(`userCode:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
   }
 
-  sweep() {
-    const now = Date.now();
-    for (const [key, entry] of this.#map) {
-      if (entry.expiry !== undefined && entry.expiry <= now) this.#map.delete(key);
-    }
+  async consume(id) {
+    const payload = get(this.key(id));
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    const key = this.key(id);
+    const payload = get(key);
+    entries.delete(key);
+    if (payload?.grantId) grantMembers.get(payload.grantId)?.delete(key);
+  }
+
+  async revokeByGrantId(grantId) {
+    const members = grantMembers.get(grantId);
+    if (!members) return;
+    for (const key of members) entries.delete(key);
+    grantMembers.delete(grantId);
   }
 }
 
-const store = new UnboundedStore();
-setInterval(() => store.sweep(), 60_000).unref();
+// Expired entries go once a minute (reads also drop them), and so do index entries for them.
+setInterval(() => {
+  const now = Date.now();
+  for (const [key, entry] of entries) {
+    if (entry.expiry !== undefined && entry.expiry <= now) entries.delete(key);
+  }
+  for (const [grantId, members] of grantMembers) {
+    for (const key of members) if (!entries.has(key)) members.delete(key);
+    if (members.size === 0) grantMembers.delete(grantId);
+  }
+}, 60_000).unref();
 
 function jwk(type, options) {
   const { privateKey } = crypto.generateKeyPairSync(type, options);
@@ -103,7 +156,7 @@ const resourceServers = {
 };
 
 const configuration = {
-  adapter: (model) => new MemoryAdapter(model, store),
+  adapter: BenchAdapter,
   clients: [
     {
       client_id: 'bench',

@@ -6,6 +6,7 @@ use std::pin::pin;
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -46,7 +47,19 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(req)
+            // Each request runs to its end in a task of its own: a client that hangs up
+            // drops only the wait for the answer, never a handler in the middle of a
+            // database transaction (which could leave it open on a pooled connection).
+            let handling = tokio::spawn(app.clone().oneshot(req));
+            async move {
+                match handling.await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        Ok(crate::ApiError(portcullis_core::error::OAuthError::server_error("request task failed"))
+                            .into_response())
+                    }
+                }
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_buf_size(MAX_HEAD_BYTES);
