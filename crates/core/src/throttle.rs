@@ -60,7 +60,10 @@ pub async fn admit(
         None => 0,
     };
     if count > PER_ACCOUNT || address_count > PER_ADDRESS {
-        tracing::warn!(realm, attempts = count, "sign-in throttled");
+        // Once per lock, not once per attempt: a brute-force run must not flood the log.
+        if count == PER_ACCOUNT + 1 || address_count == PER_ADDRESS + 1 {
+            tracing::warn!(realm, account_attempts = count, address_attempts = address_count, "sign-in locked");
+        }
         return Err(throttled());
     }
     Ok(Admission { account_key: key, account_count: count })
