@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::authority::{Authority, store_failure};
 use crate::error::OAuthError;
+use crate::model::{User, UserKind};
 
 /// Length of a counting window.
 pub const WINDOW_SECS: i64 = 15 * 60;
@@ -81,5 +82,46 @@ impl Admission {
     /// A successful sign-in clears the account's count.
     pub async fn succeeded(self, authority: &Authority) -> Result<(), OAuthError> {
         authority.store.clear_login_attempts(&self.account_key).await.map_err(store_failure)
+    }
+}
+
+/// Why a sign-in failed. Callers show one answer for `BadCredentials` whatever the
+/// cause (unknown user, wrong password, disabled account, a customer account).
+#[derive(Debug)]
+pub enum SignInFailure {
+    Throttled,
+    BadCredentials,
+    Unavailable(OAuthError),
+}
+
+/// The one sign-in sequence of the login page and the password grant: count the
+/// attempt, find the account by username, check the password (against a dummy hash
+/// when there is no account), and require an enabled staff account.
+pub async fn sign_in(
+    authority: &Authority,
+    realm: &str,
+    username: &str,
+    password: &str,
+    addr: Option<IpAddr>,
+) -> Result<User, SignInFailure> {
+    let admission = match admit(authority, realm, username, addr).await {
+        Ok(a) => a,
+        Err(e) if e.code == crate::error::ErrorCode::InvalidGrant => return Err(SignInFailure::Throttled),
+        Err(e) => return Err(SignInFailure::Unavailable(e)),
+    };
+    let user =
+        authority.store.find_user(realm, username).await.map_err(|e| SignInFailure::Unavailable(store_failure(e)))?;
+    // Only a username match signs in (find_user also matches ids).
+    let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
+    let password_ok = authority.passwords.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    match user {
+        Some(u) if password_ok && !u.disabled && u.kind == UserKind::Staff => {
+            admission.succeeded(authority).await.map_err(SignInFailure::Unavailable)?;
+            Ok(u)
+        }
+        _ => {
+            admission.failed().await;
+            Err(SignInFailure::BadCredentials)
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::params::Params;
 use crate::redirect::{ClientRedirect, ResponseMode};
 use crate::secret::{constant_time_eq, random_token_string, sha256};
 use crate::store::StoreError;
-use crate::throttle;
+use crate::throttle::{self, SignInFailure};
 use crate::token::{new_token_id, opaque, parse_token_id_hex, token_id_hex};
 
 /// How long a browser session lasts.
@@ -332,24 +332,14 @@ pub async fn submit_login(
     if username.is_empty() || password.is_empty() {
         return Ok(again("Enter your username and password.").into());
     }
-    let admission = match throttle::admit(authority, &realm.name, username, addr).await {
-        Ok(a) => a,
-        Err(e) if e.code == ErrorCode::InvalidGrant => {
+    let user = match throttle::sign_in(authority, &realm.name, username, password, addr).await {
+        Ok(u) => u,
+        Err(SignInFailure::Throttled) => {
             return Ok(again("Too many sign-in attempts. Wait a few minutes and try again.").into());
         }
-        Err(e) => return Err(e),
+        Err(SignInFailure::BadCredentials) => return Ok(again("Invalid username or password.").into()),
+        Err(SignInFailure::Unavailable(e)) => return Err(e),
     };
-    let user = authority.store.find_user(&realm.name, username).await.map_err(store_failure)?;
-    let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
-    let ok = authority.passwords.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
-    let user = match user {
-        Some(u) if ok && !u.disabled && u.kind == UserKind::Staff => u,
-        _ => {
-            admission.failed().await;
-            return Ok(again("Invalid username or password.").into());
-        }
-    };
-    admission.succeeded(authority).await?;
     // A new session id at sign-in, so a planted cookie never becomes an authenticated
     // one (session fixation); the pending request moves to the new session.
     let (new, set_session) = new_session(authority, &realm.name, Some(&user.id)).await?;

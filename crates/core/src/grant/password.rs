@@ -8,10 +8,10 @@ use portcullis_proto::TokenResponse;
 use super::{GrantContext, GrantHandler};
 use crate::authority::store_failure;
 use crate::error::OAuthError;
-use crate::model::{Grant, GrantType, UserKind};
+use crate::model::{Grant, GrantType};
 use crate::params::Params;
 use crate::scope::ScopeSet;
-use crate::throttle;
+use crate::throttle::{self, SignInFailure};
 
 pub struct PasswordGrant;
 
@@ -36,20 +36,12 @@ impl GrantHandler for PasswordGrant {
         let username = params.require("username")?;
         let password = params.require("password")?;
         let scope = ScopeSet::resolve(params.get("scope"), &client.scopes, &client.default_scopes)?.to_string_list();
-        let admission = throttle::admit(authority, &realm.name, username, ctx.request.client_addr).await?;
-        let user = authority.store.find_user(&realm.name, username).await.map_err(store_failure)?;
-        // Only a username match signs in (find_user also matches ids).
-        let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
-        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let password_ok = authority.passwords.check(password, hash).await;
-        let user = match user {
-            Some(u) if password_ok && !u.disabled && u.kind == UserKind::Staff => u,
-            _ => {
-                admission.failed().await;
-                return Err(bad_credentials());
-            }
+        let user = match throttle::sign_in(authority, &realm.name, username, password, ctx.request.client_addr).await {
+            Ok(u) => u,
+            Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
+            Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
+            Err(SignInFailure::Unavailable(e)) => return Err(e),
         };
-        admission.succeeded(authority).await?;
         let grant = Grant {
             id: crate::token::new_token_id(),
             realm: realm.name.clone(),
