@@ -375,6 +375,25 @@ pub struct StoredToken {
     pub user: Option<TokenUser>,
 }
 
+impl StoredToken {
+    /// Whether nothing has ended this token apart from time and use: it belongs to
+    /// `realm`, neither it nor its grant is revoked, its client and user are enabled.
+    /// Spending (`used_at`) and expiry are for the caller: a refresh exchange treats a
+    /// spent token as reuse, not as unknown.
+    pub fn standing(&self, realm: &str) -> bool {
+        let r = &self.record;
+        r.realm == realm
+            && r.revoked_at.is_none()
+            && !self.client_disabled
+            && !self.grant_revoked
+            && !self.user.as_ref().is_some_and(|u| u.disabled)
+    }
+
+    pub fn expired(&self, now: i64) -> bool {
+        self.record.expires_at.is_some_and(|exp| exp <= now)
+    }
+}
+
 /// What a token's validity and claims need of its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenUser {

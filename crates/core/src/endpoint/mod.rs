@@ -62,17 +62,10 @@ pub async fn resolve(
         (None, None) => record.kind == TokenKind::Access,
         _ => false,
     };
-    let live = verifier_ok
-        && record.realm == realm.name
-        && record.revoked_at.is_none()
-        && record.used_at.is_none()
-        && !stored.client_disabled
-        && !stored.grant_revoked
-        && !stored.user.as_ref().is_some_and(|u| u.disabled);
-    if !live {
+    if !verifier_ok || record.used_at.is_some() || !stored.standing(&realm.name) {
         return Ok(Err(Unusable::Unrecognised));
     }
-    if record.expires_at.is_some_and(|exp| exp <= now) {
+    if stored.expired(now) {
         return Ok(Err(Unusable::Expired));
     }
     Ok(Ok(stored))

@@ -38,13 +38,9 @@ impl GrantHandler for RefreshTokenGrant {
         let now = authority.now();
         let usable = old.verifier_hash.is_some_and(|h| parsed.verifies(&h))
             && old.kind == TokenKind::Refresh
-            && old.realm == realm.name
             && old.client_id == client.client_id
-            && old.revoked_at.is_none()
-            && !stored.grant_revoked
-            && !stored.client_disabled
-            && !stored.user.as_ref().is_some_and(|u| u.disabled)
-            && old.expires_at.is_none_or(|e| e > now);
+            && stored.standing(&realm.name)
+            && !stored.expired(now);
         if !usable {
             return Err(bad_refresh());
         }
