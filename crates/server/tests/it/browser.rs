@@ -102,6 +102,20 @@ pub fn authorize_url(s: &TestServer, realm: &str, query: &[(&str, &str)]) -> Str
     format!("{}?{q}", s.url(realm, "/oauth/authorize"))
 }
 
+/// The authorize URL of the plain public-client code flow: `code`, the test redirect
+/// URI, an S256 challenge, and `extra` parameters.
+pub fn pkce_authorize_url(s: &TestServer, client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    q.extend_from_slice(extra);
+    authorize_url(s, "default", &q)
+}
+
 /// A PKCE verifier and its S256 challenge.
 pub fn pkce_pair() -> (String, String) {
     let verifier = portcullis_core::secret::random_token_string();

@@ -5,7 +5,9 @@ use portcullis_core::admin::{ClientSpec, RealmSettings};
 use portcullis_core::model::GrantType;
 use serde_json::Value;
 
-use crate::browser::{Browser, REDIRECT, authorize_url, hidden, location, param, pkce_pair, redirect_params};
+use crate::browser::{
+    Browser, REDIRECT, authorize_url, hidden, location, param, pkce_authorize_url, pkce_pair, redirect_params,
+};
 use crate::harness::{TestClient, TestServer, assert_error};
 
 async fn resource_server(s: &TestServer, realm: &str) -> TestClient {
@@ -251,17 +253,7 @@ async fn the_consent_form_needs_its_csrf_token_and_this_browser() {
     s.user("default", "alice", "correct horse battery", &[]).await;
     let (_, challenge) = pkce_pair();
     let b = Browser::new();
-    let url = authorize_url(
-        &s,
-        "default",
-        &[
-            ("response_type", "code"),
-            ("client_id", &client.id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = pkce_authorize_url(&s, &client.id, &challenge, &[]);
     let page = b.get(&url).await.text().await.unwrap();
     let request = hidden(&page, "request").unwrap();
     // Login without the CSRF token, or with a wrong one: refused.
@@ -301,18 +293,7 @@ async fn deny_sends_access_denied() {
     s.user("default", "alice", "correct horse battery", &[]).await;
     let (_, challenge) = pkce_pair();
     let b = Browser::new();
-    let url = authorize_url(
-        &s,
-        "default",
-        &[
-            ("response_type", "code"),
-            ("client_id", &client.id),
-            ("redirect_uri", REDIRECT),
-            ("state", "s1"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = pkce_authorize_url(&s, &client.id, &challenge, &[("state", "s1")]);
     let page = b.get(&url).await.text().await.unwrap();
     let r = b.login(&s, "default", &page, "alice", "correct horse battery").await;
     let consent = b.get(&location(&r)).await.text().await.unwrap();
@@ -398,17 +379,7 @@ async fn pages_forbid_framing_and_escape_what_they_echo() {
         .await;
     let (_, challenge) = pkce_pair();
     let b = Browser::new();
-    let url = authorize_url(
-        &s,
-        "default",
-        &[
-            ("response_type", "code"),
-            ("client_id", &client.id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = pkce_authorize_url(&s, &client.id, &challenge, &[]);
     let r = b.get(&url).await;
     let h = r.headers().clone();
     assert_eq!(h["x-frame-options"], "DENY");
