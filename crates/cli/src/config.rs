@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     pub sqlite_busy_timeout_ms: Option<u64>,
     pub max_connections: Option<u32>,
+    pub sqlite_write_linger_us: Option<u64>,
+    pub sign_in_limit_per_address: Option<u32>,
 }
 
 impl FileConfig {
@@ -72,6 +74,12 @@ pub struct ServeArgs {
     /// Database connections per pool
     #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u32>,
+    /// Microseconds SQLite's token writer waits for more writes to commit together
+    #[arg(long, env = "PORTCULLIS_SQLITE_WRITE_LINGER_US", value_name = "US")]
+    pub sqlite_write_linger_us: Option<u64>,
+    /// Sign-in attempts allowed from one address per 15 minutes (0: no per-address limit)
+    #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N")]
+    pub sign_in_limit_per_address: Option<u32>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -104,6 +112,8 @@ pub struct Config {
     pub body_limit: usize,
     pub sqlite_busy_timeout: Duration,
     pub max_connections: u32,
+    pub sqlite_write_linger: Duration,
+    pub sign_in_limit_per_address: u32,
 }
 
 impl Config {
@@ -146,6 +156,11 @@ impl Config {
         if !(1..=1000).contains(&max_connections) {
             return Err(format!("max connections must be 1 to 1000, got {max_connections}"));
         }
+        let linger = match serve.sqlite_write_linger_us.or(file.sqlite_write_linger_us) {
+            Some(us) if us > 10_000 => return Err(format!("SQLite write linger must be 0 to 10000 µs, got {us}")),
+            Some(us) => Duration::from_micros(us),
+            None => portcullis_store::DEFAULT_SQLITE_WRITE_LINGER,
+        };
         Ok(Self {
             database_url,
             bind,
@@ -156,6 +171,11 @@ impl Config {
             body_limit,
             sqlite_busy_timeout: Duration::from_millis(busy),
             max_connections,
+            sqlite_write_linger: linger,
+            sign_in_limit_per_address: serve
+                .sign_in_limit_per_address
+                .or(file.sign_in_limit_per_address)
+                .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
         })
     }
 }

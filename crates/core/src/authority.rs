@@ -43,6 +43,8 @@ pub struct Authority {
     public_url: String,
     keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
     realms: RwLock<HashMap<String, (Realm, Instant)>>,
+    /// Sign-in attempts allowed from one address per window; 0: no per-address limit.
+    sign_in_limit_per_address: u32,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -116,7 +118,20 @@ impl Authority {
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
             realms: RwLock::new(HashMap::new()),
+            sign_in_limit_per_address: crate::throttle::PER_ADDRESS,
         })
+    }
+
+    /// Sign-in attempts allowed from one address per window (default
+    /// `throttle::PER_ADDRESS`); 0 turns the per-address limit off, e.g. behind a
+    /// proxy that makes every client come from one address. The per-account limit stays.
+    pub fn with_sign_in_limit_per_address(mut self, limit: u32) -> Self {
+        self.sign_in_limit_per_address = limit;
+        self
+    }
+
+    pub fn sign_in_limit_per_address(&self) -> u32 {
+        self.sign_in_limit_per_address
     }
 
     pub fn now(&self) -> i64 {

@@ -8,7 +8,7 @@ use crate::model::{
     TokenRecord, User,
 };
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

@@ -17,7 +17,8 @@ use crate::model::{User, UserKind};
 pub const WINDOW_SECS: i64 = 15 * 60;
 /// Attempts on one username per window before it is locked for the rest of the window.
 pub const PER_ACCOUNT: u32 = 10;
-/// Attempts from one address per window (higher: many people may share a NAT).
+/// Attempts from one address per window by default (higher: many people may share a
+/// NAT); `Authority::with_sign_in_limit_per_address` changes it.
 pub const PER_ADDRESS: u32 = 100;
 /// Attempts on one username answered without delay; later failures wait longer.
 const FREE_ATTEMPTS: u32 = 3;
@@ -52,7 +53,8 @@ pub async fn admit(
     let now = authority.now();
     let key = account_key(realm, username);
     let count = authority.store.count_login_attempt(&key, now, WINDOW_SECS).await.map_err(store_failure)?;
-    let address_count = match addr {
+    let per_address = authority.sign_in_limit_per_address();
+    let address_count = match addr.filter(|_| per_address > 0) {
         Some(a) => authority
             .store
             .count_login_attempt(&address_key(realm, a), now, WINDOW_SECS)
@@ -60,9 +62,10 @@ pub async fn admit(
             .map_err(store_failure)?,
         None => 0,
     };
-    if count > PER_ACCOUNT || address_count > PER_ADDRESS {
+    let address_over = per_address > 0 && address_count > per_address;
+    if count > PER_ACCOUNT || address_over {
         // Once per lock, not once per attempt: a brute-force run must not flood the log.
-        if count == PER_ACCOUNT + 1 || address_count == PER_ADDRESS + 1 {
+        if count == PER_ACCOUNT + 1 || (per_address > 0 && address_count == per_address + 1) {
             tracing::warn!(realm, account_attempts = count, address_attempts = address_count, "sign-in locked");
         }
         return Err(throttled());

@@ -13,6 +13,7 @@ mod rows;
 mod shared;
 mod sql;
 mod sqlite;
+mod sqlite_direct;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -31,13 +32,23 @@ pub struct StoreOptions {
     /// Size of the PostgreSQL pool, or of SQLite's read pool (it always has exactly
     /// one write connection). 0 counts as 1.
     pub max_connections: u32,
+    /// How long SQLite's token writer waits after the first write of a batch for more
+    /// to join it (group commit). 0 commits whatever is waiting at once.
+    pub sqlite_write_linger: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { sqlite_busy_timeout: Duration::from_secs(5), max_connections: 16 }
+        Self {
+            sqlite_busy_timeout: Duration::from_secs(5),
+            max_connections: 16,
+            sqlite_write_linger: DEFAULT_SQLITE_WRITE_LINGER,
+        }
     }
 }
+
+/// See `StoreOptions::sqlite_write_linger`; the figure is from `bench/` runs.
+pub const DEFAULT_SQLITE_WRITE_LINGER: Duration = Duration::from_micros(200);
 
 /// Opens the database at `url` and brings its schema up to date:
 /// `sqlite:PATH` or `sqlite://PATH` (the file is created if missing; `sqlite::memory:`

@@ -67,6 +67,12 @@ impl PgStore {
         Ok(Self { pool, token_writer: GroupCommit::spawn(batch) })
     }
 
+    /// PostgreSQL has no SQLite hot path: sqlx's asynchronous protocol hands nothing
+    /// to another thread.
+    fn direct(&self) -> Option<&crate::sqlite_direct::DirectSqlite> {
+        None
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

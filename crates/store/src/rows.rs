@@ -83,21 +83,21 @@ impl TryFrom<SigningKeyRow> for SigningKeyRecord {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRow {
-    realm: String,
-    client_id: String,
-    name: String,
-    secret_hash: Option<Vec<u8>>,
-    auth_method: String,
-    grant_types: String,
-    redirect_uris: String,
-    scopes: String,
-    default_scopes: String,
-    access_ttl: Option<i64>,
-    refresh_ttl: Option<i64>,
-    resource_server: bool,
-    disabled: bool,
-    created_at: i64,
-    updated_at: i64,
+    pub(crate) realm: String,
+    pub(crate) client_id: String,
+    pub(crate) name: String,
+    pub(crate) secret_hash: Option<Vec<u8>>,
+    pub(crate) auth_method: String,
+    pub(crate) grant_types: String,
+    pub(crate) redirect_uris: String,
+    pub(crate) scopes: String,
+    pub(crate) default_scopes: String,
+    pub(crate) access_ttl: Option<i64>,
+    pub(crate) refresh_ttl: Option<i64>,
+    pub(crate) resource_server: bool,
+    pub(crate) disabled: bool,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -150,21 +150,21 @@ impl ClientLists {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TokenRow {
-    id: Vec<u8>,
-    realm: String,
-    kind: String,
-    verifier_hash: Option<Vec<u8>>,
-    client_id: String,
-    subject: String,
-    username: Option<String>,
-    scope: String,
-    grant_id: Option<Vec<u8>>,
-    permissions: String,
-    test: bool,
-    issued_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    used_at: Option<i64>,
+    pub(crate) id: Vec<u8>,
+    pub(crate) realm: String,
+    pub(crate) kind: String,
+    pub(crate) verifier_hash: Option<Vec<u8>>,
+    pub(crate) client_id: String,
+    pub(crate) subject: String,
+    pub(crate) username: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) grant_id: Option<Vec<u8>>,
+    pub(crate) permissions: String,
+    pub(crate) test: bool,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) used_at: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for TokenRecord {
@@ -196,12 +196,12 @@ impl TryFrom<TokenRow> for TokenRecord {
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredTokenRow {
     #[sqlx(flatten)]
-    token: TokenRow,
-    client_disabled: bool,
-    grant_revoked: bool,
-    user_roles: Option<String>,
-    user_disabled: Option<bool>,
-    user_kind: Option<String>,
+    pub(crate) token: TokenRow,
+    pub(crate) client_disabled: bool,
+    pub(crate) grant_revoked: bool,
+    pub(crate) user_roles: Option<String>,
+    pub(crate) user_disabled: Option<bool>,
+    pub(crate) user_kind: Option<String>,
 }
 
 impl TryFrom<StoredTokenRow> for StoredToken {
@@ -233,18 +233,33 @@ pub(crate) struct SpentTokenRow {
     pub grant_revoked: bool,
 }
 
+impl SpentTokenRow {
+    /// Whether a rotation that found the token already spent is a retry within the
+    /// realm's grace period (`grace_since`: the earliest spend that still counts) rather
+    /// than a reuse. The old token and its grant must also be unrevoked: tokens issued
+    /// into a revoked family would be dead on arrival.
+    pub fn within_grace(state: Option<&Self>, grace_since: Option<i64>) -> bool {
+        match (state, grace_since) {
+            (Some(s), Some(since)) => {
+                s.revoked_at.is_none() && !s.grant_revoked && s.used_at.is_some_and(|at| at >= since)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    realm: String,
-    id: String,
-    username: String,
-    password_hash: Option<String>,
-    roles: String,
-    teams: String,
-    kind: String,
-    disabled: bool,
-    created_at: i64,
-    updated_at: i64,
+    pub(crate) realm: String,
+    pub(crate) id: String,
+    pub(crate) username: String,
+    pub(crate) password_hash: Option<String>,
+    pub(crate) roles: String,
+    pub(crate) teams: String,
+    pub(crate) kind: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -291,17 +306,17 @@ pub(crate) fn username_key(username: &str) -> String {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct GrantRow {
-    id: Vec<u8>,
-    realm: String,
-    client_id: String,
-    subject: String,
-    username: Option<String>,
-    scope: String,
-    teams: String,
-    permissions: String,
-    test: bool,
-    created_at: i64,
-    revoked_at: Option<i64>,
+    pub(crate) id: Vec<u8>,
+    pub(crate) realm: String,
+    pub(crate) client_id: String,
+    pub(crate) subject: String,
+    pub(crate) username: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) teams: String,
+    pub(crate) permissions: String,
+    pub(crate) test: bool,
+    pub(crate) created_at: i64,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 impl TryFrom<GrantRow> for Grant {
@@ -326,18 +341,18 @@ impl TryFrom<GrantRow> for Grant {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuthorizationCodeRow {
-    id: Vec<u8>,
-    verifier_hash: Vec<u8>,
-    realm: String,
-    client_id: String,
-    grant_id: Vec<u8>,
-    redirect_uri: String,
-    redirect_uri_given: bool,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    issued_at: i64,
-    expires_at: i64,
-    used_at: Option<i64>,
+    pub(crate) id: Vec<u8>,
+    pub(crate) verifier_hash: Vec<u8>,
+    pub(crate) realm: String,
+    pub(crate) client_id: String,
+    pub(crate) grant_id: Vec<u8>,
+    pub(crate) redirect_uri: String,
+    pub(crate) redirect_uri_given: bool,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) used_at: Option<i64>,
 }
 
 impl TryFrom<AuthorizationCodeRow> for AuthorizationCode {

@@ -77,7 +77,8 @@ pub(crate) fn with_context(e: StoreError, ctx: &str) -> StoreError {
 
 /// Implements `Store` for `$store`, whose inherent methods `reader()`, `writer()`
 /// (each a `&Pool<$db>`) and `begin()` (a transaction on the writer) choose where each
-/// statement runs; `$map_err` is the backend's error mapping.
+/// statement runs, and `direct()` the SQLite hot path that takes over the token,
+/// client and code calls when there is one; `$map_err` is the backend's error mapping.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal, $map_err:path) => {
         mod store_impl {
@@ -349,6 +350,9 @@ macro_rules! impl_store {
                 }
 
                 async fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_client(realm, client_id);
+                    }
                     sqlx::query_as::<$db, ClientRow>(sql::CLIENT_GET)
                         .bind(realm)
                         .bind(client_id)
@@ -428,10 +432,16 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+                    if let Some(direct) = self.direct() {
+                        return direct.insert_tokens(vec![token.clone()]).await;
+                    }
                     self.token_writer.insert(token.clone()).await
                 }
 
                 async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_token(id);
+                    }
                     sqlx::query_as::<$db, StoredTokenRow>(sql::TOKEN_GET)
                         .bind(&id[..])
                         .fetch_optional(self.reader())
@@ -442,6 +452,9 @@ macro_rules! impl_store {
                 }
 
                 async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
+                    if let Some(direct) = self.direct() {
+                        return direct.revoke_token(*id, now).await;
+                    }
                     let done = query(sql::TOKEN_REVOKE)
                         .bind(&id[..])
                         .bind(now)
@@ -457,6 +470,9 @@ macro_rules! impl_store {
                 }
 
                 async fn get_user(&self, realm: &str, id: &str) -> StoreResult<Option<User>> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_user(realm, id);
+                    }
                     sqlx::query_as::<$db, UserRow>(sql::USER_GET)
                         .bind(realm)
                         .bind(id)
@@ -668,6 +684,9 @@ macro_rules! impl_store {
                 }
 
                 async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_code(id);
+                    }
                     sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_GET)
                         .bind(&id[..])
                         .fetch_optional(self.reader())
@@ -683,6 +702,9 @@ macro_rules! impl_store {
                     now: i64,
                     tokens: &[TokenRecord],
                 ) -> StoreResult<CodeRedemption> {
+                    if let Some(direct) = self.direct() {
+                        return direct.redeem_code(*id, now, tokens.to_vec()).await;
+                    }
                     let mut tx = self.begin().await.map_err($map_err)?;
                     let redeemed = sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_REDEEM)
                         .bind(&id[..])
@@ -726,6 +748,9 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+                    if let Some(direct) = self.direct() {
+                        return direct.insert_tokens(tokens.to_vec()).await;
+                    }
                     let mut tx = self.begin().await.map_err($map_err)?;
                     for token in tokens {
                         bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
@@ -734,6 +759,9 @@ macro_rules! impl_store {
                 }
 
                 async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_grant(id);
+                    }
                     sqlx::query_as::<$db, GrantRow>(sql::GRANT_GET)
                         .bind(&id[..])
                         .fetch_optional(self.reader())
@@ -783,6 +811,9 @@ macro_rules! impl_store {
                     grace_since: Option<i64>,
                     new_tokens: &[TokenRecord],
                 ) -> StoreResult<Rotation> {
+                    if let Some(direct) = self.direct() {
+                        return direct.rotate_refresh_token(*old, now, grace_since, new_tokens.to_vec()).await;
+                    }
                     let mut tx = self.begin().await.map_err($map_err)?;
                     let spent =
                         query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err($map_err)?;
@@ -796,13 +827,7 @@ macro_rules! impl_store {
                             .fetch_optional(&mut *tx)
                             .await
                             .map_err($map_err)?;
-                        let within_grace = match (&state, grace_since) {
-                            (Some(s), Some(since)) => {
-                                s.revoked_at.is_none() && !s.grant_revoked && s.used_at.is_some_and(|at| at >= since)
-                            }
-                            _ => false,
-                        };
-                        if within_grace {
+                        if SpentTokenRow::within_grace(state.as_ref(), grace_since) {
                             Rotation::WithinGrace
                         } else {
                             if let Some(grant_id) = state.and_then(|s| s.grant_id) {

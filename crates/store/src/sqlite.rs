@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::group_commit::{GroupCommit, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
+use crate::sqlite_direct::DirectSqlite;
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -24,6 +25,9 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     token_writer: GroupCommit,
+    /// The hot path without sqlx (`crate::sqlite_direct`); `None` for an in-memory
+    /// database, which other connections cannot open.
+    direct: Option<DirectSqlite>,
 }
 
 impl SqliteStore {
@@ -50,13 +54,14 @@ impl SqliteStore {
 
         // In-memory databases do not do WAL, so separate readers would only wait on
         // the writer's table locks (SQLITE_LOCKED): there, the writer reads too.
-        let read = if is_in_memory(url) {
+        let in_memory = is_in_memory(url);
+        let read = if in_memory {
             write.clone()
         } else {
             SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(base.pragma("query_only", "ON"))
+                .connect_with(base.clone().pragma("query_only", "ON"))
                 .await
                 .map_err(|e| with_context(map_err(e), &ctx))?
         };
@@ -70,7 +75,23 @@ impl SqliteStore {
                 tx.commit().await.map_err(map_err)
             })
         });
-        Ok(Self { read, write, token_writer: GroupCommit::spawn(batch) })
+        let direct = match in_memory {
+            true => None,
+            false => Some(
+                DirectSqlite::open(
+                    base.get_filename().to_owned(),
+                    options.sqlite_busy_timeout,
+                    options.max_connections.max(1) as usize,
+                    options.sqlite_write_linger,
+                )
+                .map_err(|e| with_context(e, &ctx))?,
+            ),
+        };
+        Ok(Self { read, write, token_writer: GroupCommit::spawn(batch), direct })
+    }
+
+    fn direct(&self) -> Option<&DirectSqlite> {
+        self.direct.as_ref()
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -142,7 +163,7 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Class {
+pub(crate) enum Class {
     Unique,
     Unavailable,
     Other,
@@ -158,7 +179,7 @@ const CONSTRAINT_PRIMARYKEY: i32 = 1555;
 const CONSTRAINT_UNIQUE: i32 = 2067;
 
 /// By SQLite extended result code.
-fn classify(code: i32) -> Class {
+pub(crate) fn classify(code: i32) -> Class {
     match code {
         CONSTRAINT_PRIMARYKEY | CONSTRAINT_UNIQUE => Class::Unique,
         _ => match code & 0xff {
@@ -214,7 +235,8 @@ mod tests {
     async fn every_connection_of_both_pools_is_configured() {
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let options = StoreOptions { sqlite_busy_timeout: Duration::from_millis(1234), max_connections: 3 };
+        let options =
+            StoreOptions { sqlite_busy_timeout: Duration::from_millis(1234), max_connections: 3, ..Default::default() };
         let store = SqliteStore::connect(&url, &options).await.unwrap();
         assert_eq!(store.write.options().get_max_connections(), 1);
         assert_eq!(store.read.options().get_max_connections(), 3);

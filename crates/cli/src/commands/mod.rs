@@ -55,8 +55,11 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Arc<dyn Store>, String> {
 }
 
 pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
-    let options =
-        StoreOptions { sqlite_busy_timeout: config.sqlite_busy_timeout, max_connections: config.max_connections };
+    let options = StoreOptions {
+        sqlite_busy_timeout: config.sqlite_busy_timeout,
+        max_connections: config.max_connections,
+        sqlite_write_linger: config.sqlite_write_linger,
+    };
     let store = portcullis_store::connect(&config.database_url, &options)
         .await
         .map_err(|e| format!("cannot open database {}: {e}", redact_url(&config.database_url)))?;

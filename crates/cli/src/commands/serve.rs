@@ -30,7 +30,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
         .await
-        .map_err(|e| format!("cannot start: {e}"))?;
+        .map_err(|e| format!("cannot start: {e}"))?
+        .with_sign_in_limit_per_address(config.sign_in_limit_per_address);
     let state = AppState {
         authority: Arc::new(authority),
         settings: Arc::new(HttpSettings {

@@ -36,10 +36,19 @@ impl TestServer {
 
     /// A server whose store is `wrap` applied to a fresh SQLite store.
     pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
+        Self::start_configured(wrap, |a| a).await
+    }
+
+    /// A server on a fresh SQLite store wrapped by `wrap`, its authority set up by
+    /// `configure`.
+    pub async fn start_configured(
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let mut s = Self::instance(&url, clock, wrap).await;
+        let mut s = Self::instance_configured(&url, clock, wrap, configure).await;
         s._dir = Some(dir);
         s
     }
@@ -56,13 +65,22 @@ impl TestServer {
         clock: Arc<ManualClock>,
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> Self {
+        Self::instance_configured(url, clock, wrap, |a| a).await
+    }
+
+    async fn instance_configured(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+    ) -> Self {
         let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
         let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
-        let authority = Arc::new(Authority::new(store.clone(), clock_dyn, &base).await.unwrap());
+        let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap()));
         let state = AppState {
             authority: authority.clone(),
             settings: Arc::new(HttpSettings {

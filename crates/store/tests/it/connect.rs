@@ -85,7 +85,8 @@ async fn in_memory_sqlite_works() {
 async fn sqlite_lock_held_elsewhere_is_unavailable() {
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
-    let options = StoreOptions { sqlite_busy_timeout: Duration::from_millis(100), max_connections: 2 };
+    let options =
+        StoreOptions { sqlite_busy_timeout: Duration::from_millis(100), max_connections: 2, ..Default::default() };
     let store = connect(&url, &options).await.unwrap();
     fixtures::create_realm(&store, "acme").await;
     fixtures::create_client(&store, "acme", "web").await;
