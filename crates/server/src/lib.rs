@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod pages;
+mod request_id;
 mod response;
 mod routes;
 mod serve;

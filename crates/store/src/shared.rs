@@ -103,7 +103,7 @@ macro_rules! impl_store {
                 sqlx::query::<$db>(sql)
             }
 
-            /// Inserts `tokens` inside `tx`: the group-commit writer's unit of work.
+            /// Inserts `tokens` inside `tx`.
             pub(super) async fn insert_tokens_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 tokens: &[TokenRecord],
@@ -752,9 +752,7 @@ macro_rules! impl_store {
                         return direct.insert_tokens(tokens.to_vec()).await;
                     }
                     let mut tx = self.begin().await.map_err($map_err)?;
-                    for token in tokens {
-                        bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
-                    }
+                    insert_tokens_in(&mut tx, tokens).await?;
                     tx.commit().await.map_err($map_err)
                 }
 

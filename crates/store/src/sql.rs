@@ -164,6 +164,15 @@ pub const TOKEN_INSERT: &str = concat!(
     token_columns!(""),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
+/// PostgreSQL only: a whole group-commit batch in one statement (one round trip), each
+/// parameter an array holding one column of every row.
+pub const TOKEN_INSERT_MANY_PG: &str = concat!(
+    "INSERT INTO tokens (",
+    token_columns!(""),
+    ") SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], \
+     $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bool[], $12::int8[], $13::int8[], $14::int8[], \
+     $15::int8[])"
+);
 /// A token whose `grant_id` names no stored grant (written before grants were, or a
 /// JWT's) is not revoked by it; `user_*` are NULL when the subject is no user of the
 /// realm.
