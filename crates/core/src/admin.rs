@@ -219,6 +219,7 @@ impl<'a> Admin<'a> {
             disabled: false,
             created_at: now,
             updated_at: now,
+            revision: 0,
         };
         if spec.public && spec.grant_types.is_none() {
             client.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];

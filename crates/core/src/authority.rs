@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::client_auth::{self, PresentedClient};
+use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::error::OAuthError;
 use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord};
@@ -45,6 +47,7 @@ pub struct Authority {
     realms: RwLock<HashMap<String, (Realm, Instant)>>,
     /// Sign-in attempts allowed from one address per window; 0: no per-address limit.
     sign_in_limit_per_address: u32,
+    clients: ClientCache,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -119,6 +122,7 @@ impl Authority {
             keys: RwLock::new(HashMap::new()),
             realms: RwLock::new(HashMap::new()),
             sign_in_limit_per_address: crate::throttle::PER_ADDRESS,
+            clients: ClientCache::default(),
         })
     }
 
@@ -191,8 +195,39 @@ impl Authority {
         self.keys.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
     }
 
+    /// Authenticates against the cached copy of the client if there is one and it
+    /// accepts the credentials, else against the database. Only for callers that check
+    /// the copy's `revision` where it matters (see `client_cache`).
+    pub async fn authenticate_cached(
+        &self,
+        realm: &str,
+        presented: &PresentedClient,
+    ) -> Result<Arc<Client>, OAuthError> {
+        if let Some(cached) = presented.client_id().and_then(|id| self.clients.get(realm, id))
+            && client_auth::verify(Some(&cached), &self.hasher, presented).is_ok()
+        {
+            return Ok(cached);
+        }
+        self.authenticate_fresh(realm, presented).await
+    }
+
+    /// Authenticates against the database and caches what it read.
+    pub async fn authenticate_fresh(
+        &self,
+        realm: &str,
+        presented: &PresentedClient,
+    ) -> Result<Arc<Client>, OAuthError> {
+        if let Some(id) = presented.client_id() {
+            self.clients.forget(realm, id);
+        }
+        let client = client_auth::authenticate(self.store.as_ref(), &self.hasher, realm, presented).await?;
+        Ok(self.clients.put(client))
+    }
+
     /// Mints an access token in the realm's format and stores its record before
-    /// returning it, so a token a client holds always has a row behind it.
+    /// returning it, so a token a client holds always has a row behind it. The row is
+    /// written only if the client is still at `client.revision`; otherwise nothing is
+    /// stored and the error is [`OAuthError::client_changed`].
     pub async fn issue_access_token(
         &self,
         realm: &Realm,
@@ -201,7 +236,11 @@ impl Authority {
         claims: TokenClaims,
     ) -> Result<IssuedToken, OAuthError> {
         let minted = self.mint_access(realm, client, kind, claims).await?;
-        self.store.insert_token(&minted.record).await.map_err(store_failure)?;
+        let written =
+            self.store.insert_token_if_client_at(&minted.record, client.revision).await.map_err(store_failure)?;
+        if !written {
+            return Err(OAuthError::client_changed());
+        }
         Ok(IssuedToken { expires_in: minted.expires_in(), token: minted.token })
     }
 

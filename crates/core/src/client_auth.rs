@@ -103,22 +103,44 @@ fn failed() -> OAuthError {
     )
 }
 
-/// Authenticates the presented client against the realm's registered clients.
+impl PresentedClient {
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            PresentedClient::Basic { client_id, .. }
+            | PresentedClient::Post { client_id, .. }
+            | PresentedClient::Public { client_id } => Some(client_id),
+            PresentedClient::Anonymous => None,
+        }
+    }
+}
+
+/// Authenticates the presented client against the realm's registered clients, read
+/// from the database.
 pub async fn authenticate(
     store: &dyn Store,
     hasher: &SecretHasher,
     realm: &str,
     presented: &PresentedClient,
 ) -> Result<Client, OAuthError> {
-    let (client_id, secret, method) = match presented {
+    let Some(client_id) = presented.client_id() else {
+        return Err(OAuthError::invalid_client("client authentication is required"));
+    };
+    let client = store.get_client(realm, client_id).await.map_err(crate::authority::store_failure)?;
+    verify(client.as_ref(), hasher, presented)?;
+    client.ok_or_else(failed)
+}
+
+/// Checks the presented credentials against `client` (the registered client with the
+/// presented id, if there is one).
+pub fn verify(client: Option<&Client>, hasher: &SecretHasher, presented: &PresentedClient) -> Result<(), OAuthError> {
+    let (secret, method) = match presented {
         PresentedClient::Anonymous => {
             return Err(OAuthError::invalid_client("client authentication is required"));
         }
-        PresentedClient::Basic { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretBasic),
-        PresentedClient::Post { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretPost),
-        PresentedClient::Public { client_id } => (client_id, None, AuthMethod::None),
+        PresentedClient::Basic { secret, .. } => (Some(secret), AuthMethod::ClientSecretBasic),
+        PresentedClient::Post { secret, .. } => (Some(secret), AuthMethod::ClientSecretPost),
+        PresentedClient::Public { .. } => (None, AuthMethod::None),
     };
-    let client = store.get_client(realm, client_id).await.map_err(crate::authority::store_failure)?;
     let Some(client) = client else {
         // Spend the same work as a real check, so timing does not reveal which ids exist.
         if let Some(s) = secret {
@@ -138,7 +160,7 @@ pub async fn authenticate(
     if !secret_ok || client.disabled || client.auth_method != method {
         return Err(failed());
     }
-    Ok(client)
+    Ok(())
 }
 
 /// Base64 of `id:secret`, each form-encoded: what a client puts in its Basic header.

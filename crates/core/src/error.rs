@@ -65,6 +65,8 @@ impl ErrorCode {
     }
 }
 
+const CLIENT_CHANGED: &str = "the client was changed while this request was served; retry";
+
 /// A protocol error: an RFC code, a description for the client, and (for
 /// `server_error` and `temporarily_unavailable`) the cause, which is logged and
 /// never shown.
@@ -77,6 +79,17 @@ pub struct OAuthError {
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self { code, description: sanitize(description.into()), source: None }
+    }
+
+    /// The client changed (in another request or on another instance) while this
+    /// request used an older copy of it: retried once against the database, then
+    /// reported as temporarily unavailable.
+    pub fn client_changed() -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, CLIENT_CHANGED)
+    }
+
+    pub fn is_client_changed(&self) -> bool {
+        self.code == ErrorCode::TemporarilyUnavailable && self.description == CLIENT_CHANGED
     }
 
     pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod authority;
 pub mod authorize;
 pub mod client_auth;
+pub mod client_cache;
 pub mod clock;
 pub mod endpoint;
 pub mod error;

@@ -299,6 +299,9 @@ pub struct Client {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Bumped by the database on every change (0 when created; ignored on writes):
+    /// what a cached copy is checked against.
+    pub revision: i64,
 }
 
 impl Client {

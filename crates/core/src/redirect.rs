@@ -107,6 +107,7 @@ mod tests {
             disabled: false,
             created_at: 0,
             updated_at: 0,
+            revision: 0,
         }
     }
 

@@ -104,7 +104,20 @@ pub trait Store: Send + Sync + 'static {
     // Tokens.
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    /// Inserts `token` only if its client is still at `client_revision` (the revision
+    /// of the cached copy the request was authenticated against), checked in the
+    /// transaction that writes it: `Ok(false)`, nothing written, when the client has
+    /// changed or gone since.
+    async fn insert_token_if_client_at(&self, token: &TokenRecord, client_revision: i64) -> StoreResult<bool>;
     async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
+    /// `get_token`, and the current revision of client `client_id` of `realm` (`None`
+    /// when it no longer exists), read in one snapshot.
+    async fn get_token_and_client_revision(
+        &self,
+        id: &[u8; 16],
+        realm: &str,
+        client_id: &str,
+    ) -> StoreResult<(Option<StoredToken>, Option<i64>)>;
     /// Marks a token revoked; false if there was no such live token.
     async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
 

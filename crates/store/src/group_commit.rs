@@ -21,15 +21,20 @@ const MAX_BATCH: usize = 256;
 /// How many times the writer yields, waiting for more rows, before it commits.
 const YIELDS: usize = 4;
 
-type Reply = oneshot::Sender<StoreResult<()>>;
-type BatchFuture = Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>;
+type Reply = oneshot::Sender<StoreResult<bool>>;
+type BatchFuture = Pin<Box<dyn Future<Output = StoreResult<Vec<bool>>> + Send>>;
 
-/// Writes a batch of rows in one transaction (`Err` if any row or the commit failed,
-/// and then nothing is written).
-pub(crate) type WriteBatch = Arc<dyn Fn(Vec<TokenRecord>) -> BatchFuture + Send + Sync>;
+/// A row to insert and, if the insert is conditional, the revision its client must
+/// still be at.
+pub(crate) type PendingToken = (TokenRecord, Option<i64>);
+
+/// Writes a batch of rows in one transaction and says, row by row, whether each was
+/// written (`false`: its client was no longer at the expected revision). `Err` if any
+/// row or the commit failed, and then nothing is written.
+pub(crate) type WriteBatch = Arc<dyn Fn(Vec<PendingToken>) -> BatchFuture + Send + Sync>;
 
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<(TokenRecord, Reply)>,
+    queue: mpsc::Sender<(PendingToken, Reply)>,
 }
 
 impl GroupCommit {
@@ -39,16 +44,18 @@ impl GroupCommit {
         Self { queue }
     }
 
-    pub(crate) async fn insert(&self, token: TokenRecord) -> StoreResult<()> {
+    /// Whether the row was written: always, unless `client_revision` is given and the
+    /// client is no longer at it.
+    pub(crate) async fn insert(&self, token: TokenRecord, client_revision: Option<i64>) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Unavailable("the token writer has stopped".into());
-        self.queue.send((token, reply)).await.map_err(|_| gone())?;
+        self.queue.send(((token, client_revision), reply)).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<(TokenRecord, Reply)>, write: WriteBatch) {
-    let mut batch: Vec<(TokenRecord, Reply)> = Vec::with_capacity(MAX_BATCH);
+async fn writer(mut rx: mpsc::Receiver<(PendingToken, Reply)>, write: WriteBatch) {
+    let mut batch: Vec<(PendingToken, Reply)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
         for _ in 0..YIELDS {
@@ -63,20 +70,25 @@ async fn writer(mut rx: mpsc::Receiver<(TokenRecord, Reply)>, write: WriteBatch)
             }
             tokio::task::yield_now().await;
         }
-        let (rows, replies): (Vec<TokenRecord>, Vec<Reply>) = batch.drain(..).unzip();
+        let (rows, replies): (Vec<PendingToken>, Vec<Reply>) = batch.drain(..).unzip();
         if let ([_], [_]) = (&rows[..], &replies[..]) {
-            let result = write(rows).await;
+            let result = write(rows).await.map(|written| written.first().copied().unwrap_or(false));
             if let Some(reply) = replies.into_iter().next() {
                 let _ = reply.send(result);
             }
             continue;
         }
         match write(rows.clone()).await {
-            Ok(()) => replies.into_iter().for_each(|r| drop(r.send(Ok(())))),
+            Ok(written) => {
+                for (reply, ok) in replies.into_iter().zip(written) {
+                    let _ = reply.send(Ok(ok));
+                }
+            }
             Err(_) => {
                 // Find the culprit: each row on its own.
                 for (row, reply) in rows.into_iter().zip(replies) {
-                    let _ = reply.send(write(vec![row]).await);
+                    let result = write(vec![row]).await.map(|written| written.first().copied().unwrap_or(false));
+                    let _ = reply.send(result);
                 }
             }
         }

@@ -9,42 +9,44 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::group_commit::{GroupCommit, WriteBatch};
+use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Inserts `rows` with one statement (and so atomically, without a transaction
-/// around it): a batch costs one round trip and one commit whatever its size.
-async fn insert_many(pool: &PgPool, rows: &[TokenRecord]) -> StoreResult<()> {
-    let column = |f: fn(&TokenRecord) -> Option<Vec<u8>>| rows.iter().map(f).collect::<Vec<_>>();
-    let text = |f: fn(&TokenRecord) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let int = |f: fn(&TokenRecord) -> Option<i64>| rows.iter().map(f).collect::<Vec<_>>();
+/// around it): a batch costs one round trip and one commit whatever its size. A row
+/// whose client is no longer at its expected revision is left out, and reported so.
+async fn insert_many(pool: &PgPool, rows: &[PendingToken]) -> StoreResult<Vec<bool>> {
+    let column = |f: fn(&TokenRecord) -> Option<Vec<u8>>| rows.iter().map(|(t, _)| f(t)).collect::<Vec<_>>();
+    let text = |f: fn(&TokenRecord) -> String| rows.iter().map(|(t, _)| f(t)).collect::<Vec<_>>();
+    let int = |f: fn(&TokenRecord) -> Option<i64>| rows.iter().map(|(t, _)| f(t)).collect::<Vec<_>>();
     let permissions = rows
         .iter()
-        .map(|t| crate::rows::join(&t.permissions, crate::rows::SPACE, "permission"))
+        .map(|(t, _)| crate::rows::join(&t.permissions, crate::rows::SPACE, "permission"))
         .collect::<StoreResult<Vec<_>>>()?;
-    sqlx::query(crate::sql::TOKEN_INSERT_MANY_PG)
-        .bind(rows.iter().map(|t| t.id.to_vec()).collect::<Vec<_>>())
+    let written: Vec<Vec<u8>> = sqlx::query_scalar(crate::sql::TOKEN_INSERT_MANY_PG)
+        .bind(rows.iter().map(|(t, _)| t.id.to_vec()).collect::<Vec<_>>())
         .bind(text(|t| t.realm.clone()))
         .bind(text(|t| t.kind.as_str().to_owned()))
         .bind(column(|t| t.verifier_hash.map(|h| h.to_vec())))
         .bind(text(|t| t.client_id.clone()))
         .bind(text(|t| t.subject.clone()))
-        .bind(rows.iter().map(|t| t.username.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(t, _)| t.username.clone()).collect::<Vec<_>>())
         .bind(text(|t| t.scope.clone()))
         .bind(column(|t| t.grant_id.map(|g| g.to_vec())))
         .bind(permissions)
-        .bind(rows.iter().map(|t| t.test).collect::<Vec<_>>())
-        .bind(rows.iter().map(|t| t.issued_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(t, _)| t.test).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(t, _)| t.issued_at).collect::<Vec<_>>())
         .bind(int(|t| t.expires_at))
         .bind(int(|t| t.revoked_at))
         .bind(int(|t| t.used_at))
-        .execute(pool)
+        .bind(rows.iter().map(|(_, expected)| *expected).collect::<Vec<_>>())
+        .fetch_all(pool)
         .await
         .map_err(map_err)?;
-    Ok(())
+    Ok(rows.iter().map(|(t, _)| written.iter().any(|id| id[..] == t.id[..])).collect())
 }
 
 /// A PostgreSQL database.
@@ -88,7 +90,7 @@ impl PgStore {
             .connect_lazy_with(opts);
         tracing::info!(backend = "postgres", target, "database ready");
         let writer_pool = pool.clone();
-        let batch: WriteBatch = Arc::new(move |rows: Vec<TokenRecord>| {
+        let batch: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
             let pool = writer_pool.clone();
             Box::pin(async move { insert_many(&pool, &rows).await })
         });

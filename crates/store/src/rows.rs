@@ -98,6 +98,7 @@ pub(crate) struct ClientRow {
     pub(crate) disabled: bool,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+    pub(crate) revision: i64,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -124,6 +125,7 @@ impl TryFrom<ClientRow> for Client {
             disabled: r.disabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            revision: r.revision,
         })
     }
 }

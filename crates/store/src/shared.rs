@@ -103,6 +103,33 @@ macro_rules! impl_store {
                 sqlx::query::<$db>(sql)
             }
 
+            /// Inserts each pending row inside `tx` whose client, if a revision is
+            /// expected, is still at it; says which were written.
+            #[allow(dead_code)] // PostgreSQL batches with one UNNEST statement instead.
+            pub(super) async fn insert_pending_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &[$crate::group_commit::PendingToken],
+            ) -> StoreResult<Vec<bool>> {
+                let mut written = Vec::with_capacity(rows.len());
+                for (token, expected) in rows {
+                    if let Some(expected) = expected {
+                        let current: Option<i64> = sqlx::query_scalar(sql::CLIENT_REVISION)
+                            .bind(&token.realm)
+                            .bind(&token.client_id)
+                            .fetch_optional(&mut **tx)
+                            .await
+                            .map_err($map_err)?;
+                        if current != Some(*expected) {
+                            written.push(false);
+                            continue;
+                        }
+                    }
+                    insert_tokens_in(tx, std::slice::from_ref(token)).await?;
+                    written.push(true);
+                }
+                Ok(written)
+            }
+
             /// Inserts `tokens` inside `tx`.
             pub(super) async fn insert_tokens_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -435,7 +462,47 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.insert_tokens(vec![token.clone()]).await;
                     }
-                    self.token_writer.insert(token.clone()).await
+                    self.token_writer.insert(token.clone(), None).await.map(drop)
+                }
+
+                async fn insert_token_if_client_at(
+                    &self,
+                    token: &TokenRecord,
+                    client_revision: i64,
+                ) -> StoreResult<bool> {
+                    if let Some(direct) = self.direct() {
+                        return direct.insert_token_if_client_at(token.clone(), client_revision).await;
+                    }
+                    self.token_writer.insert(token.clone(), Some(client_revision)).await
+                }
+
+                async fn get_token_and_client_revision(
+                    &self,
+                    id: &[u8; 16],
+                    realm: &str,
+                    client_id: &str,
+                ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
+                    if let Some(direct) = self.direct() {
+                        return direct.get_token_and_client_revision(id, realm, client_id);
+                    }
+                    // Two statements in one transaction, so one snapshot (PostgreSQL's
+                    // default isolation takes a snapshot per statement).
+                    let mut tx = self.reader().begin().await.map_err($map_err)?;
+                    let token = sqlx::query_as::<$db, StoredTokenRow>(sql::TOKEN_GET)
+                        .bind(&id[..])
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($map_err)?
+                        .map(StoredToken::try_from)
+                        .transpose()?;
+                    let revision: Option<i64> = sqlx::query_scalar(sql::CLIENT_REVISION)
+                        .bind(realm)
+                        .bind(client_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)?;
+                    Ok((token, revision))
                 }
 
                 async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {

@@ -138,24 +138,27 @@ pub const CLIENT_INSERT: &str = concat!(
     client_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
-pub const CLIENT_GET: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE realm = $1 AND client_id = $2");
+pub const CLIENT_GET: &str =
+    concat!("SELECT ", client_columns!(), ", revision FROM clients WHERE realm = $1 AND client_id = $2");
+pub const CLIENT_REVISION: &str = "SELECT revision FROM clients WHERE realm = $1 AND client_id = $2";
 /// An id match wins over a name match: another client may be named like this one's id.
 pub const CLIENT_FIND: &str = concat!(
     "SELECT ",
     client_columns!(),
-    " FROM clients WHERE realm = $1 AND (client_id = $2 OR name = $2) \
+    ", revision FROM clients WHERE realm = $1 AND (client_id = $2 OR name = $2) \
      ORDER BY CASE WHEN client_id = $2 THEN 0 ELSE 1 END LIMIT 1"
 );
 pub const CLIENT_LIST: &str =
-    concat!("SELECT ", client_columns!(), " FROM clients WHERE realm = $1 ORDER BY name, client_id");
+    concat!("SELECT ", client_columns!(), ", revision FROM clients WHERE realm = $1 ORDER BY name, client_id");
 /// Same placeholders as `CLIENT_INSERT`, so one binding sequence serves both;
 /// `$14` (`created_at`) is bound but unused.
 pub const CLIENT_UPDATE: &str = "UPDATE clients SET name = $3, secret_hash = $4, \
      auth_method = $5, grant_types = $6, redirect_uris = $7, scopes = $8, \
      default_scopes = $9, access_ttl = $10, refresh_ttl = $11, resource_server = $12, \
-     disabled = $13, updated_at = $15 WHERE realm = $1 AND client_id = $2";
+     disabled = $13, updated_at = $15, revision = revision + 1 WHERE realm = $1 AND client_id = $2";
 pub const CLIENT_DELETE: &str = "DELETE FROM clients WHERE realm = $1 AND client_id = $2";
-pub const CLIENT_SET_SECRET: &str = "UPDATE clients SET secret_hash = $3 WHERE realm = $1 AND client_id = $2";
+pub const CLIENT_SET_SECRET: &str =
+    "UPDATE clients SET secret_hash = $3, revision = revision + 1 WHERE realm = $1 AND client_id = $2";
 pub const CLIENT_REVOKE_TOKENS: &str = "UPDATE tokens SET revoked_at = $3 \
      WHERE realm = $1 AND client_id = $2 AND revoked_at IS NULL";
 
@@ -165,13 +168,19 @@ pub const TOKEN_INSERT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
 /// PostgreSQL only: a whole group-commit batch in one statement (one round trip), each
-/// parameter an array holding one column of every row.
+/// parameter an array holding one column of every row; `$16` holds the revision each
+/// row's client must be at (NULL: any), and the rows written come back.
 pub const TOKEN_INSERT_MANY_PG: &str = concat!(
     "INSERT INTO tokens (",
     token_columns!(""),
-    ") SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], \
+    ") SELECT ",
+    token_columns!("u."),
+    " FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], \
      $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bool[], $12::int8[], $13::int8[], $14::int8[], \
-     $15::int8[])"
+     $15::int8[], $16::int8[]) AS u (",
+    token_columns!(""),
+    ", expected_revision) WHERE u.expected_revision IS NULL OR EXISTS (SELECT 1 FROM clients c \
+     WHERE c.realm = u.realm AND c.client_id = u.client_id AND c.revision = u.expected_revision) RETURNING id"
 );
 /// A token whose `grant_id` names no stored grant (written before grants were, or a
 /// JWT's) is not revoked by it; `user_*` are NULL when the subject is no user of the

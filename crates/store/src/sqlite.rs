@@ -5,13 +5,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::model::TokenRecord;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::time::Instant;
 
-use crate::group_commit::{GroupCommit, WriteBatch};
+use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::sqlite_direct::DirectSqlite;
 use crate::{ACQUIRE_TIMEOUT, StoreOptions};
@@ -67,12 +66,13 @@ impl SqliteStore {
         };
         tracing::info!(backend = "sqlite", path, "database ready");
         let pool = write.clone();
-        let batch: WriteBatch = Arc::new(move |rows: Vec<TokenRecord>| {
+        let batch: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
             let pool = pool.clone();
             Box::pin(async move {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-                store_impl::insert_tokens_in(&mut tx, &rows).await?;
-                tx.commit().await.map_err(map_err)
+                let written = store_impl::insert_pending_in(&mut tx, &rows).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(written)
             })
         });
         let direct = match in_memory {

@@ -3,8 +3,8 @@
 
 use portcullis_proto::CheckTokenResponse;
 
-use super::introspect::{authenticate_confidential, visible_to};
-use super::{Unusable, resolve};
+use super::Unusable;
+use super::introspect::{authenticated_resolve, visible_to};
 use crate::authority::Authority;
 use crate::error::OAuthError;
 use crate::model::TokenKind;
@@ -21,9 +21,9 @@ pub async fn check_token(
     params: &Params,
 ) -> Result<CheckTokenResponse, OAuthError> {
     let realm = authority.realm(realm).await?;
-    let client = authenticate_confidential(authority, &realm.name, authorization, params).await?;
     let token = params.require("token")?;
-    let stored = match resolve(authority, &realm, token).await? {
+    let (client, resolved) = authenticated_resolve(authority, &realm, authorization, params, token).await?;
+    let stored = match resolved {
         Ok(s) if visible_to(&client, &s) && s.record.kind != TokenKind::Refresh => s,
         Err(Unusable::Expired) => return Err(OAuthError::invalid_token("Token has expired")),
         _ => return Err(OAuthError::invalid_token("Token was not recognised")),

@@ -2,11 +2,13 @@
 
 use portcullis_proto::IntrospectionResponse;
 
-use super::resolve;
+use std::sync::Arc;
+
+use super::{Unusable, resolve_for};
 use crate::authority::Authority;
 use crate::client_auth;
 use crate::error::OAuthError;
-use crate::model::{Client, StoredToken, TokenKind};
+use crate::model::{Client, Realm, StoredToken, TokenKind};
 use crate::params::Params;
 use crate::token::token_id_hex;
 
@@ -16,19 +18,29 @@ pub fn visible_to(client: &Client, token: &StoredToken) -> bool {
     client.resource_server || token.record.client_id == client.client_id
 }
 
-/// Authenticates a confidential client: introspection "MUST also require some form of
+/// Authenticates the caller (against its cached copy when there is one) and resolves
+/// `token`, checking in the same read that the copy is current; if it is not, the
+/// caller is authenticated again from the database before anything is answered.
+/// Only confidential clients: introspection "MUST also require some form of
 /// authorization" (RFC 7662 §2.1), which a bare `client_id` is not.
-pub async fn authenticate_confidential(
+pub async fn authenticated_resolve(
     authority: &Authority,
-    realm: &str,
+    realm: &Realm,
     authorization: Option<&[u8]>,
     params: &Params,
-) -> Result<Client, OAuthError> {
+    token: &str,
+) -> Result<(Arc<Client>, Result<StoredToken, Unusable>), OAuthError> {
     let presented = client_auth::presented(authorization, params)?;
     if matches!(presented, client_auth::PresentedClient::Public { .. }) {
         return Err(OAuthError::invalid_client("this endpoint requires client authentication"));
     }
-    client_auth::authenticate(authority.store.as_ref(), &authority.hasher, realm, &presented).await
+    let caller = authority.authenticate_cached(&realm.name, &presented).await?;
+    let resolved = resolve_for(authority, realm, token, Some(&caller)).await?;
+    if resolved.caller_current {
+        return Ok((caller, resolved.token));
+    }
+    let caller = authority.authenticate_fresh(&realm.name, &presented).await?;
+    Ok((caller, resolved.token))
 }
 
 pub async fn introspect(
@@ -38,10 +50,10 @@ pub async fn introspect(
     params: &Params,
 ) -> Result<IntrospectionResponse, OAuthError> {
     let realm = authority.realm(realm).await?;
-    let client = authenticate_confidential(authority, &realm.name, authorization, params).await?;
     let token = params.require("token")?;
     // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
-    match resolve(authority, &realm, token).await? {
+    let (client, resolved) = authenticated_resolve(authority, &realm, authorization, params, token).await?;
+    match resolved {
         Ok(stored) if visible_to(&client, &stored) => Ok(describe(authority, &stored)),
         _ => Ok(IntrospectionResponse::inactive()),
     }

@@ -9,7 +9,7 @@ pub mod token;
 
 use crate::authority::{Authority, store_failure};
 use crate::error::OAuthError;
-use crate::model::{Realm, StoredToken, TokenKind};
+use crate::model::{Client, Realm, StoredToken, TokenKind};
 use crate::token::jwt::{self, MAX_JWT_LEN};
 use crate::token::{opaque, parse_token_id_hex};
 
@@ -31,29 +31,61 @@ pub async fn resolve(
     realm: &Realm,
     token: &str,
 ) -> Result<Result<StoredToken, Unusable>, OAuthError> {
+    Ok(resolve_for(authority, realm, token, None).await?.token)
+}
+
+/// What [`resolve_for`] found.
+pub struct Resolved {
+    pub token: Result<StoredToken, Unusable>,
+    /// Whether the caller's copy was still current when the token was read (also true
+    /// when the token was refused without reading the database).
+    pub caller_current: bool,
+}
+
+/// [`resolve`], reading, with the token's row and in the same snapshot, whether
+/// `caller` (a cached copy of the authenticated client) is still current.
+pub async fn resolve_for(
+    authority: &Authority,
+    realm: &Realm,
+    token: &str,
+    caller: Option<&Client>,
+) -> Result<Resolved, OAuthError> {
+    let unusable = |why| Ok(Resolved { token: Err(why), caller_current: true });
     let now = authority.now();
     let (id, opaque_check) = if let Some(parsed) = opaque::parse(token) {
         (parsed.id, Some(parsed))
     } else if token.len() <= MAX_JWT_LEN && token.bytes().filter(|b| *b == b'.').count() == 2 {
         let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
-        let Some(kid) = kid else { return Ok(Err(Unusable::Unrecognised)) };
+        let Some(kid) = kid else { return unusable(Unusable::Unrecognised) };
         let ring = authority.key_ring(&realm.name, Some(&kid)).await?;
         let issuer = authority.issuer(&realm.name);
         let claims = match jwt::verify(token, &ring, &issuer, &authority.audience(&realm.name), now) {
             Ok(c) => c,
-            Err(jwt::JwtRejection::Expired) => return Ok(Err(Unusable::Expired)),
+            Err(jwt::JwtRejection::Expired) => return unusable(Unusable::Expired),
             Err(rejection) => {
                 tracing::debug!(?rejection, "JWT rejected");
-                return Ok(Err(Unusable::Unrecognised));
+                return unusable(Unusable::Unrecognised);
             }
         };
-        let Some(id) = parse_token_id_hex(&claims.jti) else { return Ok(Err(Unusable::Unrecognised)) };
+        let Some(id) = parse_token_id_hex(&claims.jti) else { return unusable(Unusable::Unrecognised) };
         (id, None)
     } else {
-        return Ok(Err(Unusable::Unrecognised));
+        return unusable(Unusable::Unrecognised);
     };
-    let Some(stored) = authority.store.get_token(&id).await.map_err(store_failure)? else {
-        return Ok(Err(Unusable::Unrecognised));
+    let (stored, caller_current) = match caller {
+        None => (authority.store.get_token(&id).await.map_err(store_failure)?, true),
+        Some(c) => {
+            let (stored, revision) = authority
+                .store
+                .get_token_and_client_revision(&id, &c.realm, &c.client_id)
+                .await
+                .map_err(store_failure)?;
+            (stored, revision == Some(c.revision))
+        }
+    };
+    let found = |token| Ok(Resolved { token, caller_current });
+    let Some(stored) = stored else {
+        return found(Err(Unusable::Unrecognised));
     };
     let record = &stored.record;
     let verifier_ok = match (&opaque_check, &record.verifier_hash) {
@@ -63,10 +95,10 @@ pub async fn resolve(
         _ => false,
     };
     if !verifier_ok || record.used_at.is_some() || !stored.standing(&realm.name) {
-        return Ok(Err(Unusable::Unrecognised));
+        return found(Err(Unusable::Unrecognised));
     }
     if stored.expired(now) {
-        return Ok(Err(Unusable::Expired));
+        return found(Err(Unusable::Expired));
     }
-    Ok(Ok(stored))
+    found(Ok(stored))
 }

@@ -24,11 +24,30 @@ pub async fn token(
         .map_err(|_| OAuthError::unsupported_grant_type("the grant_type is not one this server knows"))?;
     let handler = grant::handler_for(grant_type)?;
     let presented = client_auth::presented(authorization, params)?;
-    let client =
-        client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?;
-    if !client.allows_grant(grant_type) {
+    // Only client_credentials uses the cached client: its one write checks the
+    // client's revision (`client_cache`); the other grants read the client afresh.
+    if grant_type != GrantType::ClientCredentials {
+        let client = authority.authenticate_fresh(&realm.name, &presented).await?;
+        return run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await;
+    }
+    let client = authority.authenticate_cached(&realm.name, &presented).await?;
+    match run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await {
+        Err(e) if e.is_client_changed() => {
+            let client = authority.authenticate_fresh(&realm.name, &presented).await?;
+            run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await
+        }
+        done => done,
+    }
+}
+
+async fn run(
+    handler: &dyn grant::GrantHandler,
+    ctx: &GrantContext<'_>,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let grant_type = handler.grant_type();
+    if !ctx.client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant_type} grant")));
     }
-    let ctx = GrantContext { authority, realm: &realm, client: &client, request };
-    handler.handle(&ctx, params).await
+    handler.handle(ctx, params).await
 }

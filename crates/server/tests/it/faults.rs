@@ -67,7 +67,9 @@ switchable! {
     fn delete_client(&self, r: &str, id: &str) -> StoreResult<()>;
     fn rotate_client_secret(&self, r: &str, id: &str, h: &[u8], at: Option<i64>) -> StoreResult<()>;
     fn insert_token(&self, t: &TokenRecord) -> StoreResult<()>;
+    fn insert_token_if_client_at(&self, t: &TokenRecord, revision: i64) -> StoreResult<bool>;
     fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
+    fn get_token_and_client_revision(&self, id: &[u8; 16], realm: &str, client_id: &str) -> StoreResult<(Option<StoredToken>, Option<i64>)>;
     fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
     fn create_user(&self, u: &User) -> StoreResult<()>;
     fn get_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;

@@ -4,6 +4,7 @@ mod browser;
 mod harness;
 
 mod chromium;
+mod client_cache;
 mod client_credentials;
 mod code_flow;
 mod faults;

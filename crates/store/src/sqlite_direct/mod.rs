@@ -79,6 +79,44 @@ impl DirectSqlite {
         self.writer.write(move |conn| tokens.iter().try_for_each(|t| insert_token(conn, t))).await
     }
 
+    pub(crate) async fn insert_token_if_client_at(
+        &self,
+        token: TokenRecord,
+        client_revision: i64,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |conn| {
+                if client_revision_of(conn, &token.realm, &token.client_id)? != Some(client_revision) {
+                    return Ok(false);
+                }
+                insert_token(conn, &token)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// In one read transaction, so one snapshot.
+    pub(crate) fn get_token_and_client_revision(
+        &self,
+        id: &[u8; 16],
+        realm: &str,
+        client_id: &str,
+    ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
+        self.readers.read(|conn| {
+            execute(conn, "BEGIN", &[])?;
+            let read = stored_token(conn, id).and_then(|t| Ok((t, client_revision_of(conn, realm, client_id)?)));
+            // Ends the read transaction whatever happened, or the connection would keep
+            // its snapshot (and hold back checkpoints) for good.
+            let ended = execute(conn, "COMMIT", &[]);
+            if ended.is_err() {
+                let _ = execute(conn, "ROLLBACK", &[]);
+            }
+            let read = read?;
+            ended?;
+            Ok(read)
+        })
+    }
+
     pub(crate) async fn revoke_token(&self, id: [u8; 16], now: i64) -> StoreResult<bool> {
         self.writer.write(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, &[&&id[..], &now])? > 0)).await
     }
@@ -185,6 +223,10 @@ fn insert_token(conn: &Connection, t: &TokenRecord) -> StoreResult<()> {
     execute(conn, sql::TOKEN_INSERT, &values).map(drop)
 }
 
+fn client_revision_of(conn: &Connection, realm: &str, client_id: &str) -> StoreResult<Option<i64>> {
+    query_optional(conn, sql::CLIENT_REVISION, &[&realm, &client_id], |r| r.get(0))
+}
+
 fn stored_token(conn: &Connection, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
     let row = query_optional(conn, sql::TOKEN_GET, &[&&id[..]], |r| {
         Ok(StoredTokenRow {
@@ -236,6 +278,7 @@ fn client_row(r: &Row<'_>) -> rusqlite::Result<ClientRow> {
         disabled: r.get("disabled")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
+        revision: r.get("revision")?,
     })
 }
 

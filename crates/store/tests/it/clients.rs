@@ -51,7 +51,8 @@ pub async fn client_crud(store: Arc<dyn Store>) {
         ..web.clone()
     };
     store.update_client(&changed).await.unwrap();
-    let expected = Client { created_at: web.created_at, ..changed.clone() };
+    // Every change bumps the revision (what cached copies are checked against).
+    let expected = Client { created_at: web.created_at, revision: web.revision + 1, ..changed.clone() };
     assert_eq!(store.get_client("acme", "web").await.unwrap(), Some(expected.clone()));
     assert_eq!(store.find_client("acme", "Web app v2").await.unwrap(), Some(expected));
     assert_eq!(store.find_client("acme", "Web app").await.unwrap(), None);
@@ -156,7 +157,7 @@ pub async fn rotate_client_secret_keeps_tokens_when_not_asked(store: Arc<dyn Sto
     store.rotate_client_secret("acme", "web", &[7; 32], None).await.unwrap();
 
     let stored = store.get_client("acme", "web").await.unwrap().unwrap();
-    assert_eq!(stored, Client { secret_hash: Some(vec![7; 32]), ..web });
+    assert_eq!(stored, Client { secret_hash: Some(vec![7; 32]), revision: web.revision + 1, ..web });
     assert_eq!(store.get_token(&token).await.unwrap().unwrap().record.revoked_at, None);
 }
 
@@ -178,7 +179,7 @@ pub async fn rotate_client_secret_revokes_live_tokens(store: Arc<dyn Store>) {
     store.rotate_client_secret("acme", "web", &[9; 32], Some(NOW + 5)).await.unwrap();
 
     let stored = store.get_client("acme", "web").await.unwrap().unwrap();
-    assert_eq!(stored, Client { secret_hash: Some(vec![9; 32]), ..web });
+    assert_eq!(stored, Client { secret_hash: Some(vec![9; 32]), revision: web.revision + 1, ..web });
     let revoked_at = async |id| store.get_token(&id).await.unwrap().unwrap().record.revoked_at;
     for id in live {
         assert_eq!(revoked_at(id).await, Some(NOW + 5));

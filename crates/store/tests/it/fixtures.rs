@@ -65,6 +65,7 @@ pub fn client(realm: &str, client_id: &str, name: &str) -> Client {
         disabled: false,
         created_at: NOW,
         updated_at: NOW + 2,
+        revision: 0,
     }
 }
 

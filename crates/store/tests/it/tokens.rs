@@ -137,3 +137,71 @@ pub async fn concurrent_inserts_each_get_their_own_outcome(store: Arc<dyn Store>
     }
     assert_eq!(ok, 180);
 }
+
+/// A conditional insert writes only while the client is at the given revision; any
+/// change to the client (update, new secret) or its deletion makes it write nothing.
+pub async fn conditional_insert_follows_the_client_revision(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    let first = fixtures::token("acme", "web");
+    assert!(store.insert_token_if_client_at(&first, web.revision).await.unwrap());
+    assert!(store.get_token(&first.id).await.unwrap().is_some());
+
+    store.update_client(&Client { name: "renamed".into(), ..web.clone() }).await.unwrap();
+    let stale = fixtures::token("acme", "web");
+    assert!(!store.insert_token_if_client_at(&stale, web.revision).await.unwrap());
+    assert_eq!(store.get_token(&stale.id).await.unwrap(), None, "nothing written for a stale copy");
+
+    let current = store.get_client("acme", "web").await.unwrap().unwrap();
+    store.rotate_client_secret("acme", "web", &[3; 32], None).await.unwrap();
+    assert!(!store.insert_token_if_client_at(&fixtures::token("acme", "web"), current.revision).await.unwrap());
+    let rotated = store.get_client("acme", "web").await.unwrap().unwrap();
+    assert!(rotated.revision > current.revision);
+    assert!(store.insert_token_if_client_at(&fixtures::token("acme", "web"), rotated.revision).await.unwrap());
+
+    store.delete_client("acme", "web").await.unwrap();
+    assert!(!store.insert_token_if_client_at(&fixtures::token("acme", "web"), rotated.revision).await.unwrap());
+}
+
+/// Concurrent conditional inserts are group-committed like the others, and each gets
+/// its own answer: those naming the old revision write nothing, the rest are written.
+pub async fn concurrent_conditional_inserts_each_get_their_own_outcome(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    store.update_client(&web).await.unwrap();
+    let now_at = store.get_client("acme", "web").await.unwrap().unwrap().revision;
+    let mut set = JoinSet::new();
+    for i in 0..120 {
+        let store = store.clone();
+        let expected = if i % 3 == 0 { web.revision } else { now_at };
+        let token = fixtures::token("acme", "web");
+        set.spawn(
+            async move { (token.id, expected == now_at, store.insert_token_if_client_at(&token, expected).await) },
+        );
+    }
+    let mut written = 0;
+    while let Some(joined) = set.join_next().await {
+        let (id, should, result) = joined.unwrap();
+        assert_eq!(result.unwrap(), should);
+        assert_eq!(store.get_token(&id).await.unwrap().is_some(), should);
+        written += usize::from(should);
+    }
+    assert_eq!(written, 80);
+}
+
+/// The token and the current revision of a client come back together; a missing
+/// token or client is `None` on its side only.
+pub async fn token_is_read_with_a_client_revision(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    let token = fixtures::token("acme", "web");
+    store.insert_token(&token).await.unwrap();
+    let (stored, revision) = store.get_token_and_client_revision(&token.id, "acme", "web").await.unwrap();
+    assert_eq!(stored.unwrap().record, token);
+    assert_eq!(revision, Some(web.revision));
+    store.update_client(&Client { disabled: true, ..web }).await.unwrap();
+    let (_, revision) = store.get_token_and_client_revision(&token.id, "acme", "web").await.unwrap();
+    assert_eq!(revision, Some(1));
+    let (stored, revision) = store.get_token_and_client_revision(&[9; 16], "acme", "nobody").await.unwrap();
+    assert_eq!((stored, revision), (None, None));
+}
