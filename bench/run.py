@@ -31,7 +31,9 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,11 +53,19 @@ FORM = "application/x-www-form-urlencoded"
 PEER_CLIENT_ID = "bench"
 REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off the Location header
 BENCH_USER = "bench-user"
+PASSWORD_USER = "bench-user-{}"  # the password scenario's users, one per wrk connection
+SIGN_IN_FLAG = "--sign-in-limit-per-address"  # `serve` flag; 0 lifts the per-address sign-in limit
 PKCE_VERIFIER = "bench-pkce-verifier-" + "x" * 43
 PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
 # Portcullis realms the harness creates (besides `default`, which is opaque).
 JWT_REALMS = {"es256": ("jwt-es256", "ES256"), "hs256": ("jwt-hs256", "HS256"), "eddsa": ("jwt-eddsa", "EdDSA")}
+
+# The big token table (introspect_10m): synthetic live rows inserted straight into the database.
+BIG_TABLE_BATCH = 200_000  # rows per SQLite transaction
+DAY_MS = 86_400_000
+UUID7_VERSION = bytes(0x70 | (b & 0x0F) for b in range(256))  # byte 6: version nibble 7
+UUID7_VARIANT = bytes(0x80 | (b & 0x3F) for b in range(256))  # byte 8: variant bits 10
 
 
 def log(msg: str) -> None:
@@ -213,6 +223,20 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def wait_idle(pids: list[int], timeout: float, window: float = 0.5, busy_share: float = 0.05) -> bool:
+    """Waits until the processes use less than busy_share of a core over one window (work queued
+    by the previous scenario is done). Bounded by timeout; returns whether they went idle."""
+    deadline = time.monotonic() + timeout
+    before = sum(proc_cpu_seconds(p) for p in pids)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        after = sum(proc_cpu_seconds(p) for p in pids)
+        if after - before < busy_share * window:
+            return True
+        before = after
+    return False
+
+
 def reset_peak_rss(pid: int) -> bool:
     # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0), so each run
     # reports its own peak. Needs to own the process (we started it).
@@ -311,6 +335,9 @@ class Load:
     items: list[Item]
     consuming: bool = False  # uses pool entries up (no warm-up, fresh pool per repeat)
     redirect_ok: bool = False
+    # one wrk thread per connection: a pool split between threads is then split between connections
+    # (each thread takes every threads-th line), so each connection has lines of its own
+    thread_per_connection: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -327,7 +354,7 @@ class Wrk:
         self.threads_base = args.threads or max(1, len(parse_cpu_list(args.loadgen_cores)))
 
     def threads_for(self, load: Load) -> int:
-        n = max(self.threads_base, len(load.ports))
+        n = max(self.args.connections if load.thread_per_connection else self.threads_base, len(load.ports))
         # every address gets the same number of threads, so the load is split evenly
         return -(-n // len(load.ports)) * len(load.ports)
 
@@ -528,6 +555,97 @@ class Browser:
         raise HarnessError(f"authorization flow did not reach the redirect in {max_steps} steps")
 
 
+# ------------------------------------------------------------------- the big token table
+
+def big_table_deadline(rows: int) -> float:
+    """Seconds the insert of `rows` synthetic tokens may take (about 10x what it takes here)."""
+    return 60 + rows / 10_000
+
+
+def synthetic_token_ids(first: int, count: int, total: int, start_ms: int) -> tuple[list[bytes], list[int]]:
+    """UUIDv7-shaped ids for rows first..first+count of total, their times spread evenly from
+    start_ms over one day in ascending order (so each batch appends to the primary key), and
+    each row's issued_at (Unix seconds). Built with slice assignments and translate, not per row."""
+    ms = [start_ms + k * DAY_MS // total for k in range(first, first + count)]
+    packed = struct.pack(f">{count}Q", *ms)  # 8 big-endian bytes per row; the id takes the low 6
+    buf = bytearray(os.urandom(16 * count))
+    for j in range(6):
+        buf[j::16] = packed[j + 2::8]
+    buf[6::16] = buf[6::16].translate(UUID7_VERSION)
+    buf[8::16] = buf[8::16].translate(UUID7_VARIANT)
+    return [bytes(buf[i:i + 16]) for i in range(0, 16 * count, 16)], [t // 1000 for t in ms]
+
+
+def sqlite_path(db_url: str) -> str:
+    return db_url[len("sqlite://"):]
+
+
+def fill_sqlite_tokens(path: str, client_id: str, rows: int, now: int) -> None:
+    """Inserts rows live access tokens of `client_id` in realm default, one transaction per
+    BIG_TABLE_BATCH rows, on a connection of our own beside the running server (WAL mode)."""
+    deadline = time.monotonic() + big_table_deadline(rows)
+    sql = ("INSERT INTO tokens (id, realm, kind, verifier_hash, client_id, subject, username, scope, grant_id, "
+           "permissions, test, issued_at, expires_at, revoked_at, used_at) "
+           "VALUES (?, 'default', 'access', ?, ?, ?, NULL, 'a', NULL, '', 0, ?, ?, NULL, NULL)")
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # timeout: the busy timeout, seconds
+    try:
+        conn.execute("PRAGMA synchronous=OFF")  # this connection only; the server keeps its own setting
+        found = conn.execute("SELECT 1 FROM clients WHERE realm = 'default' AND client_id = ?", (client_id,))
+        if found.fetchone() is None:
+            raise HarnessError(f"{path}: no client {client_id} in realm default")
+        expires = now + 86_400
+        for first in range(0, rows, BIG_TABLE_BATCH):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"inserting {rows:,} tokens took longer than {big_table_deadline(rows):.0f} s "
+                                   f"({first:,} done)")
+            count = min(BIG_TABLE_BATCH, rows - first)
+            ids, issued = synthetic_token_ids(first, count, rows, (now - 86_400) * 1000)
+            hashes = os.urandom(32 * count)
+            batch = [(ids[i], hashes[32 * i:32 * i + 32], client_id, client_id, issued[i], expires)
+                     for i in range(count)]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, batch)
+            conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # leave the rows in the database file
+    except sqlite3.Error as exc:
+        raise HarnessError(f"inserting tokens into {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def pg_random_bytes(n: int) -> str:
+    """SQL for n random bytes (n a multiple of 4) from random(): 32 bits per call, each fully
+    random (a double has 52). Several times cheaper than gen_random_uuid() per row."""
+    return " || ".join(["int4send(floor(random() * 4294967296 - 2147483648)::int)"] * (n // 4))
+
+
+def fill_postgres_tokens(db_url: str, client_id: str, rows: int, now: int) -> None:
+    """The same rows with one INSERT … SELECT over generate_series: 16 random bytes per id, the
+    first 6 replaced by the time (the low 6 bytes of the big-endian bigint), then the version
+    nibble set to 7 and the variant bits to 10."""
+    cid = sql_literal(client_id)
+    start_ms = (now - 86_400) * 1000
+    sql = (
+        "INSERT INTO tokens (id, realm, kind, verifier_hash, client_id, subject, username, scope, grant_id, "
+        "permissions, test, issued_at, expires_at, revoked_at, used_at) "
+        "SELECT set_byte(set_byte(overlay(r PLACING substring(int8send(ms) FROM 3) FROM 1 FOR 6), "
+        "6, 112 | (get_byte(r, 6) & 15)), 8, 128 | (get_byte(r, 8) & 63)), 'default', 'access', "
+        f"{pg_random_bytes(32)}, {cid}, {cid}, NULL, 'a', NULL, '', false, ms / 1000, {now + 86_400}, NULL, NULL "
+        f"FROM (SELECT {start_ms}::bigint + g * {DAY_MS}::bigint / {rows} AS ms, {pg_random_bytes(16)} AS r "
+        f"FROM generate_series(0, {rows - 1}) AS g) AS s"
+    )
+    run_cmd(["psql", db_url, "-X", "-v", "ON_ERROR_STOP=1", "-qc", sql], timeout=big_table_deadline(rows))
+
+
+def postgres_table_bytes(db_url: str) -> int | None:
+    res = run_cmd(["psql", db_url, "-XAtqc", "SELECT pg_total_relation_size('tokens')"], timeout=60, check=False)
+    return int(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip().isdigit() else None
+
+
 # ----------------------------------------------------------------------------- the sides
 
 class Side:
@@ -553,6 +671,7 @@ class Side:
     def revoke_item(self, pool_file: str) -> tuple[list[int], Item]: raise NotImplementedError
     def unknown_token(self) -> str: raise NotImplementedError
     def password_login(self) -> Load: raise NotImplementedError
+    def fill_token_table(self, rows: int) -> str: raise NotImplementedError
     # for the end-user flows (authorization code, refresh)
     def require_user_flows(self, grant: str) -> None: raise NotImplementedError
     def flow_port(self) -> int: raise NotImplementedError
@@ -658,12 +777,16 @@ class PortcullisSide(Side):
         self.user_password = "bench-" + secrets.token_urlsafe(18)
         self.web_creds: tuple[str, str] | None = None
         self.user_flows_error: str | None = None
+        self.password_users: list[str] = []
+        self.password_users_error: str | None = None
+        self.sign_in_flag = False  # whether this binary's `serve` has SIGN_IN_FLAG (read in start)
+        self.big_table: dict | None = None
 
     def cli(self, *argv: str) -> dict:
         res = run_cmd([self.binary, "--database", self.db_url, *argv, "--json"], timeout=60)
         return json.loads(res.stdout) if res.stdout.strip() else {}
 
-    def provision(self) -> None:
+    def provision(self, password_users: int = 0) -> None:
         for _variant, (realm, alg) in JWT_REALMS.items():
             self.cli("realm", "create", realm, "--token-format", "jwt", "--signing-alg", alg)
         for realm in ["default"] + [r for r, _ in JWT_REALMS.values()]:
@@ -681,12 +804,34 @@ class PortcullisSide(Side):
             self.web_creds = (c["client_id"], c["client_secret"])
         except (HarnessError, KeyError, json.JSONDecodeError) as exc:
             self.user_flows_error = str(exc).splitlines()[0][:300]
+        if password_users and self.web_creds is not None:
+            self.provision_password_users(password_users)
+
+    def provision_password_users(self, n: int) -> None:
+        """bench-user-0 … bench-user-{n-1}, one per wrk connection of the password scenario, all with
+        the same password (each `user create` hashes it with argon2, hence only when it is selected)."""
+        t0 = time.monotonic()
+        try:
+            for i in range(n):
+                run_cmd([self.binary, "--database", self.db_url, "user", "create", "--realm", "default",
+                         "--username", PASSWORD_USER.format(i), "--password-stdin", "--json"], timeout=60,
+                        input=self.user_password + "\n")
+                self.password_users.append(PASSWORD_USER.format(i))
+        except HarnessError as exc:
+            self.password_users_error = str(exc).splitlines()[0][:300]
+            return
+        log(f"{self.backend}: {n} users for the password scenario created in {time.monotonic() - t0:.1f} s")
 
     def start(self) -> None:
+        # An older binary (--ref) lacks the flag and would refuse to start with it.
+        self.sign_in_flag = SIGN_IN_FLAG in run_cmd([self.binary, "serve", "--help"], timeout=60, check=False).stdout
         for i in range(self.instances):
             port = free_port()
             cmd = [self.binary, "--database", self.db_url, "serve", "--bind", f"{LOOPBACK}:{port}",
-                   "--log-level", self.args.log_level, *self.args.portcullis_arg]
+                   "--log-level", self.args.log_level]
+            if self.sign_in_flag:  # the password scenario's load all comes from 127.0.0.1
+                cmd += [SIGN_IN_FLAG, "0"]
+            cmd += self.args.portcullis_arg
             t0 = time.monotonic()
             proc = PROCS.start(f"portcullis-{self.backend}-{i}", cmd, self.args.server_cores, self.logfile)
             ready = wait_ready(port, "/readyz", proc, timeout=30)
@@ -785,11 +930,54 @@ class PortcullisSide(Side):
 
     def password_login(self) -> Load:
         self.require_user_flows("password")
-        body = urllib.parse.urlencode({"grant_type": "password", "username": BENCH_USER,
-                                       "password": self.user_password, "scope": "a"})
-        return Load(self.ports, [Item("POST", "/realms/default/oauth/token", self.web_auth(), body=body,
-                                      label="password")],
-                    notes=["one user logging in over and over: argon2id verification on every request"])
+        if not self.password_users:
+            raise Skip(f"password is advertised, but its users could not be created: {self.password_users_error}")
+        pool = self.write_pool("password-users", [urllib.parse.quote_plus(u) for u in self.password_users])
+        prefix = urllib.parse.urlencode({"grant_type": "password", "scope": "a", "password": self.user_password})
+        item = Item("POST", "/realms/default/oauth/token", self.web_auth(), mode="cycle", pool_file=pool,
+                    body_prefix=prefix + "&username=", label="password")
+        notes = [f"one user per connection ({PASSWORD_USER.format(0)} … {self.password_users[-1]}, one wrk thread "
+                 "each); bounded by argon2id (m=19456, t=2, p=1) on every request"]
+        if self.sign_in_flag:
+            notes.append(f"served with {SIGN_IN_FLAG} 0 (the per-account limit stays; each success resets it)")
+        else:
+            notes.append(f"this binary has no {SIGN_IN_FLAG}: the per-address limit (100 per 15 min) applies, "
+                         "so the answers after the first 100 are throttled")
+        return Load(self.ports, [item], thread_per_connection=True, notes=notes)
+
+    def fill_token_table(self, rows: int) -> str:
+        """Inserts `rows` synthetic live opaque tokens of the `bench` client of realm default straight
+        into the database; returns the report's note."""
+        if rows <= 0:
+            raise Skip("--big-table-rows is 0")
+        client_id = self.creds["default"][0]
+        # e.g. sign-ins that the password scenario left queued: they would wait on the insert's lock
+        if not wait_idle(self.pids(), timeout=30):
+            log(f"{self.backend}: the server is still busy after 30 s; inserting anyway")
+        now = int(time.time())
+        log(f"{self.backend}: inserting {rows:,} synthetic live tokens into the tokens table")
+        t0 = time.monotonic()
+        if self.backend == "sqlite":
+            path = sqlite_path(self.db_url)
+            fill_sqlite_tokens(path, client_id, rows, now)
+            took, analyze = time.monotonic() - t0, None
+            size = sum(os.path.getsize(f) for f in (path, path + "-wal") if os.path.exists(f))
+            what = "database file"
+        else:
+            fill_postgres_tokens(self.db_url, client_id, rows, now)
+            took = time.monotonic() - t0
+            t1 = time.monotonic()
+            run_cmd(["psql", self.db_url, "-X", "-v", "ON_ERROR_STOP=1", "-qc", "ANALYZE tokens"], timeout=600)
+            analyze = time.monotonic() - t1
+            size = postgres_table_bytes(self.db_url)
+            what = "tokens table with its indexes"
+        self.big_table = {"rows": rows, "insert_s": round(took, 1), "analyze_s": analyze and round(analyze, 1),
+                          "bytes": size, "measured": what}
+        size_text = f"{size / 1e9:.2f} GB" if size is not None else "size unknown"
+        log(f"{self.backend}: {rows:,} tokens inserted in {took:.1f} s ({rows / max(took, 1e-9):,.0f} rows/s)"
+            + (f", ANALYZE {analyze:.1f} s" if analyze is not None else "") + f"; {what} {size_text}")
+        return (f"{rows:,} synthetic live tokens inserted first ({took:.0f} s; {what} {size_text}), "
+                "then a pool minted and measured as in introspect_opaque")
 
     def log_position(self) -> int:
         try:
@@ -941,6 +1129,10 @@ class PeerSide(Side):
     def password_login(self) -> Load:
         raise Skip("oidc-provider does not implement the resource-owner password grant")
 
+    def fill_token_table(self, rows: int) -> str:
+        raise Skip("not applicable: oidc-provider keeps its tokens in memory (no table to grow); "
+                   "its ordinary introspection is the introspect_opaque row")
+
 
 # ----------------------------------------------------------------------------- scenarios
 
@@ -951,6 +1143,8 @@ class Scenario:
     description: str
     build: Callable[[Side, "Context"], Callable[[int], Load]]
     floor: bool = False
+    baseline: str | None = None  # another scenario whose p99 on the same backend this one is held to
+    p99_target: float | None = None  # the most this one's p99 may be, as a multiple of the baseline's
 
 
 @dataclass
@@ -1022,6 +1216,14 @@ def s_code(side: Side, ctx: Context):
     return lambda _rep: side.code_exchange(-(-ctx.args.duration * 3 // 2))
 
 
+def s_introspect_big(side: Side, ctx: Context):
+    side.introspect_item("opaque", "", "cycle")
+    note = side.fill_token_table(ctx.args.big_table_rows)  # the peer: Skip, before anything is done
+    pool = side.mint_tokens("opaque", ctx.args.mint_seconds, ctx.args.intro_pool)
+    ports, item = side.introspect_item("opaque", pool, "cycle")
+    return fixed(Load(ports, [item], notes=[note]))
+
+
 def s_password(side: Side, ctx: Context):
     load = side.password_login()
     return fixed(load)
@@ -1079,11 +1281,51 @@ SCENARIOS: list[Scenario] = [
              "70% introspection (opaque), 20% client_credentials, 10% refresh, interleaved on every connection.",
              s_mixed),
     Scenario("password", "password grant",
-             "POST token grant_type=password (bounded by argon2id by design).", s_password),
+             "POST token grant_type=password, one user per connection (bounded by argon2id by design).",
+             s_password),
+    # Last: it grows the database, and no other scenario may run on the big table.
+    Scenario("introspect_10m", "introspection, 10 million live tokens",
+             "As introspect_opaque after --big-table-rows (10 million) synthetic live tokens were inserted "
+             "straight into the database; Portcullis only.", s_introspect_big,
+             baseline="introspect_opaque", p99_target=1.5),
 ]
 
 
 # ---------------------------------------------------------------------------- the runner
+
+def compare_with_baselines(results: list[dict]) -> None:
+    """Adds vs_baseline to the result of each scenario that has a baseline: its p99 and req/s as
+    multiples of the baseline's on the same side and backend, when both ran in this invocation."""
+    by_key = {(r["scenario"], r["side"], r["backend"]): r for r in results}
+    for sc in SCENARIOS:
+        if not sc.baseline:
+            continue
+        for r in results:
+            if r["scenario"] != sc.id:
+                continue
+            entry: dict = {"scenario": sc.baseline, "p99_target": sc.p99_target}
+            base = by_key.get((sc.baseline, r["side"], r["backend"]))
+            s, b = r["summary"], base["summary"] if base else None
+            if b and b["p99_us"] and s["p99_us"] is not None:
+                entry["p99_ratio"] = round(s["p99_us"] / b["p99_us"], 3)
+                entry["rps_ratio"] = round(s["rps"] / b["rps"], 3) if b["rps"] else None
+                entry["valid"] = s["valid"] and b["valid"]
+                if sc.p99_target is not None:
+                    entry["p99_target_met"] = entry["p99_ratio"] <= sc.p99_target
+            r["vs_baseline"] = entry
+
+
+def baseline_note(entry: dict) -> str:
+    name = entry["scenario"]
+    if "p99_ratio" not in entry:
+        return f"{name} did not run on this backend in this invocation: no p99 ratio"
+    text = f"p99 {entry['p99_ratio']:.2f}× {name}'s"
+    if entry.get("p99_target") is not None:
+        text += f" (target ≤ {entry['p99_target']:g}×: {'met' if entry['p99_target_met'] else 'MISSED'})"
+    if entry.get("rps_ratio") is not None:
+        text += f", req/s {entry['rps_ratio']:.2f}×"
+    return text + ("" if entry["valid"] else " (an invalid run is involved)")
+
 
 def median_summary(runs: list[dict]) -> dict:
     valid = [r for r in runs if r["valid"]]
@@ -1280,14 +1522,20 @@ class Runner:
         side = PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances)
         try:
             log(f"{backend}: provisioning realms and clients through the CLI ({db_url})")
-            side.provision()
+            selected = {sc.id for sc in self.scenarios()}
+            # one wrk thread per connection, as many per instance (see Wrk.threads_for)
+            password_users = -(-args.connections // instances) * instances if "password" in selected else 0
+            side.provision(password_users)
             side.start()
             phase["startup"] = side.startup
             ctx.portcullis_grants = side.grants()
             phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
             phase["ran"] = True
+            phase["sign_in_limit_per_address_lifted"] = side.sign_in_flag
             log(f"{backend}: {instances} instance(s) on ports {side.ports}, pids {side.pids()}; "
                 f"grants {sorted(ctx.portcullis_grants)}")
+            if not side.sign_in_flag:
+                log(f"{backend}: this binary's serve has no {SIGN_IN_FLAG}: the password scenario will be throttled")
             if peer is not None:
                 log(f"peer: oidc-provider {peer.version} on ports {peer.ports}; measured in this phase")
             for sc in self.scenarios():
@@ -1306,6 +1554,8 @@ class Runner:
         finally:
             phase["stop"] = side.stop()
             phase["log"] = side.log_findings()
+            if side.big_table:
+                phase["big_table"] = side.big_table
             if db_name:
                 try:
                     run_cmd(["psql", args.postgres_url, "-qc", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'],
@@ -1427,6 +1677,8 @@ def write_markdown(report: dict, path: str) -> str:
                     notes.append("first bad answer: `" + s["sample"][:160].replace("`", "'") + "`")
             if s and s["wrapped"]:
                 notes.append(f"{s['wrapped']:,} requests re-used a revoked token")
+            if r and r.get("vs_baseline"):
+                notes.append(baseline_note(r["vs_baseline"]))
             if r:
                 notes.extend(n for n in r["notes"] if n not in shown_notes)
                 shown_notes.update(r["notes"])
@@ -1686,6 +1938,8 @@ def parse_args(argv=None):
     p.add_argument("--log-level", default="warn", help="portcullis serve --log-level")
     p.add_argument("--intro-pool", type=int, default=10000, help="tokens cycled through by introspection scenarios")
     p.add_argument("--mint-seconds", type=int, default=5, help="longest time spent minting an introspection pool")
+    p.add_argument("--big-table-rows", type=int, default=10_000_000,
+                   help="synthetic live tokens inserted into the database before introspect_10m (0: skip it)")
     p.add_argument("--strict-status", action="store_true",
                    help="inspect every response in every scenario (default: static scenarios use wrk's own count "
                         "of statuses > 399, which is cheaper for the load generator)")
@@ -1697,6 +1951,8 @@ def parse_args(argv=None):
     args.server_cores, args.loadgen_cores = args.cores.split(":", 1)
     if args.duration <= 0 or args.repeats < 1 or args.connections < 1:
         p.error("--duration, --repeats and --connections must be positive")
+    if args.big_table_rows < 0:
+        p.error("--big-table-rows must be 0 or more")
     return args
 
 
@@ -1728,7 +1984,7 @@ def main(argv=None) -> int:
     report: dict = {"started_at": started.strftime("%Y-%m-%d %H:%M UTC"), "settings": {
         k: getattr(args, k) for k in ("duration", "repeats", "warmup", "connections", "server_cores", "loadgen_cores",
                                       "threads", "timeout", "backends", "scenarios", "intro_pool", "mint_seconds",
-                                      "strict_status", "portcullis_arg", "log_level")}}
+                                      "big_table_rows", "strict_status", "portcullis_arg", "log_level")}}
     report["machine"] = machine_facts(binary)
     report["machine"]["portcullis_source"] = args.source
     if args.source.get("commit"):
@@ -1752,6 +2008,7 @@ def main(argv=None) -> int:
         report["error"] = traceback.format_exc()
     finally:
         PROCS.stop_all()
+    compare_with_baselines(runner.results)
     report["results"] = runner.results
     report["skipped"] = runner.skipped
     report["crashes"] = runner.crashes
