@@ -92,8 +92,8 @@ macro_rules! impl_store {
             use super::*;
             use $crate::rows::{
                 AuthorizationCodeRow, AuthorizationRequestRow, BrowserSessionRow, ClientLists, ClientRow, GrantRow,
-                RealmRow, SPACE, SigningKeyRow, SpentTokenRow, StoredTokenRow, UserColumns, UserRow, join,
-                username_key,
+                RealmRow, SPACE, SigningKeyRow, SpentTokenRow, StoredTokenRow, StoredTokenWithRevisionRow, UserColumns,
+                UserRow, join, username_key,
             };
             use $crate::sql;
 
@@ -485,24 +485,24 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.get_token_and_client_revision(id, realm, client_id);
                     }
-                    // Two statements in one transaction, so one snapshot (PostgreSQL's
-                    // default isolation takes a snapshot per statement).
-                    let mut tx = self.reader().begin().await.map_err($map_err)?;
-                    let token = sqlx::query_as::<$db, StoredTokenRow>(sql::TOKEN_GET)
+                    // One statement, one snapshot, one round trip when the token exists.
+                    let row = sqlx::query_as::<$db, StoredTokenWithRevisionRow>(sql::TOKEN_GET_WITH_CLIENT_REVISION)
                         .bind(&id[..])
-                        .fetch_optional(&mut *tx)
+                        .bind(realm)
+                        .bind(client_id)
+                        .fetch_optional(self.reader())
                         .await
-                        .map_err($map_err)?
-                        .map(StoredToken::try_from)
-                        .transpose()?;
+                        .map_err($map_err)?;
+                    if let Some(row) = row {
+                        return Ok((Some(row.token.try_into()?), row.client_revision));
+                    }
                     let revision: Option<i64> = sqlx::query_scalar(sql::CLIENT_REVISION)
                         .bind(realm)
                         .bind(client_id)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(self.reader())
                         .await
                         .map_err($map_err)?;
-                    tx.commit().await.map_err($map_err)?;
-                    Ok((token, revision))
+                    Ok((None, revision))
                 }
 
                 async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {

@@ -182,19 +182,32 @@ pub const TOKEN_INSERT_MANY_PG: &str = concat!(
     ", expected_revision) WHERE u.expected_revision IS NULL OR EXISTS (SELECT 1 FROM clients c \
      WHERE c.realm = u.realm AND c.client_id = u.client_id AND c.revision = u.expected_revision) RETURNING id"
 );
+/// A stored token with what decides whether it stands: its client's, grant's and
+/// user's state.
+macro_rules! stored_token_select {
+    () => {
+        concat!(
+            token_columns!("t."),
+            ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
+             u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+             FROM tokens t \
+             JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id \
+             LEFT JOIN grants g ON g.id = t.grant_id \
+             LEFT JOIN users u ON u.realm = t.realm AND u.id = t.subject \
+             WHERE t.id = $1"
+        )
+    };
+}
+
 /// A token whose `grant_id` names no stored grant (written before grants were, or a
 /// JWT's) is not revoked by it; `user_*` are NULL when the subject is no user of the
 /// realm.
-pub const TOKEN_GET: &str = concat!(
-    "SELECT ",
-    token_columns!("t."),
-    ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
-     u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
-     FROM tokens t \
-     JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id \
-     LEFT JOIN grants g ON g.id = t.grant_id \
-     LEFT JOIN users u ON u.realm = t.realm AND u.id = t.subject \
-     WHERE t.id = $1"
+pub const TOKEN_GET: &str = concat!("SELECT ", stored_token_select!());
+/// `TOKEN_GET` and, in the same statement (so the same snapshot), the current
+/// revision of client `$3` of realm `$2`.
+pub const TOKEN_GET_WITH_CLIENT_REVISION: &str = concat!(
+    "SELECT (SELECT revision FROM clients cr WHERE cr.realm = $2 AND cr.client_id = $3) AS client_revision, ",
+    stored_token_select!()
 );
 pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 

@@ -95,7 +95,7 @@ impl DirectSqlite {
             .await
     }
 
-    /// In one read transaction, so one snapshot.
+    /// One statement (one snapshot) when the token exists.
     pub(crate) fn get_token_and_client_revision(
         &self,
         id: &[u8; 16],
@@ -103,17 +103,14 @@ impl DirectSqlite {
         client_id: &str,
     ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
         self.readers.read(|conn| {
-            execute(conn, "BEGIN", &[])?;
-            let read = stored_token(conn, id).and_then(|t| Ok((t, client_revision_of(conn, realm, client_id)?)));
-            // Ends the read transaction whatever happened, or the connection would keep
-            // its snapshot (and hold back checkpoints) for good.
-            let ended = execute(conn, "COMMIT", &[]);
-            if ended.is_err() {
-                let _ = execute(conn, "ROLLBACK", &[]);
+            let row =
+                query_optional(conn, sql::TOKEN_GET_WITH_CLIENT_REVISION, &[&&id[..], &realm, &client_id], |r| {
+                    Ok((stored_token_row(r)?, r.get::<_, Option<i64>>("client_revision")?))
+                })?;
+            match row {
+                Some((token, revision)) => Ok((Some(token.try_into()?), revision)),
+                None => Ok((None, client_revision_of(conn, realm, client_id)?)),
             }
-            let read = read?;
-            ended?;
-            Ok(read)
         })
     }
 
@@ -228,17 +225,18 @@ fn client_revision_of(conn: &Connection, realm: &str, client_id: &str) -> StoreR
 }
 
 fn stored_token(conn: &Connection, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
-    let row = query_optional(conn, sql::TOKEN_GET, &[&&id[..]], |r| {
-        Ok(StoredTokenRow {
-            token: token_row(r)?,
-            client_disabled: r.get("client_disabled")?,
-            grant_revoked: r.get("grant_revoked")?,
-            user_roles: r.get("user_roles")?,
-            user_disabled: r.get("user_disabled")?,
-            user_kind: r.get("user_kind")?,
-        })
-    })?;
-    row.map(StoredToken::try_from).transpose()
+    query_optional(conn, sql::TOKEN_GET, &[&&id[..]], stored_token_row)?.map(StoredToken::try_from).transpose()
+}
+
+fn stored_token_row(r: &Row<'_>) -> rusqlite::Result<StoredTokenRow> {
+    Ok(StoredTokenRow {
+        token: token_row(r)?,
+        client_disabled: r.get("client_disabled")?,
+        grant_revoked: r.get("grant_revoked")?,
+        user_roles: r.get("user_roles")?,
+        user_disabled: r.get("user_disabled")?,
+        user_kind: r.get("user_kind")?,
+    })
 }
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
