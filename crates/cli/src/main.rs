@@ -12,11 +12,6 @@ use clap::Parser;
 use crate::commands::Command;
 use crate::config::GlobalArgs;
 
-/// mimalloc instead of glibc's malloc: allocation and freeing were ~8–15% of the
-/// server's CPU on the token paths (perf, bench/README.md "Profiling").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about = "Portcullis: an OAuth 2.0 authorization server")]
 struct Cli {
