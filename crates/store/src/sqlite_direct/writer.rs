@@ -5,9 +5,10 @@
 //! savepoint of one transaction (so a failing job undoes only its own changes), commits
 //! once, and only then answers each caller: nothing is reported written before it is.
 //!
-//! On one core the batches only form if the writer lets requests accumulate: after the
-//! first job it sleeps for the configured linger (a kernel timer, precise to tens of
-//! microseconds, unlike tokio's 1 ms wheel) and then takes what arrived meanwhile.
+//! After the first job it may sleep for the configured linger (a kernel timer, precise
+//! to tens of microseconds, unlike tokio's 1 ms wheel) and take what arrived meanwhile;
+//! on one core the batches form without it, since the writer waits for the core while
+//! the runtime thread serves requests (`DEFAULT_SQLITE_WRITE_LINGER`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
