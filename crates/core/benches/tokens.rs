@@ -1,4 +1,4 @@
-//! Token minting, hashing, signing and verifying, without storage or HTTP, so a
+//! Token minting, hashing, signing and verifying, and password checks, without storage or HTTP, so a
 //! regression on a token path can be traced to this layer.
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -60,5 +60,17 @@ fn jwts(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, opaque_tokens, jwts);
+/// The floor of the password grant and the login page: one argon2id verification
+/// (m=19456 KiB, t=2, p=1) per sign-in.
+fn passwords(c: &mut Criterion) {
+    let phc = portcullis_core::password::hash("correct horse battery staple").unwrap();
+    let mut group = c.benchmark_group("password");
+    group.sample_size(10);
+    group.bench_function("argon2id_verify", |b| {
+        b.iter(|| assert!(portcullis_core::password::verify(black_box("correct horse battery staple"), &phc)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, opaque_tokens, jwts, passwords);
 criterion_main!(benches);
