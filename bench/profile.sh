@@ -16,12 +16,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 binary=${BINARY:-$here/../target/release/portcullis}
 data=${PERF_DATA:-$(mktemp /tmp/portcullis-perf.XXXXXX)}
 log=$(mktemp /tmp/portcullis-profile-log.XXXXXX)
+out=$(mktemp -d /tmp/portcullis-profile-report.XXXXXX)  # the harness's own report: not for bench/results
 focus=${FOCUS:-"get_client get_token insert_token writer::run in_savepoint sqlite3_step __GI___writev authenticate"}
 command -v perf >/dev/null || { echo "perf is required (Debian: apt-get install linux-perf)" >&2; exit 2; }
 [ -x "$binary" ] || { echo "no binary at $binary: cargo build --release -p portcullis" >&2; exit 2; }
 
 python3 "$here/run.py" --backends sqlite --scenarios "$scenario" --duration 12 --repeats 1 --no-peer \
-  --binary "$binary" >"$log" 2>&1 &
+  --binary "$binary" --out "$out" >"$log" 2>&1 &
 harness=$!
 trap 'kill $harness 2>/dev/null || true' EXIT
 # The floor (/healthz) runs first; the scenario's warm-up and run follow it.
