@@ -217,11 +217,16 @@ impl Authority {
         realm: &str,
         presented: &PresentedClient,
     ) -> Result<Arc<Client>, OAuthError> {
-        if let Some(id) = presented.client_id() {
-            self.clients.forget(realm, id);
+        match client_auth::authenticate(self.store.as_ref(), &self.hasher, realm, presented).await {
+            Ok(client) => Ok(self.clients.put(client)),
+            Err(e) => {
+                // A copy that no longer authenticates must not be tried again.
+                if let Some(id) = presented.client_id() {
+                    self.clients.forget(realm, id);
+                }
+                Err(e)
+            }
         }
-        let client = client_auth::authenticate(self.store.as_ref(), &self.hasher, realm, presented).await?;
-        Ok(self.clients.put(client))
     }
 
     /// Mints an access token in the realm's format and stores its record before

@@ -7,7 +7,7 @@ use crate::authority::Authority;
 use crate::client_auth;
 use crate::error::OAuthError;
 use crate::grant::{self, GrantContext, RequestContext};
-use crate::model::GrantType;
+use crate::model::{Client, GrantType};
 use crate::params::Params;
 
 pub async fn token(
@@ -24,18 +24,16 @@ pub async fn token(
         .map_err(|_| OAuthError::unsupported_grant_type("the grant_type is not one this server knows"))?;
     let handler = grant::handler_for(grant_type)?;
     let presented = client_auth::presented(authorization, params)?;
+    let run =
+        async |client: &Client| run(handler, &GrantContext { authority, realm: &realm, client, request }, params).await;
     // Only client_credentials uses the cached client: its one write checks the
     // client's revision (`client_cache`); the other grants read the client afresh.
     if grant_type != GrantType::ClientCredentials {
-        let client = authority.authenticate_fresh(&realm.name, &presented).await?;
-        return run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await;
+        let client = client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented);
+        return run(&client.await?).await;
     }
-    let client = authority.authenticate_cached(&realm.name, &presented).await?;
-    match run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await {
-        Err(e) if e.is_client_changed() => {
-            let client = authority.authenticate_fresh(&realm.name, &presented).await?;
-            run(handler, &GrantContext { authority, realm: &realm, client: &client, request }, params).await
-        }
+    match run(&*authority.authenticate_cached(&realm.name, &presented).await?).await {
+        Err(e) if e.is_client_changed() => run(&*authority.authenticate_fresh(&realm.name, &presented).await?).await,
         done => done,
     }
 }

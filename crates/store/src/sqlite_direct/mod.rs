@@ -51,7 +51,7 @@ impl DirectSqlite {
 
     pub(crate) fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {
         self.readers.read(|conn| {
-            query_optional(conn, sql::CLIENT_GET, &[&realm, &client_id], client_row)?.map(Client::try_from).transpose()
+            query_optional(conn, sql::CLIENT_GET, [&realm, &client_id], client_row)?.map(Client::try_from).transpose()
         })
     }
 
@@ -61,18 +61,18 @@ impl DirectSqlite {
 
     pub(crate) fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
         self.readers.read(|conn| {
-            query_optional(conn, sql::CODE_GET, &[&&id[..]], code_row)?.map(AuthorizationCode::try_from).transpose()
+            query_optional(conn, sql::CODE_GET, [&&id[..]], code_row)?.map(AuthorizationCode::try_from).transpose()
         })
     }
 
     pub(crate) fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
         self.readers
-            .read(|conn| query_optional(conn, sql::GRANT_GET, &[&&id[..]], grant_row)?.map(Grant::try_from).transpose())
+            .read(|conn| query_optional(conn, sql::GRANT_GET, [&&id[..]], grant_row)?.map(Grant::try_from).transpose())
     }
 
     pub(crate) fn get_user(&self, realm: &str, id: &str) -> StoreResult<Option<User>> {
         self.readers
-            .read(|conn| query_optional(conn, sql::USER_GET, &[&realm, &id], user_row)?.map(User::try_from).transpose())
+            .read(|conn| query_optional(conn, sql::USER_GET, [&realm, &id], user_row)?.map(User::try_from).transpose())
     }
 
     pub(crate) async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
@@ -103,10 +103,9 @@ impl DirectSqlite {
         client_id: &str,
     ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
         self.readers.read(|conn| {
-            let row =
-                query_optional(conn, sql::TOKEN_GET_WITH_CLIENT_REVISION, &[&&id[..], &realm, &client_id], |r| {
-                    Ok((stored_token_row(r)?, r.get::<_, Option<i64>>("client_revision")?))
-                })?;
+            let row = query_optional(conn, sql::TOKEN_GET_WITH_CLIENT_REVISION, [&&id[..], &realm, &client_id], |r| {
+                Ok((stored_token_row(r)?, r.get::<_, Option<i64>>("client_revision")?))
+            })?;
             match row {
                 Some((token, revision)) => Ok((Some(token.try_into()?), revision)),
                 None => Ok((None, client_revision_of(conn, realm, client_id)?)),
@@ -115,7 +114,7 @@ impl DirectSqlite {
     }
 
     pub(crate) async fn revoke_token(&self, id: [u8; 16], now: i64) -> StoreResult<bool> {
-        self.writer.write(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, &[&&id[..], &now])? > 0)).await
+        self.writer.write(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, [&&id[..], &now])? > 0)).await
     }
 
     pub(crate) async fn redeem_code(
@@ -126,15 +125,15 @@ impl DirectSqlite {
     ) -> StoreResult<CodeRedemption> {
         self.writer
             .write(move |conn| {
-                if let Some(row) = query_optional(conn, sql::CODE_REDEEM, &[&&id[..], &now], code_row)? {
+                if let Some(row) = query_optional(conn, sql::CODE_REDEEM, [&&id[..], &now], code_row)? {
                     tokens.iter().try_for_each(|t| insert_token(conn, t))?;
                     return Ok(CodeRedemption::Redeemed(row.try_into()?));
                 }
-                let Some(row) = query_optional(conn, sql::CODE_GET, &[&&id[..]], code_row)? else {
+                let Some(row) = query_optional(conn, sql::CODE_GET, [&&id[..]], code_row)? else {
                     return Ok(CodeRedemption::Unknown);
                 };
                 let code = AuthorizationCode::try_from(row)?;
-                execute(conn, sql::GRANT_REVOKE, &[&&code.grant_id[..], &now])?;
+                execute(conn, sql::GRANT_REVOKE, [&&code.grant_id[..], &now])?;
                 Ok(CodeRedemption::Replayed(code))
             })
             .await
@@ -149,16 +148,16 @@ impl DirectSqlite {
     ) -> StoreResult<Rotation> {
         self.writer
             .write(move |conn| {
-                let outcome = if execute(conn, sql::TOKEN_SPEND, &[&&old[..], &now])? > 0 {
+                let outcome = if execute(conn, sql::TOKEN_SPEND, [&&old[..], &now])? > 0 {
                     Rotation::Rotated
                 } else {
                     // A missing token is a reuse too: nothing to revoke, nothing stored.
-                    let state = query_optional(conn, sql::TOKEN_SPENT, &[&&old[..]], spent_row)?;
+                    let state = query_optional(conn, sql::TOKEN_SPENT, [&&old[..]], spent_row)?;
                     if SpentTokenRow::within_grace(state.as_ref(), grace_since) {
                         Rotation::WithinGrace
                     } else {
                         if let Some(grant_id) = state.and_then(|s| s.grant_id) {
-                            execute(conn, sql::GRANT_REVOKE, &[&grant_id, &now])?;
+                            execute(conn, sql::GRANT_REVOKE, [&grant_id, &now])?;
                         }
                         Rotation::Reused
                     }
@@ -178,20 +177,20 @@ impl DirectSqlite {
 const PLACEHOLDERS: [&str; 16] =
     ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"];
 
-fn named<'a>(values: &'a [&'a dyn ToSql]) -> Vec<(&'static str, &'a dyn ToSql)> {
-    assert!(values.len() <= PLACEHOLDERS.len(), "more values than placeholder names");
-    PLACEHOLDERS.iter().copied().zip(values.iter().copied()).collect()
+/// Pairs each value with its placeholder name, on the stack (this is the hot path).
+fn named<const N: usize>(values: [&dyn ToSql; N]) -> [(&'static str, &dyn ToSql); N] {
+    std::array::from_fn(|i| (PLACEHOLDERS[i], values[i]))
 }
 
-fn execute(conn: &Connection, sql: &str, values: &[&dyn ToSql]) -> StoreResult<usize> {
+fn execute<const N: usize>(conn: &Connection, sql: &str, values: [&dyn ToSql; N]) -> StoreResult<usize> {
     let mut statement = conn.prepare_cached(sql).map_err(map_err)?;
     statement.execute(&named(values)[..]).map_err(map_err)
 }
 
-fn query_optional<T>(
+fn query_optional<T, const N: usize>(
     conn: &Connection,
     sql: &str,
-    values: &[&dyn ToSql],
+    values: [&dyn ToSql; N],
     row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
 ) -> StoreResult<Option<T>> {
     let mut statement = conn.prepare_cached(sql).map_err(map_err)?;
@@ -217,15 +216,15 @@ fn insert_token(conn: &Connection, t: &TokenRecord) -> StoreResult<()> {
         &t.revoked_at,
         &t.used_at,
     ];
-    execute(conn, sql::TOKEN_INSERT, &values).map(drop)
+    execute(conn, sql::TOKEN_INSERT, values).map(drop)
 }
 
 fn client_revision_of(conn: &Connection, realm: &str, client_id: &str) -> StoreResult<Option<i64>> {
-    query_optional(conn, sql::CLIENT_REVISION, &[&realm, &client_id], |r| r.get(0))
+    query_optional(conn, sql::CLIENT_REVISION, [&realm, &client_id], |r| r.get(0))
 }
 
 fn stored_token(conn: &Connection, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
-    query_optional(conn, sql::TOKEN_GET, &[&&id[..]], stored_token_row)?.map(StoredToken::try_from).transpose()
+    query_optional(conn, sql::TOKEN_GET, [&&id[..]], stored_token_row)?.map(StoredToken::try_from).transpose()
 }
 
 fn stored_token_row(r: &Row<'_>) -> rusqlite::Result<StoredTokenRow> {
