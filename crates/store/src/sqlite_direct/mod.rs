@@ -76,7 +76,9 @@ impl DirectSqlite {
     }
 
     pub(crate) async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
-        self.writer.write(move |conn| tokens.iter().try_for_each(|t| insert_token(conn, t))).await
+        let one = tokens.len() == 1;
+        let work = move |conn: &Connection| tokens.iter().try_for_each(|t| insert_token(conn, t));
+        if one { self.writer.write_one_statement(work).await } else { self.writer.write(work).await }
     }
 
     pub(crate) async fn insert_token_if_client_at(
@@ -85,7 +87,7 @@ impl DirectSqlite {
         client_revision: i64,
     ) -> StoreResult<bool> {
         self.writer
-            .write(move |conn| {
+            .write_one_statement(move |conn| {
                 if client_revision_of(conn, &token.realm, &token.client_id)? != Some(client_revision) {
                     return Ok(false);
                 }
@@ -114,7 +116,7 @@ impl DirectSqlite {
     }
 
     pub(crate) async fn revoke_token(&self, id: [u8; 16], now: i64) -> StoreResult<bool> {
-        self.writer.write(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, [&&id[..], &now])? > 0)).await
+        self.writer.write_one_statement(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, [&&id[..], &now])? > 0)).await
     }
 
     pub(crate) async fn redeem_code(
