@@ -25,14 +25,33 @@ impl Default for MakeSequentialRequestId {
 impl MakeRequestId for MakeSequentialRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:08x}-{n:012x}", self.prefix);
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        // `PPPPPPPP-NNNNNNNNNNNN` written in place: `format!` here showed in profiles.
+        let mut id = [b'-'; 21];
+        hex_into(u64::from(self.prefix), &mut id[..8]);
+        hex_into(n, &mut id[9..]);
+        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `n`, most significant first.
+fn hex_into(mut n: u64, out: &mut [u8]) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_read_prefix_dash_counter_in_hex() {
+        let mut maker =
+            MakeSequentialRequestId { prefix: 0x00ab_cdef, next: std::sync::Arc::new(AtomicU64::new(0x1f2e)) };
+        let id = maker.make_request_id(&Request::new(())).unwrap();
+        assert_eq!(id.header_value(), "00abcdef-000000001f2e");
+    }
 
     #[test]
     fn ids_are_distinct_within_and_across_makers() {

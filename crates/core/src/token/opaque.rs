@@ -9,9 +9,9 @@
 use std::fmt;
 
 use crate::model::TokenKind;
-use crate::secret::{constant_time_eq, random_token_string, sha256};
+use crate::secret::{constant_time_eq, push_base64url, random_bytes, sha256};
 
-use super::{new_token_id, parse_token_id_hex, token_id_hex};
+use super::{parse_token_id_hex, token_id_hex, token_id_with};
 
 const PREFIX_LEN: usize = 4;
 const SELECTOR_LEN: usize = 32;
@@ -57,10 +57,19 @@ pub fn mint_code() -> MintedOpaque {
 }
 
 fn mint_prefixed(prefix: &str) -> MintedOpaque {
-    let id = new_token_id();
-    let verifier = random_token_string();
-    let token = format!("{prefix}_{}_{verifier}", token_id_hex(&id));
-    MintedOpaque { token, id, verifier_hash: sha256(verifier.as_bytes()) }
+    // One draw for the verifier's 256 bits and the selector's random bits.
+    let random = random_bytes::<{ 32 + 8 }>();
+    let (verifier, selector_random) = random.split_at(32);
+    let id = token_id_with(selector_random.try_into().expect("8 bytes"));
+    let mut token = String::with_capacity(OPAQUE_TOKEN_LEN);
+    token.push_str(prefix);
+    token.push('_');
+    token.push_str(uuid::Uuid::from_bytes(id).simple().encode_lower(&mut [0; SELECTOR_LEN]));
+    token.push('_');
+    let verifier_at = token.len();
+    push_base64url(verifier, &mut token);
+    let verifier_hash = sha256(&token.as_bytes()[verifier_at..]);
+    MintedOpaque { token, id, verifier_hash }
 }
 
 /// A presented token split into its parts; says nothing yet about validity.
