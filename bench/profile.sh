@@ -7,6 +7,8 @@
 #   bench/profile.sh cc_opaque                 # needs perf (Debian: linux-perf)
 #   FOCUS="get_client get_token writev" bench/profile.sh introspect_opaque
 #   PERF_DATA=/tmp/x.perf bench/profile.sh refresh   # keep the recording
+#   FLAMEGRAPH=cc.svg bench/profile.sh cc_opaque      # also draw a flame graph (needs
+#                                                     # inferno: cargo install inferno)
 #
 # Call graphs come from DWARF unwinding (the release build has no frame pointers),
 # sampled at 300 Hz; the flat profile needs none of that.
@@ -59,4 +61,10 @@ for name in focus:
     n = sum(1 for s in samples if any(name in f for f in s))
     print(f"{100 * n / max(1, len(samples)):5.1f}%  {name}")
 ' "$focus"
+if [ -n "${FLAMEGRAPH:-}" ]; then
+  command -v inferno-flamegraph >/dev/null || { echo "FLAMEGRAPH needs inferno: cargo install inferno" >&2; exit 2; }
+  perf script -i "$data" 2>/dev/null | inferno-collapse-perf | \
+    inferno-flamegraph --title "portcullis serve: $scenario (server on one core, 64 connections)" >"$FLAMEGRAPH"
+  echo "flame graph: $FLAMEGRAPH"
+fi
 echo "(recording: $data; harness log: $log)"
