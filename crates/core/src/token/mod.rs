@@ -26,9 +26,10 @@ pub fn token_id_with(random: &[u8; 8]) -> [u8; 16] {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0) & ((1 << 48) - 1));
     // A counter that runs out within a millisecond carries into the timestamp, which
     // then runs ahead by that millisecond: still increasing, still unique.
-    let stamp = match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some((now << 12).max(last + 1))) {
-        Ok(last) | Err(last) => (now << 12).max(last + 1),
-    };
+    let after = |last: u64| (now << 12).max(last + 1);
+    let previous =
+        LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(after(last))).unwrap_or_else(|last| last);
+    let stamp = after(previous);
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&((stamp >> 12) << 16 | (stamp & 0xfff)).to_be_bytes());
     bytes[8..].copy_from_slice(random);
