@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     pub sqlite_write_linger_us: Option<u64>,
     pub sign_in_limit_per_address: Option<u32>,
+    pub sqlite_synchronous: Option<String>,
 }
 
 impl FileConfig {
@@ -80,6 +81,12 @@ pub struct ServeArgs {
     /// Sign-in attempts allowed from one address per 15 minutes (0: no per-address limit)
     #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N")]
     pub sign_in_limit_per_address: Option<u32>,
+    /// What an answered SQLite write survives: full (power loss) or normal (process crash)
+    #[arg(long, env = "PORTCULLIS_SQLITE_SYNCHRONOUS", value_name = "full|normal")]
+    pub sqlite_synchronous: Option<String>,
+    /// Log as JSON lines (the same as --log-format json)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -114,6 +121,7 @@ pub struct Config {
     pub max_connections: u32,
     pub sqlite_write_linger: Duration,
     pub sign_in_limit_per_address: u32,
+    pub sqlite_synchronous: portcullis_store::SqliteSynchronous,
 }
 
 impl Config {
@@ -124,19 +132,10 @@ impl Config {
         let bind_raw = pick(&serve.bind, &file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
         let bind: SocketAddr =
             bind_raw.parse().map_err(|_| format!("invalid bind address '{bind_raw}': expected IP:PORT"))?;
-        let public_url = pick(&serve.public_url, &file.public_url)
-            .map(|u| {
-                let parsed = url::Url::parse(&u).map_err(|e| format!("invalid public URL '{u}': {e}"))?;
-                if !matches!(parsed.scheme(), "http" | "https")
-                    || parsed.query().is_some()
-                    || parsed.fragment().is_some()
-                {
-                    return Err(format!("invalid public URL '{u}': use http(s)://HOST[:PORT][/PATH]"));
-                }
-                Ok(u.trim_end_matches('/').to_owned())
-            })
-            .transpose()?;
+        let public_url =
+            pick(&serve.public_url, &file.public_url).map(|u| portcullis_core::public_url::validate(&u)).transpose()?;
         let log_format = match pick(&global.log_format, &file.log_format).as_deref() {
+            _ if serve.json => LogFormat::Json,
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
             Some(other) => return Err(format!("invalid log format '{other}': expected human or json")),
@@ -161,6 +160,11 @@ impl Config {
             Some(us) => Duration::from_micros(us),
             None => portcullis_store::DEFAULT_SQLITE_WRITE_LINGER,
         };
+        let sqlite_synchronous = match pick(&serve.sqlite_synchronous, &file.sqlite_synchronous) {
+            None => portcullis_store::SqliteSynchronous::default(),
+            Some(v) => portcullis_store::SqliteSynchronous::parse(&v)
+                .ok_or_else(|| format!("invalid SQLite synchronous setting '{v}': expected full or normal"))?,
+        };
         Ok(Self {
             database_url,
             bind,
@@ -176,6 +180,7 @@ impl Config {
                 .sign_in_limit_per_address
                 .or(file.sign_in_limit_per_address)
                 .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
+            sqlite_synchronous,
         })
     }
 }
@@ -209,5 +214,16 @@ mod tests {
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
         let serve = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
+        let serve = ServeArgs { sqlite_synchronous: Some("off".into()), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("full or normal"));
+    }
+
+    #[test]
+    fn sqlite_commits_survive_power_loss_unless_told_otherwise() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Full);
+        let serve = ServeArgs { sqlite_synchronous: Some("normal".into()), ..Default::default() };
+        let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
+        assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Normal);
     }
 }

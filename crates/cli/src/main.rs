@@ -38,3 +38,30 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Scripts rely on `--json` everywhere (README, "Commands").
+    #[test]
+    fn every_subcommand_takes_json() {
+        fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, bool)>) {
+            let subs: Vec<_> = cmd.get_subcommands().filter(|c| c.get_name() != "help").collect();
+            if subs.is_empty() {
+                out.push((path, cmd.get_arguments().any(|a| a.get_long() == Some("json"))));
+                return;
+            }
+            for sub in subs {
+                leaves(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut found = Vec::new();
+        leaves(&Cli::command(), "portcullis".into(), &mut found);
+        assert!(found.len() > 20, "{found:?}");
+        let missing: Vec<_> = found.iter().filter(|(_, has)| !has).map(|(p, _)| p.as_str()).collect();
+        assert!(missing.is_empty(), "subcommands without --json: {missing:?}");
+    }
+}

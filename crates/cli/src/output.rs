@@ -2,6 +2,16 @@
 
 use serde_json::Value;
 
+/// The outcome of a command that changes something and has nothing to show: `value`
+/// on standard output with `--json`, else `message` on standard error.
+pub fn done(message: &str, value: Value, json: bool) {
+    if json {
+        println!("{value}");
+    } else {
+        eprintln!("{message}");
+    }
+}
+
 pub fn print(value: &Value, json: bool) {
     if json {
         println!("{value}");

@@ -1,6 +1,12 @@
 //! Request parameters as RFC 6749 defines them.
 
+use std::collections::HashSet;
+
 use crate::error::OAuthError;
+
+/// Most parameters one request may carry. No endpoint reads more than a dozen; the cap
+/// bounds what one anonymous request can make the server decode and hash.
+pub const MAX_PARAMS: usize = 1000;
 
 /// The decoded parameters of one request, each name at most once.
 #[derive(Debug, Default, Clone)]
@@ -11,15 +17,20 @@ pub struct Params {
 impl Params {
     /// RFC 6749 §3.1 and §3.2: "Request and response parameters MUST NOT be included
     /// more than once", so a repeated name is an error, never a silent pick.
+    /// Linear in the number of pairs (a set of the names seen), so a body of many
+    /// short names costs no more than one long value of the same size.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, OAuthError> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for (name, value) in pairs {
-            if out.iter().any(|(n, _)| *n == name) {
+        let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        if pairs.len() > MAX_PARAMS {
+            return Err(too_many_params());
+        }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(pairs.len());
+        for (name, _) in &pairs {
+            if !seen.insert(name) {
                 return Err(OAuthError::invalid_request(format!("parameter '{name}' was sent more than once")));
             }
-            out.push((name, value));
         }
-        Ok(Self { pairs: out })
+        Ok(Self { pairs })
     }
 
     /// The value of `name`. "Parameters sent without a value MUST be treated as if
@@ -37,6 +48,10 @@ impl Params {
     }
 }
 
+pub(crate) fn too_many_params() -> OAuthError {
+    OAuthError::invalid_request(format!("the request has more than {MAX_PARAMS} parameters"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +65,24 @@ mod tests {
         let e = p(&[("grant_type", "x"), ("grant_type", "x")]).unwrap_err();
         assert_eq!(e.code.as_str(), "invalid_request");
         assert!(e.description().contains("grant_type"));
+    }
+
+    #[test]
+    fn more_than_the_cap_of_parameters_is_invalid_request() {
+        let names: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}")).collect();
+        let at_cap = Params::from_pairs(names[..MAX_PARAMS].iter().map(|n| (n.clone(), "v".to_owned())));
+        assert!(at_cap.is_ok());
+        let e = Params::from_pairs(names.iter().map(|n| (n.clone(), "v".to_owned()))).unwrap_err();
+        assert_eq!(e.code.as_str(), "invalid_request");
+        assert!(e.description().contains("1000"), "{}", e.description());
+    }
+
+    #[test]
+    fn a_repeat_far_from_its_first_occurrence_is_found() {
+        let mut pairs: Vec<(String, String)> = (0..900).map(|i| (format!("p{i}"), String::new())).collect();
+        pairs.push(("p3".to_owned(), "again".to_owned()));
+        let e = Params::from_pairs(pairs).unwrap_err();
+        assert!(e.description().contains("'p3'"), "{}", e.description());
     }
 
     #[test]

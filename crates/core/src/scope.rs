@@ -1,10 +1,14 @@
 //! Scopes (RFC 6749 §3.3).
 
+use std::collections::HashSet;
+
 use crate::error::OAuthError;
 
 /// Longest `scope` parameter accepted; longer values are refused before any parsing
 /// work (Keycloak CVE-2026-4634 was a long-scope DoS).
 pub const MAX_SCOPE_LEN: usize = 2048;
+/// Most distinct scope values one request may name.
+pub const MAX_SCOPE_VALUES: usize = 100;
 
 /// A validated, de-duplicated list of scope tokens in request order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,13 +22,19 @@ impl ScopeSet {
             return Err(OAuthError::invalid_scope(format!("scope is longer than {MAX_SCOPE_LEN} characters")));
         }
         let mut out: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for token in raw.split(' ').filter(|t| !t.is_empty()) {
             if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
                 return Err(OAuthError::invalid_scope(
                     "scope values may only hold printable ASCII other than '\"' and '\\'",
                 ));
             }
-            if !out.iter().any(|s| s == token) {
+            if seen.insert(token) {
+                if out.len() == MAX_SCOPE_VALUES {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "scope names more than {MAX_SCOPE_VALUES} distinct values"
+                    )));
+                }
                 out.push(token.to_owned());
             }
         }
@@ -93,5 +103,15 @@ mod tests {
             assert!(ScopeSet::parse(bad).is_err(), "{bad}");
         }
         assert!(ScopeSet::parse(&"a ".repeat(5000)).is_err());
+    }
+
+    #[test]
+    fn more_than_the_cap_of_distinct_values_is_invalid_scope() {
+        let values = |n: usize| (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
+        assert_eq!(ScopeSet::parse(&values(MAX_SCOPE_VALUES)).unwrap().iter().count(), MAX_SCOPE_VALUES);
+        let e = ScopeSet::parse(&values(MAX_SCOPE_VALUES + 1)).unwrap_err();
+        assert_eq!(e.code.as_str(), "invalid_scope");
+        // Repeats do not count against the cap.
+        assert_eq!(ScopeSet::parse(&"a ".repeat(500)).unwrap().iter().count(), 1);
     }
 }

@@ -60,6 +60,12 @@ pub trait Store: Send + Sync + 'static {
     /// the CLI agree on it.
     async fn pepper(&self, candidate: &[u8]) -> StoreResult<Vec<u8>>;
 
+    /// A server-wide setting shared by every instance (e.g. the public URL).
+    async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores `value` under `name`, unless `keep_existing` and a value is already
+    /// stored; returns the value stored afterwards, so concurrent first writers agree.
+    async fn put_setting(&self, name: &str, value: &[u8], keep_existing: bool) -> StoreResult<Vec<u8>>;
+
     // Realms.
 
     /// Creates a realm with its first signing key, in one transaction.

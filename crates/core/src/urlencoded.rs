@@ -36,6 +36,10 @@ pub fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
         std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
     let mut pairs = Vec::new();
     for part in text.split('&').filter(|p| !p.is_empty()) {
+        // Refused before decoding the rest: the cap bounds the work, not just the result.
+        if pairs.len() == crate::params::MAX_PARAMS {
+            return Err(crate::params::too_many_params());
+        }
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         let bad = |why: &str| OAuthError::invalid_request(format!("malformed form body: {why}"));
         pairs.push((decode_component(name).map_err(bad)?, decode_component(value).map_err(bad)?));

@@ -35,6 +35,39 @@ pub struct StoreOptions {
     /// How long SQLite's token writer waits after the first write of a batch for more
     /// to join it (group commit). 0 commits whatever is waiting at once.
     pub sqlite_write_linger: Duration,
+    /// What a SQLite commit survives before it is answered.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` setting in WAL mode, i.e. what an answered write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Every commit waits for the WAL to reach the disk (an fsync per commit, which
+    /// group commit shares among a batch): a power loss or OS crash keeps everything
+    /// that was answered, so a revocation or a spent refresh token never comes back.
+    #[default]
+    Full,
+    /// Commits are durable against a crash of the process but not of the machine: the
+    /// last commits before a power loss can roll back.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(Self::Full),
+            "normal" => Some(Self::Normal),
+            _ => None,
+        }
+    }
+
+    /// The value of `PRAGMA synchronous`.
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
 }
 
 impl Default for StoreOptions {
@@ -43,6 +76,7 @@ impl Default for StoreOptions {
             sqlite_busy_timeout: Duration::from_secs(5),
             max_connections: 16,
             sqlite_write_linger: DEFAULT_SQLITE_WRITE_LINGER,
+            sqlite_synchronous: SqliteSynchronous::default(),
         }
     }
 }

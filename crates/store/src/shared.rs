@@ -295,9 +295,27 @@ macro_rules! impl_store {
                 }
 
                 async fn pepper(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+                    self.put_setting("pepper", candidate, true).await
+                }
+
+                async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+                    sqlx::query_scalar::<$db, Vec<u8>>(sql::SETTING_GET)
+                        .bind(name)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)
+                }
+
+                async fn put_setting(&self, name: &str, value: &[u8], keep_existing: bool) -> StoreResult<Vec<u8>> {
                     let pool = self.writer();
-                    query(sql::PEPPER_INSERT).bind(candidate).execute(pool).await.map_err($map_err)?;
-                    sqlx::query_scalar::<$db, Vec<u8>>(sql::PEPPER_SELECT).fetch_one(pool).await.map_err($map_err)
+                    let write = if keep_existing { sql::SETTING_INSERT_IF_ABSENT } else { sql::SETTING_UPSERT };
+                    query(write).bind(name).bind(value).execute(pool).await.map_err($map_err)?;
+                    // Read on the writer: a reader could be a snapshot from before the write.
+                    sqlx::query_scalar::<$db, Vec<u8>>(sql::SETTING_GET)
+                        .bind(name)
+                        .fetch_one(pool)
+                        .await
+                        .map_err($map_err)
                 }
 
                 async fn create_realm(&self, realm: &Realm, key: &SigningKeyRecord) -> StoreResult<()> {

@@ -95,9 +95,11 @@ macro_rules! request_columns {
 
 pub const PING: &str = "SELECT 1";
 
-pub const PEPPER_INSERT: &str =
-    "INSERT INTO settings (name, value) VALUES ('pepper', $1) ON CONFLICT (name) DO NOTHING";
-pub const PEPPER_SELECT: &str = "SELECT value FROM settings WHERE name = 'pepper'";
+pub const SETTING_GET: &str = "SELECT value FROM settings WHERE name = $1";
+pub const SETTING_INSERT_IF_ABSENT: &str =
+    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+pub const SETTING_UPSERT: &str =
+    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 pub const REALM_INSERT: &str = concat!(
     "INSERT INTO realms (",

@@ -44,7 +44,10 @@ impl SqliteStore {
         let ctx = format!("cannot open SQLite database {path}");
 
         let write = open_writer(
-            base.clone().journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal),
+            base.clone().journal_mode(SqliteJournalMode::Wal).synchronous(match options.sqlite_synchronous {
+                crate::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                crate::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+            }),
             options.sqlite_busy_timeout,
         )
         .await
@@ -83,6 +86,7 @@ impl SqliteStore {
                     options.sqlite_busy_timeout,
                     options.max_connections.max(1) as usize,
                     options.sqlite_write_linger,
+                    options.sqlite_synchronous,
                 )
                 .map_err(|e| with_context(e, &ctx))?,
             ),
@@ -248,7 +252,7 @@ mod tests {
             readers.push(store.read.acquire().await.unwrap());
         }
         assert_eq!(pragma::<String>(&mut writer, "PRAGMA journal_mode").await, "wal");
-        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 1, "NORMAL");
+        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 2, "FULL by default");
         assert_eq!(pragma::<i64>(&mut writer, "PRAGMA query_only").await, 0);
         for conn in std::iter::once(&mut writer).chain(readers.iter_mut()) {
             assert_eq!(pragma::<i64>(conn, "PRAGMA foreign_keys").await, 1);

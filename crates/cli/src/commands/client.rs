@@ -5,7 +5,7 @@ use portcullis_core::model::{AuthMethod, Client, GrantType, split_list};
 use portcullis_core::store::Store;
 use serde_json::{Value, json};
 
-use crate::output::print;
+use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -64,6 +64,8 @@ pub enum ClientCommand {
         realm: String,
         /// Client id or name
         client: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Issue a new secret; the old one stops working at once
     RotateSecret {
@@ -188,9 +190,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ClientCommand) -> R
             let updated = admin.update_client(&realm, &client, &spec).await.map_err(err)?;
             print(&client_json(&updated), json);
         }
-        ClientCommand::Delete { realm, client } => {
+        ClientCommand::Delete { realm, client, json } => {
             admin.delete_client(&realm, &client).await.map_err(err)?;
-            eprintln!("deleted client {client}");
+            done(&format!("deleted client {client}"), json!({"realm": realm, "client": client, "deleted": true}), json);
         }
         ClientCommand::RotateSecret { realm, client, keep_tokens, json } => {
             let (client, secret) = admin.rotate_client_secret(&realm, &client, keep_tokens).await.map_err(err)?;

@@ -5,7 +5,7 @@ use portcullis_core::store::Store;
 use portcullis_core::token::token_id_hex;
 use serde_json::{Value, json};
 
-use crate::output::print;
+use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
@@ -26,6 +26,8 @@ pub enum GrantCommand {
     Revoke {
         /// Grant id (32 hex digits)
         id: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -51,9 +53,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: GrantCommand) -> Re
                 .collect();
             print(&Value::Array(rows), json);
         }
-        GrantCommand::Revoke { id } => {
+        GrantCommand::Revoke { id, json } => {
             admin.revoke_grant(&id).await.map_err(|e| e.to_string())?;
-            eprintln!("revoked grant {id}");
+            done(&format!("revoked grant {id}"), json!({"grant": id, "revoked": true}), json);
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 mod client;
 mod grant;
 mod keys;
+mod public_url;
 mod realm;
 mod serve;
 mod user;
@@ -34,6 +35,9 @@ pub enum Command {
     /// List and revoke grants (a grant's tokens live and die with it)
     #[command(subcommand)]
     Grant(grant::GrantCommand),
+    /// The public URL (issuer prefix) shared by every instance on this database
+    #[command(subcommand)]
+    PublicUrl(public_url::PublicUrlCommand),
 }
 
 pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
@@ -44,6 +48,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
         Command::User(c) => user::run(&open_store(&global).await?, c).await,
         Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
+        Command::PublicUrl(c) => public_url::run(&open_store(&global).await?, c).await,
     }
 }
 
@@ -59,6 +64,7 @@ pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
         sqlite_busy_timeout: config.sqlite_busy_timeout,
         max_connections: config.max_connections,
         sqlite_write_linger: config.sqlite_write_linger,
+        sqlite_synchronous: config.sqlite_synchronous,
     };
     let store = portcullis_store::connect(&config.database_url, &options)
         .await

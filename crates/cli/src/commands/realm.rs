@@ -5,7 +5,7 @@ use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, TokenFormat};
 use portcullis_core::store::Store;
 use serde_json::json;
 
-use crate::output::print;
+use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
 pub enum RealmCommand {
@@ -37,7 +37,11 @@ pub enum RealmCommand {
         json: bool,
     },
     /// Delete a realm and everything in it
-    Delete { name: String },
+    Delete {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -134,9 +138,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Re
             let realm = admin.update_realm(&name, &settings.parse()?).await.map_err(err)?;
             print(&realm_json(&realm), json);
         }
-        RealmCommand::Delete { name } => {
+        RealmCommand::Delete { name, json } => {
             admin.delete_realm(&name).await.map_err(err)?;
-            eprintln!("deleted realm {name}");
+            done(&format!("deleted realm {name}"), json!({"realm": name, "deleted": true}), json);
         }
     }
     Ok(())

@@ -1,7 +1,10 @@
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use portcullis_core::authority::Authority;
 use portcullis_core::clock::SystemClock;
+use portcullis_core::public_url;
+use portcullis_core::store::Store;
 use portcullis_server::{AppState, HttpSettings};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -27,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let listener =
         TcpListener::bind(config.bind).await.map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let public_url = resolve_public_url(&config, store.as_ref(), local).await?;
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
         .await
         .map_err(|e| format!("cannot start: {e}"))?
@@ -44,6 +47,32 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     portcullis_server::serve(listener, state, shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The public URL every realm's issuer starts with (`portcullis_core::public_url`),
+/// with the warnings an operator needs when it is probably not what clients reach.
+async fn resolve_public_url(config: &Config, store: &dyn Store, local: SocketAddr) -> Result<String, String> {
+    let from_bind = format!("http://{local}");
+    let resolved = public_url::resolve(store, config.public_url.as_deref(), &from_bind, config.bind.port() != 0)
+        .await
+        .map_err(|e| format!("cannot read the stored public URL: {e}"))?;
+    if let Some(stored) = &resolved.stored_differs {
+        tracing::warn!(
+            public_url = resolved.url,
+            stored,
+            "--public-url differs from the public URL stored in the database: instances started without \
+             --public-url issue tokens under the stored one (change it with `portcullis public-url set`)"
+        );
+    }
+    if config.public_url.is_none() && resolved.url == from_bind && !local.ip().is_loopback() {
+        tracing::warn!(
+            public_url = resolved.url,
+            "listening on a non-loopback address with no public URL configured: issuers are derived from \
+             the bind address, which clients probably do not reach; set --public-url or run \
+             `portcullis public-url set URL`"
+        );
+    }
+    Ok(resolved.url)
 }
 
 /// SIGINT or SIGTERM: stop accepting, let in-flight requests finish.

@@ -7,7 +7,7 @@ use portcullis_core::model::{User, UserKind, split_list};
 use portcullis_core::store::Store;
 use serde_json::{Value, json};
 
-use crate::output::print;
+use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -65,6 +65,8 @@ pub enum UserCommand {
         realm: String,
         /// User id or username
         user: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Delete an account with its grants, tokens, consents and sessions
     Delete {
@@ -72,6 +74,8 @@ pub enum UserCommand {
         realm: String,
         /// User id or username
         user: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Set a new password (read from standard input); revokes the user's grants
     SetPassword {
@@ -82,6 +86,8 @@ pub enum UserCommand {
         /// Read the password from standard input (the only way to give one)
         #[arg(long)]
         password_stdin: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -165,22 +171,26 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
             };
             print(&user_json(&admin.update_user(&realm, &user, &spec).await.map_err(err)?), json);
         }
-        UserCommand::Disable { realm, user } => {
+        UserCommand::Disable { realm, user, json } => {
             let spec = UserSpec { disabled: Some(true), ..Default::default() };
-            admin.update_user(&realm, &user, &spec).await.map_err(err)?;
-            eprintln!("disabled user {user}");
+            let updated = admin.update_user(&realm, &user, &spec).await.map_err(err)?;
+            done(&format!("disabled user {user}"), user_json(&updated), json);
         }
-        UserCommand::Delete { realm, user } => {
+        UserCommand::Delete { realm, user, json } => {
             admin.delete_user(&realm, &user).await.map_err(err)?;
-            eprintln!("deleted user {user}");
+            done(&format!("deleted user {user}"), json!({"realm": realm, "user": user, "deleted": true}), json);
         }
-        UserCommand::SetPassword { realm, user, password_stdin } => {
+        UserCommand::SetPassword { realm, user, password_stdin, json } => {
             if !password_stdin {
                 return Err("give the new password on standard input with --password-stdin".into());
             }
             let password = read_password()?;
             admin.set_password(&realm, &user, &password).await.map_err(err)?;
-            eprintln!("password set for {user}; their grants were revoked");
+            done(
+                &format!("password set for {user}; their grants were revoked"),
+                json!({"realm": realm, "user": user, "password_set": true, "grants_revoked": true}),
+                json,
+            );
         }
     }
     Ok(())

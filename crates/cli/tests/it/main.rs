@@ -202,24 +202,118 @@ impl Drop for Server {
 /// Starts `portcullis serve` on a free port and returns it with its base URL, read from
 /// the JSON "listening" log line.
 fn serve(w: &Workspace) -> (Server, String) {
+    let (server, base, _) = serve_with(w, &["--bind", "127.0.0.1:0"]);
+    (server, base)
+}
+
+/// `portcullis serve ARGS`, with its base URL and the log lines before "listening".
+fn serve_with(w: &Workspace, args: &[&str]) -> (Server, String, Vec<Value>) {
     let mut child = w
-        .cmd(&["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .cmd(&[&["serve", "--log-format", "json"], args].concat())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut before = Vec::new();
     let addr = loop {
         let line = lines.next().expect("server exited before listening").unwrap();
         let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if v["message"] == "listening" {
             break v["addr"].as_str().unwrap().to_owned();
         }
+        before.push(v);
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (Server(child), format!("http://{addr}"))
+    (Server(child), format!("http://{addr}"), before)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Two instances on one database, neither given --public-url: one issuer, so a JWT
+/// from one verifies at the other (issue: each used to default to its own address).
+#[tokio::test]
+async fn instances_without_a_public_url_share_the_first_ones_issuer() {
+    let w = Workspace::new();
+    w.json(&["realm", "create", "acme", "--token-format", "jwt", "--signing-alg", "ES256", "--json"]);
+    let c = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "acme",
+        "--name",
+        "svc",
+        "--grant-types",
+        "client_credentials",
+        "--scope",
+        "a",
+        "--json",
+    ]);
+    let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let (first_port, second_port) = (free_port(), free_port());
+    let (_one, first, _) = serve_with(&w, &["--bind", &format!("127.0.0.1:{first_port}")]);
+    let (_two, second, _) = serve_with(&w, &["--bind", &format!("127.0.0.1:{second_port}")]);
+    assert_ne!(first, second);
+    assert_eq!(w.json(&["public-url", "show", "--json"])["public_url"], first.as_str());
+
+    let http = reqwest::Client::new();
+    let issuer = |base: String| {
+        let http = http.clone();
+        async move {
+            let url = format!("{base}/realms/acme/.well-known/oauth-authorization-server");
+            http.get(url).send().await.unwrap().json::<Value>().await.unwrap()["issuer"].clone()
+        }
+    };
+    assert_eq!(issuer(first.clone()).await, format!("{first}/realms/acme"));
+    assert_eq!(issuer(second.clone()).await, format!("{first}/realms/acme"));
+
+    let token: Value = http
+        .post(format!("{second}/realms/acme/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = token["access_token"].as_str().unwrap();
+    let info: Value = http
+        .post(format!("{first}/realms/acme/oauth/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["iss"], format!("{first}/realms/acme"), "{info}");
+
+    // An operator moves the issuer: the next start without --public-url uses it.
+    let set = w.json(&["public-url", "set", "https://auth.example.com/", "--json"]);
+    assert_eq!(set["public_url"], "https://auth.example.com");
+    let (_three, third, _) = serve_with(&w, &["--bind", "127.0.0.1:0"]);
+    assert_eq!(issuer(third).await, "https://auth.example.com/realms/acme");
+    w.refused(&["public-url", "set", "ftp://x"], "invalid public URL");
+    assert_eq!(w.json(&["public-url", "show", "--json"])["public_url"], "https://auth.example.com");
+}
+
+#[tokio::test]
+async fn a_non_loopback_bind_without_a_public_url_is_warned_about() {
+    let w = Workspace::new();
+    let (_s, _, logs) = serve_with(&w, &["--bind", "0.0.0.0:0"]);
+    let warned =
+        logs.iter().any(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("public URL"));
+    assert!(warned, "{logs:?}");
+    let w = Workspace::new();
+    let (_s, _, logs) = serve_with(&w, &["--bind", "0.0.0.0:0", "--public-url", "https://auth.example.com"]);
+    assert!(logs.iter().all(|l| l["level"] != "WARN"), "{logs:?}");
 }
 
 #[tokio::test]

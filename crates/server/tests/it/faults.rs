@@ -52,6 +52,8 @@ macro_rules! switchable {
 switchable! {
     fn ping(&self) -> StoreResult<()>;
     fn pepper(&self, c: &[u8]) -> StoreResult<Vec<u8>>;
+    fn setting(&self, n: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn put_setting(&self, n: &str, v: &[u8], keep: bool) -> StoreResult<Vec<u8>>;
     fn create_realm(&self, r: &Realm, k: &SigningKeyRecord) -> StoreResult<()>;
     fn get_realm(&self, n: &str) -> StoreResult<Option<Realm>>;
     fn list_realms(&self) -> StoreResult<Vec<Realm>>;

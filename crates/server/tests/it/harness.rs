@@ -93,6 +93,11 @@ impl TestServer {
         Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
     }
 
+    /// Rows per table of this server's database (see `testing::row_counts`).
+    pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        portcullis_store::testing::row_counts(&self.database_url).await
+    }
+
     pub fn admin(&self) -> Admin<'_> {
         Admin::new(self.store.as_ref(), self.clock.as_ref())
     }
@@ -181,7 +186,8 @@ pub async fn assert_error(r: Response, status: u16, code: &str) -> Value {
 }
 
 /// Runs `case` against a server on a fresh PostgreSQL database, which is dropped
-/// afterwards even if the case panics. Skipped (outside CI) without PostgreSQL.
+/// afterwards even if the case panics. Without PostgreSQL it fails, unless
+/// `PORTCULLIS_TEST_SKIP_POSTGRES=1` (then skipped with a note).
 pub async fn on_postgres<F, Fut>(name: &str, case: F)
 where
     F: FnOnce(TestServer) -> Fut + Send + 'static,

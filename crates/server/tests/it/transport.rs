@@ -3,12 +3,6 @@
 
 use crate::harness::{TestServer, assert_error};
 
-async fn token_rows(s: &TestServer) -> usize {
-    // Every issued token is introspectable by id; count through the store instead.
-    let clients = s.store.list_clients("default").await.unwrap();
-    clients.len()
-}
-
 #[tokio::test]
 async fn get_at_post_only_endpoints_is_405() {
     let s = TestServer::start().await;
@@ -184,7 +178,9 @@ async fn malformed_authorization_headers_are_invalid_client_never_500() {
 #[tokio::test]
 async fn injection_payloads_get_the_normal_error() {
     let s = TestServer::start().await;
-    let before = token_rows(&s).await;
+    // A real client, so that a payload that slipped past authentication would mint.
+    let c = s.cc_client("default", "x", "a").await;
+    let before = s.row_counts().await;
     let url = s.url("default", "/oauth/token");
     for payload in
         ["' OR '1'='1' --", "\"; DROP TABLE clients;--", "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}", "\u{1f600}"]
@@ -192,8 +188,10 @@ async fn injection_payloads_get_the_normal_error() {
         let bad = crate::harness::TestClient { id: payload.into(), secret: payload.into() };
         let r = s.post_form(&url, Some(&bad), &[("grant_type", "client_credentials"), ("scope", payload)]).await;
         assert_error(r, 401, "invalid_client").await;
+        let scoped = s.post_form(&url, Some(&c), &[("grant_type", "client_credentials"), ("scope", payload)]).await;
+        assert_error(scoped, 400, "invalid_scope").await;
     }
-    assert_eq!(token_rows(&s).await, before);
+    assert_eq!(s.row_counts().await, before, "a refused request wrote rows");
     let r = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
@@ -233,4 +231,63 @@ async fn a_slow_request_head_is_cut_off_and_others_are_served() {
     assert!(read.is_ok(), "the server kept a slowloris connection open");
     let text = String::from_utf8_lossy(&buf);
     assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+/// Parsing is linear and capped: 8,000 short names (55 KB) are refused after the
+/// 1,000th, on every form endpoint and for unknown realms too; up to the cap, unknown
+/// parameters are ignored as RFC 6749 §3.2 asks.
+#[tokio::test]
+async fn a_request_with_more_than_1000_parameters_is_invalid_request() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let many = |n: usize| (0..n).map(|i| format!("p{i}=")).collect::<Vec<_>>().join("&");
+    let body = format!("grant_type=client_credentials&{}", many(8_000));
+    assert!(body.len() > 50 * 1024 && body.len() < 64 * 1024);
+    for realm in ["default", "no-such-realm"] {
+        for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke", "/oauth/check_token"] {
+            let r = s
+                .http
+                .post(s.url(realm, path))
+                .basic_auth(&c.id, Some(&c.secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let e = assert_error(r, 400, "invalid_request").await;
+            assert!(e["error_description"].as_str().unwrap().contains("1000"), "{path}: {e}");
+        }
+    }
+    let r = s.http.get(format!("{}?{}", s.url("default", "/oauth/authorize"), many(1001))).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+
+    let at_cap = format!("grant_type=client_credentials&{}", many(999));
+    let r = s
+        .http
+        .post(s.url("default", "/oauth/token"))
+        .basic_auth(&c.id, Some(&c.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(at_cap)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// At authorize and token, a scope naming more than 100 distinct values is refused.
+#[tokio::test]
+async fn a_scope_of_more_than_100_values_is_invalid_scope() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let scope = (0..101).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
+    let r = s
+        .post_form(
+            &s.url("default", "/oauth/token"),
+            Some(&c),
+            &[("grant_type", "client_credentials"), ("scope", &scope)],
+        )
+        .await;
+    let e = assert_error(r, 400, "invalid_scope").await;
+    assert!(e["error_description"].as_str().unwrap().contains("100"), "{e}");
 }

@@ -37,14 +37,19 @@ pub(crate) struct DirectSqlite {
 
 impl DirectSqlite {
     /// Opens the hot-path connections to the (already migrated, WAL) file at `path`.
-    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, readers: usize, linger: Duration) -> StoreResult<Self> {
+    pub(crate) fn open(
+        path: PathBuf,
+        busy_timeout: Duration,
+        readers: usize,
+        linger: Duration,
+        synchronous: crate::SqliteSynchronous,
+    ) -> StoreResult<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&path, flags).map_err(map_err)?;
         conn.busy_timeout(busy_timeout).map_err(map_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
-        // As on sqlx's writer: in WAL mode a commit is durable against a crash of the
-        // process (not of the machine) without an fsync per commit.
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+        // As on sqlx's writer (see `SqliteSynchronous`).
+        conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(Self { readers: Readers::new(path, busy_timeout, readers)?, writer: Writer::spawn(conn, linger)? })
     }

@@ -31,6 +31,18 @@ pub async fn concurrent_connects_migrate_once(url: String) {
     assert!(b.get_realm("acme").await.unwrap().is_some());
 }
 
+pub async fn settings_are_kept_or_replaced_as_asked(store: Arc<dyn Store>) {
+    assert_eq!(store.setting("public_url").await.unwrap(), None);
+    assert_eq!(store.put_setting("public_url", b"http://a", true).await.unwrap(), b"http://a");
+    assert_eq!(store.put_setting("public_url", b"http://b", true).await.unwrap(), b"http://a", "kept");
+    assert_eq!(store.setting("public_url").await.unwrap().as_deref(), Some(&b"http://a"[..]));
+    assert_eq!(store.put_setting("public_url", b"http://c", false).await.unwrap(), b"http://c", "replaced");
+    assert_eq!(store.setting("public_url").await.unwrap().as_deref(), Some(&b"http://c"[..]));
+    // Settings are independent of each other.
+    assert_eq!(store.pepper(b"p").await.unwrap(), b"p");
+    assert_eq!(store.setting("public_url").await.unwrap().as_deref(), Some(&b"http://c"[..]));
+}
+
 pub async fn pepper_is_kept_on_first_write(store: Arc<dyn Store>) {
     assert_eq!(store.pepper(b"first").await.unwrap(), b"first");
     assert_eq!(store.pepper(b"second").await.unwrap(), b"first");

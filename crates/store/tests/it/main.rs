@@ -59,6 +59,7 @@ macro_rules! conformance {
 conformance! {
     store: [
         backend::pepper_is_kept_on_first_write,
+        backend::settings_are_kept_or_replaced_as_asked,
         backend::ping_answers,
         backend::hostile_strings_round_trip,
         backend::list_items_round_trip_exactly,
