@@ -6,6 +6,7 @@ mod harness;
 mod chromium;
 mod client_cache;
 mod client_credentials;
+mod client_library;
 mod code_flow;
 mod faults;
 mod introspection;
