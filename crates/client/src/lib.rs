@@ -24,6 +24,8 @@ mod error;
 mod introspection;
 mod manager;
 mod requests;
+#[cfg(feature = "resource")]
+pub mod resource;
 mod store;
 mod token;
 

@@ -7,6 +7,7 @@ mod chromium;
 mod client_cache;
 mod client_credentials;
 mod client_library;
+mod client_middleware;
 mod code_flow;
 mod faults;
 mod introspection;
