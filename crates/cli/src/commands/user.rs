@@ -168,7 +168,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
         UserCommand::Disable { realm, user } => {
             let spec = UserSpec { disabled: Some(true), ..Default::default() };
             admin.update_user(&realm, &user, &spec).await.map_err(err)?;
-            eprintln!("disabled user {user}");
+            eprintln!("disabled user {user}; their browser sessions ended");
         }
         UserCommand::Delete { realm, user } => {
             admin.delete_user(&realm, &user).await.map_err(err)?;
@@ -180,7 +180,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
             }
             let password = read_password()?;
             admin.set_password(&realm, &user, &password).await.map_err(err)?;
-            eprintln!("password set for {user}; their grants were revoked");
+            eprintln!("password set for {user}; their grants were revoked and their browser sessions ended");
         }
     }
     Ok(())
