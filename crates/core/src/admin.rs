@@ -335,8 +335,8 @@ impl Admin<'_> {
         Ok(user)
     }
 
-    /// Sets a new password and revokes every grant the user had, so sessions on other
-    /// devices end (RFC 9700 §4.14.2).
+    /// Sets a new password, revokes every grant the user had and ends their browser
+    /// sessions, so sign-ins on other devices end (RFC 9700 §4.14.2).
     pub async fn set_password(&self, realm: &str, id_or_username: &str, password: &str) -> AdminResult<User> {
         let user = self.user(realm, id_or_username).await?;
         let hash = hash_password(password)?;

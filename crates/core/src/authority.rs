@@ -62,6 +62,13 @@ pub struct TokenClaims {
     pub authorities: Option<Vec<String>>,
 }
 
+/// A client that passed authentication, and whether it is a cached copy (which may
+/// be older than the database: see `client_cache`).
+pub struct Authenticated {
+    pub client: Arc<Client>,
+    pub cached: bool,
+}
+
 /// A token minted and stored: the string for the client, once.
 pub struct IssuedToken {
     pub token: String,
@@ -197,18 +204,19 @@ impl Authority {
 
     /// Authenticates against the cached copy of the client if there is one and it
     /// accepts the credentials, else against the database. Only for callers that check
-    /// the copy's `revision` where it matters (see `client_cache`).
+    /// the copy's `revision` where it matters, and every refusal the copy leads to,
+    /// against the database before answering (see `client_cache`).
     pub async fn authenticate_cached(
         &self,
         realm: &str,
         presented: &PresentedClient,
-    ) -> Result<Arc<Client>, OAuthError> {
+    ) -> Result<Authenticated, OAuthError> {
         if let Some(cached) = presented.client_id().and_then(|id| self.clients.get(realm, id))
             && client_auth::verify(Some(&cached), &self.hasher, presented).is_ok()
         {
-            return Ok(cached);
+            return Ok(Authenticated { client: cached, cached: true });
         }
-        self.authenticate_fresh(realm, presented).await
+        Ok(Authenticated { client: self.authenticate_fresh(realm, presented).await?, cached: false })
     }
 
     /// Authenticates against the database and caches what it read.

@@ -8,7 +8,9 @@
 //! caller's current revision together with the token. A mismatch drops the copy and
 //! the request is authenticated again from the database, so a rotated secret, a
 //! disabled client or a narrowed scope applies on the next request on every instance,
-//! as without the cache.
+//! as without the cache. A refusal the copy leads to (a scope or grant type it lacks,
+//! a token refused before the database is read) is checked the same way before it is
+//! answered, so a widened client applies at once too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -92,6 +92,11 @@ impl OAuthError {
         self.code == ErrorCode::TemporarilyUnavailable && self.description == CLIENT_CHANGED
     }
 
+    /// A refusal of the request as made (a 4xx), as opposed to a failure to serve it.
+    pub fn is_refusal(&self) -> bool {
+        self.code.http_status() < 500
+    }
+
     pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         self.source = Some(source.into());
         self

@@ -136,10 +136,11 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, realm: &str, id_or_username: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self, realm: &str) -> StoreResult<Vec<User>>;
     /// Writes every mutable field; `NotFound` if the user is gone, `Conflict` on a
-    /// username clash.
+    /// username clash. A disabled user's browser sessions are deleted in the same
+    /// transaction.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
-    /// Writes the new password hash and revokes every grant of the user at `now`, in
-    /// one transaction.
+    /// Writes the new password hash, revokes every grant of the user at `now` and
+    /// deletes their browser sessions, in one transaction.
     async fn set_user_password(&self, realm: &str, id: &str, password_hash: &str, now: i64) -> StoreResult<()>;
     /// Deletes the user with their grants (and so their tokens), consents and
     /// sessions.

@@ -8,6 +8,7 @@ mod request_id;
 mod response;
 mod routes;
 mod serve;
+mod url_secrets;
 
 use std::sync::Arc;
 use std::time::Duration;

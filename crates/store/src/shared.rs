@@ -594,10 +594,21 @@ macro_rules! impl_store {
                 /// Leaves `password_hash` alone: it changes only through
                 /// `set_user_password`, which also revokes the user's grants, so that an
                 /// update built from a stale read cannot put an old password back.
+                /// Disabling a user ends their browser sessions in the same transaction,
+                /// so enabling them again later does not bring an old sign-in back.
                 async fn update_user(&self, user: &User) -> StoreResult<()> {
-                    let done =
-                        bind_user(query(sql::USER_UPDATE), user)?.execute(self.writer()).await.map_err($map_err)?;
-                    found(done.rows_affected())
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let done = bind_user(query(sql::USER_UPDATE), user)?.execute(&mut *tx).await.map_err($map_err)?;
+                    found(done.rows_affected())?;
+                    if user.disabled {
+                        query(sql::USER_DELETE_SESSIONS)
+                            .bind(&user.realm)
+                            .bind(&user.id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                    }
+                    tx.commit().await.map_err($map_err)
                 }
 
                 async fn set_user_password(
@@ -624,6 +635,7 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await
                         .map_err($map_err)?;
+                    query(sql::USER_DELETE_SESSIONS).bind(realm).bind(id).execute(&mut *tx).await.map_err($map_err)?;
                     tx.commit().await.map_err($map_err)
                 }
 

@@ -174,7 +174,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
         UserCommand::Disable { realm, user, json } => {
             let spec = UserSpec { disabled: Some(true), ..Default::default() };
             let updated = admin.update_user(&realm, &user, &spec).await.map_err(err)?;
-            done(&format!("disabled user {user}"), user_json(&updated), json);
+            done(&format!("disabled user {user}; their browser sessions ended"), user_json(&updated), json);
         }
         UserCommand::Delete { realm, user, json } => {
             admin.delete_user(&realm, &user).await.map_err(err)?;
@@ -187,7 +187,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
             let password = read_password()?;
             admin.set_password(&realm, &user, &password).await.map_err(err)?;
             done(
-                &format!("password set for {user}; their grants were revoked"),
+                &format!("password set for {user}; their grants were revoked and their browser sessions ended"),
                 json!({"realm": realm, "user": user, "password_set": true, "grants_revoked": true}),
                 json,
             );

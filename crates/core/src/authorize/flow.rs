@@ -92,6 +92,13 @@ fn cookie_for(authority: &Authority, secret: &str) -> String {
     format!("{secret}.{}", cookie_tag(authority, secret))
 }
 
+/// The anti-forgery token of a request moved to a new session at sign-in: derived
+/// from the session cookie, so the consent page can show it again without it ever
+/// travelling in a URL, and no one without the cookie can compute it.
+fn csrf_for(authority: &Authority, cookie: &str, request_id: &[u8; 16]) -> String {
+    URL_SAFE_NO_PAD.encode(authority.hasher.hash(&format!("csrf:{cookie}:{}", token_id_hex(request_id))))
+}
+
 fn session_hash_of(authority: &Authority, cookie: &str) -> Option<[u8; 32]> {
     let (secret, tag) = cookie.split_once('.')?;
     if secret.len() != 43 || !constant_time_eq(tag.as_bytes(), cookie_tag(authority, secret).as_bytes()) {
@@ -263,12 +270,14 @@ async fn consent_step(
     }))
 }
 
-/// Loads the request a form refers to and checks it came from this browser's flow.
+/// Loads the request a form refers to and checks it came from this browser's flow
+/// with the request's anti-forgery token `csrf`.
 async fn form_request(
     authority: &Authority,
     realm: &str,
     params: &Params,
     cookie: Option<&str>,
+    csrf: &str,
 ) -> Result<Result<(AuthorizationRequest, BrowserSession), Outcome>, OAuthError> {
     let expired = || {
         page_error(OAuthError::invalid_request(
@@ -287,7 +296,7 @@ async fn form_request(
     let Some(session) = session.filter(|s| constant_time_eq(&s.id_hash, &req.session_hash)) else {
         return Ok(Err(Step::Forbidden("this form does not belong to your browser session").into()));
     };
-    let csrf_ok = params.get("csrf").is_some_and(|c| constant_time_eq(&sha256(c.as_bytes()), &req.csrf_hash));
+    let csrf_ok = constant_time_eq(&sha256(csrf.as_bytes()), &req.csrf_hash);
     if !csrf_ok {
         return Ok(Err(Step::Forbidden("the form's anti-forgery token is missing or wrong").into()));
     }
@@ -311,7 +320,8 @@ pub async fn submit_login(
     cookie: Option<&str>,
     addr: Option<IpAddr>,
 ) -> Result<Outcome, OAuthError> {
-    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+    let csrf = params.get("csrf").unwrap_or("");
+    let (req, session) = match form_request(authority, realm, params, cookie, csrf).await? {
         Ok(x) => x,
         Err(outcome) => return Ok(outcome),
     };
@@ -347,18 +357,15 @@ pub async fn submit_login(
     if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
         return Ok(page_error(OAuthError::invalid_request("this sign-in request was already completed")));
     }
-    let csrf = random_token_string();
-    let moved = AuthorizationRequest {
-        id: new_token_id(),
-        session_hash: new.id_hash,
-        csrf_hash: sha256(csrf.as_bytes()),
-        ..req
-    };
+    let id = new_token_id();
+    let csrf = csrf_for(authority, &set_session.cookie, &id);
+    let moved = AuthorizationRequest { id, session_hash: new.id_hash, csrf_hash: sha256(csrf.as_bytes()), ..req };
     authority.store.create_authorization_request(&moved).await.map_err(store_failure)?;
-    let step = match consent_step(authority, &realm, &client, &moved, csrf.clone(), &user).await? {
-        // Post/Redirect/Get: the consent page is fetched with a GET.
+    let step = match consent_step(authority, &realm, &client, &moved, csrf, &user).await? {
+        // Post/Redirect/Get: the consent page is fetched with a GET whose URL names
+        // the request only; the page derives its anti-forgery token from the cookie.
         Step::Consent(_) => Step::SeeOther(format!(
-            "{}/oauth/authorize/consent?request={}&csrf={csrf}",
+            "{}/oauth/authorize/consent?request={}",
             authority.issuer(&realm.name),
             token_id_hex(&moved.id)
         )),
@@ -380,8 +387,9 @@ async fn consent_form(
     realm: &str,
     params: &Params,
     cookie: Option<&str>,
+    csrf: &str,
 ) -> Result<Result<ConsentForm, Outcome>, OAuthError> {
-    let (req, session) = match form_request(authority, realm, params, cookie).await? {
+    let (req, session) = match form_request(authority, realm, params, cookie, csrf).await? {
         Ok(x) => x,
         Err(outcome) => return Ok(Err(outcome)),
     };
@@ -401,11 +409,16 @@ pub async fn consent_page(
     params: &Params,
     cookie: Option<&str>,
 ) -> Result<Outcome, OAuthError> {
-    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie).await? {
+    // Derived from this browser's cookie, never read from the URL: a page fetched
+    // with another cookie, or for a request not moved there at sign-in, is refused.
+    let csrf = match (cookie, params.get("request").and_then(parse_token_id_hex)) {
+        (Some(cookie), Some(id)) => csrf_for(authority, cookie, &id),
+        _ => String::new(),
+    };
+    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie, &csrf).await? {
         Ok(f) => f,
         Err(outcome) => return Ok(outcome),
     };
-    let csrf = params.get("csrf").unwrap_or("").to_owned();
     Ok(consent_step(authority, &realm, &client, &req, csrf, &user).await?.into())
 }
 
@@ -416,7 +429,8 @@ pub async fn submit_consent(
     params: &Params,
     cookie: Option<&str>,
 ) -> Result<Outcome, OAuthError> {
-    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie).await? {
+    let csrf = params.get("csrf").unwrap_or("");
+    let ConsentForm { req, user, realm, client } = match consent_form(authority, realm, params, cookie, csrf).await? {
         Ok(f) => f,
         Err(outcome) => return Ok(outcome),
     };

@@ -34,10 +34,14 @@ pub async fn authenticated_resolve(
     if matches!(presented, client_auth::PresentedClient::Public { .. }) {
         return Err(OAuthError::invalid_client("this endpoint requires client authentication"));
     }
-    let caller = authority.authenticate_cached(&realm.name, &presented).await?;
-    let resolved = resolve_for(authority, realm, token, Some(&caller)).await?;
-    if resolved.caller_current {
-        return Ok((caller, resolved.token));
+    let first = authority.authenticate_cached(&realm.name, &presented).await?;
+    let resolved = resolve_for(authority, realm, token, Some(&first.client)).await?;
+    // A token refused without a database read (malformed, expired, a bad signature)
+    // says nothing of the copy: a cached one is checked all the same, so a disabled
+    // client is refused whatever it presents.
+    let current = resolved.caller_current.unwrap_or(!first.cached);
+    if current {
+        return Ok((first.client, resolved.token));
     }
     let caller = authority.authenticate_fresh(&realm.name, &presented).await?;
     Ok((caller, resolved.token))

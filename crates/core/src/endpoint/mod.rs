@@ -37,9 +37,9 @@ pub async fn resolve(
 /// What [`resolve_for`] found.
 pub struct Resolved {
     pub token: Result<StoredToken, Unusable>,
-    /// Whether the caller's copy was still current when the token was read (also true
-    /// when the token was refused without reading the database).
-    pub caller_current: bool,
+    /// Whether the caller's copy was still current when the token was read; `None`
+    /// when the token was refused without reading the database.
+    pub caller_current: Option<bool>,
 }
 
 /// [`resolve`], reading, with the token's row and in the same snapshot, whether
@@ -50,7 +50,7 @@ pub async fn resolve_for(
     token: &str,
     caller: Option<&Client>,
 ) -> Result<Resolved, OAuthError> {
-    let unusable = |why| Ok(Resolved { token: Err(why), caller_current: true });
+    let unusable = |why| Ok(Resolved { token: Err(why), caller_current: None });
     let now = authority.now();
     let (id, opaque_check) = if let Some(parsed) = opaque::parse(token) {
         (parsed.id, Some(parsed))
@@ -73,14 +73,14 @@ pub async fn resolve_for(
         return unusable(Unusable::Unrecognised);
     };
     let (stored, caller_current) = match caller {
-        None => (authority.store.get_token(&id).await.map_err(store_failure)?, true),
+        None => (authority.store.get_token(&id).await.map_err(store_failure)?, None),
         Some(c) => {
             let (stored, revision) = authority
                 .store
                 .get_token_and_client_revision(&id, &c.realm, &c.client_id)
                 .await
                 .map_err(store_failure)?;
-            (stored, revision == Some(c.revision))
+            (stored, Some(revision == Some(c.revision)))
         }
     };
     let found = |token| Ok(Resolved { token, caller_current });

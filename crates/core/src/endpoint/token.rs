@@ -32,8 +32,19 @@ pub async fn token(
         let client = client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented);
         return run(&client.await?).await;
     }
-    match run(&*authority.authenticate_cached(&realm.name, &presented).await?).await {
+    let first = authority.authenticate_cached(&realm.name, &presented).await?;
+    match run(&first.client).await {
         Err(e) if e.is_client_changed() => run(&*authority.authenticate_fresh(&realm.name, &presented).await?).await,
+        // A refusal decided on a cached copy (a scope or grant type it does not allow)
+        // is checked against the database before it is answered: the client may have
+        // been widened since, here or on another instance.
+        Err(e) if first.cached && e.is_refusal() => {
+            let fresh = authority.authenticate_fresh(&realm.name, &presented).await?;
+            if fresh.revision == first.client.revision {
+                return Err(e);
+            }
+            run(&fresh).await
+        }
         done => done,
     }
 }

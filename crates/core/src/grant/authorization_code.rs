@@ -37,13 +37,24 @@ impl GrantHandler for AuthorizationCodeGrant {
         if !parsed.verifies(&code.verifier_hash) {
             return Err(bad_code());
         }
-        if code.used_at.is_some() {
-            // A replay: the store revokes everything the first exchange issued.
-            authority.store.redeem_code(&code.id, now, &[]).await.map_err(store_failure)?;
-            tracing::warn!(realm = %realm.name, "authorization code replayed; its grant is revoked");
+        // The binding before the replay rule: a used code presented in another realm
+        // or by another client is refused and its grant left alone, so whoever steals
+        // a used code cannot revoke its owner's tokens with it.
+        if code.realm != realm.name || code.client_id != client.client_id {
+            tracing::warn!(
+                realm = %code.realm, presented_in = %realm.name, client = %client.client_id,
+                "authorization code presented by a client it was not issued to"
+            );
             return Err(bad_code());
         }
-        if code.realm != realm.name || code.client_id != client.client_id || code.expires_at <= now {
+        if code.used_at.is_some() {
+            // A replay by its own client: the store revokes everything the first
+            // exchange issued (RFC 6749 §4.1.2).
+            authority.store.redeem_code(&code.id, now, &[]).await.map_err(store_failure)?;
+            tracing::warn!(realm = %code.realm, client = %client.client_id, "authorization code replayed; its grant is revoked");
+            return Err(bad_code());
+        }
+        if code.expires_at <= now {
             return Err(bad_code());
         }
         // §4.1.3: redirect_uri must be repeated, identically, if the request had it.

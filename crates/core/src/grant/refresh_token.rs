@@ -67,8 +67,11 @@ impl GrantHandler for RefreshTokenGrant {
         };
         let authorities = stored.user.as_ref().map(|u| u.roles.clone());
         let tokens = authority.mint_for_grant(realm, client, &grant, &scope, authorities.clone()).await?;
-        // Public clients always rotate: their refresh tokens are not sender-bound.
-        let rotate = realm.refresh_policy == RefreshPolicy::Rotate || client.is_public();
+        // Public clients always rotate: their refresh tokens are not sender-bound. A
+        // token spent under `rotate` stays spent after a switch to `reuse` (which only
+        // stops spending new ones): it goes through the rotation's rules, so beyond
+        // the grace period it is reuse and revokes its grant.
+        let rotate = realm.refresh_policy == RefreshPolicy::Rotate || client.is_public() || old.used_at.is_some();
         if !rotate {
             authority.store.insert_tokens(std::slice::from_ref(&tokens.access.record)).await.map_err(store_failure)?;
             return Ok(tokens.response(authorities, Some(presented.to_owned())));

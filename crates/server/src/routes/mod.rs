@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::url_secrets::refuse_client_secret_in_query))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(

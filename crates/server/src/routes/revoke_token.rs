@@ -1,5 +1,6 @@
 //! `POST {issuer}/oauth/revoke_token`, Spring style: the `token` may come in the
 //! query string or the form body (not both), the client authenticates with Basic.
+//! Client credentials in the query string are refused.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,7 +29,16 @@ async fn spring_params(req: Request, state: &AppState) -> Result<Params, ApiErro
     let query = req.uri().query().unwrap_or("").to_owned();
     let has_form = req.headers().contains_key(header::CONTENT_TYPE);
     if !has_form {
-        return Ok(parse_form(query.as_bytes())?);
+        let params = parse_form(query.as_bytes())?;
+        // Only the token may come in the URL; the client authenticates with Basic
+        // (RFC 6749 §2.3.1: credentials never in the request URI).
+        if params.get("client_id").is_some() || params.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "client credentials must not be sent in the URL: authenticate with the Authorization header",
+            )
+            .into());
+        }
+        return Ok(params);
     }
     if !query.is_empty() {
         return Err(OAuthError::invalid_request("send the token in the query or in the body, not both").into());

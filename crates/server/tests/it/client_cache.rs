@@ -82,3 +82,73 @@ async fn an_introspecting_client_that_changed_is_checked_again_at_once() {
     let r = s.post_form(&s.url("default", "/oauth/introspect"), Some(&rotated), &[("token", &token)]).await;
     assert_error(r, 401, "invalid_client").await;
 }
+
+/// A refusal that came from the cached copy is checked against the database before it
+/// is answered: a scope added elsewhere is granted on the very next request.
+#[tokio::test]
+async fn a_widened_scope_applies_at_once() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "m2m", "a").await;
+    assert_eq!(token_response(&s, &c, "a").await.status(), 200, "caches the client");
+    assert_error(token_response(&s, &c, "b").await, 400, "invalid_scope").await;
+    let widen = ClientSpec { scopes: Some(vec!["a".into(), "b".into()]), ..Default::default() };
+    s.admin().update_client("default", &c.id, &widen).await.unwrap();
+    let r = token_response(&s, &c, "a b").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["scope"], "a b");
+    // Still refused for a scope it does not have, from the cache and the database alike.
+    assert_error(token_response(&s, &c, "c").await, 400, "invalid_scope").await;
+    assert_error(token_response(&s, &c, "c").await, 400, "invalid_scope").await;
+}
+
+/// A client cached through introspection, then allowed client_credentials elsewhere,
+/// gets its token on the very next request.
+#[tokio::test]
+async fn a_newly_allowed_grant_type_applies_at_once() {
+    let s = TestServer::start().await;
+    let owner = s.cc_client("default", "owner", "a").await;
+    let spec = ClientSpec {
+        name: Some("api".into()),
+        grant_types: Some(vec![GrantType::AuthorizationCode]),
+        redirect_uris: Some(vec!["https://app.example/cb".into()]),
+        scopes: Some(vec!["a".into()]),
+        resource_server: Some(true),
+        ..Default::default()
+    };
+    let api = s.client_with("default", spec).await;
+    let token = s.token("default", &owner, None).await;
+    assert!(s.is_active("default", &api, &token).await, "caches the client");
+    assert_error(token_response(&s, &api, "a").await, 400, "unauthorized_client").await;
+    let allow = ClientSpec {
+        grant_types: Some(vec![GrantType::AuthorizationCode, GrantType::ClientCredentials]),
+        ..Default::default()
+    };
+    s.admin().update_client("default", &api.id, &allow).await.unwrap();
+    assert_eq!(token_response(&s, &api, "a").await.status(), 200);
+}
+
+/// A disabled client is refused at introspection (401), never told `active: false`,
+/// whatever token it presents: its own, an unknown one, or one that is not a token at
+/// all (refused before any database read). Each case starts from a cached copy: the
+/// first refusal drops it.
+#[tokio::test]
+async fn a_disabled_client_is_refused_at_introspection_whatever_it_presents() {
+    let unknown = portcullis_core::token::opaque::mint(portcullis_core::model::TokenKind::Access).token;
+    for (endpoint, token) in [
+        ("/oauth/introspect", None),
+        ("/oauth/introspect", Some(unknown.as_str())),
+        ("/oauth/introspect", Some("not-a-token")),
+        ("/oauth/introspect", Some("a.b.c")),
+        ("/oauth/check_token", Some("not-a-token")),
+    ] {
+        let s = TestServer::start().await;
+        let c = s.cc_client("default", "m2m", "a").await;
+        let own = s.token("default", &c, None).await;
+        assert!(s.is_active("default", &c, &own).await, "caches the client");
+        let disable = ClientSpec { disabled: Some(true), ..Default::default() };
+        s.admin().update_client("default", &c.id, &disable).await.unwrap();
+        let token = token.unwrap_or(&own);
+        let r = s.post_form(&s.url("default", endpoint), Some(&c), &[("token", token)]).await;
+        assert_error(r, 401, "invalid_client").await;
+    }
+}

@@ -65,6 +65,34 @@ async fn the_code_flow_issues_tokens_with_authorities() {
     assert_ne!(info["sub"], info["client_id"]);
 }
 
+/// A used code presented by another client (of this realm or another) is refused and
+/// leaves its owner's tokens alone; only its own client's replay revokes them.
+#[tokio::test]
+async fn a_used_code_presented_by_another_client_revokes_nothing() {
+    let s = TestServer::start().await;
+    let (client, verifier, params) = code_for_public_client(&s, "s").await;
+    let code = param(&params, "code").unwrap();
+    let first: Value = s.exchange("default", &client, &code, Some(&verifier)).await.json().await.unwrap();
+    let access = first["access_token"].as_str().unwrap();
+    let rs = resource_server(&s, "default").await;
+
+    let thief = s.code_client("default", "Thief", false).await;
+    let public_thief = s.code_client("default", "Public Thief", true).await;
+    s.admin().create_realm("other", &RealmSettings::default()).await.unwrap();
+    let elsewhere = s.code_client("other", "Elsewhere", true).await;
+    for (realm, presenter) in [("default", &thief), ("default", &public_thief), ("other", &elsewhere)] {
+        let r = s.exchange(realm, presenter, &code, Some(&verifier)).await;
+        assert_error(r, 400, "invalid_grant").await;
+        assert!(s.is_active("default", &rs, access).await, "{realm}: the owner's tokens must stay active");
+    }
+    let r = s.refresh("default", &client, first["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(r.status(), 200, "the owner's refresh token still works");
+
+    // The owner's own replay still revokes the grant.
+    assert_error(s.exchange("default", &client, &code, Some(&verifier)).await, 400, "invalid_grant").await;
+    assert!(!s.is_active("default", &rs, access).await);
+}
+
 #[tokio::test]
 async fn a_replayed_code_fails_and_revokes_what_it_issued() {
     let s = TestServer::start().await;
@@ -268,16 +296,25 @@ async fn the_consent_form_needs_its_csrf_token_and_this_browser() {
         assert_eq!(r.status(), 403);
     }
     let r = b.login(&s, "default", &page, "alice", "correct horse battery").await;
-    let consent_page = b.get(&location(&r)).await.text().await.unwrap();
+    let consent_url = location(&r);
+    // The token is never in a URL (history, logs, Referer): the page carries it.
+    let names: Vec<String> = redirect_params(&consent_url).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(names, ["request"], "{consent_url}");
+    let consent_page = b.get(&consent_url).await.text().await.unwrap();
     let request = hidden(&consent_page, "request").unwrap();
     let csrf = hidden(&consent_page, "csrf").unwrap();
+    assert!(!consent_url.contains(&csrf));
+    assert_eq!(hidden(&b.get(&consent_url).await.text().await.unwrap(), "csrf"), Some(csrf.clone()), "stable");
     let consent = s.url("default", "/oauth/authorize/consent");
-    // Another browser (no session cookie) posting this browser's form.
+    // Another browser (no session cookie) fetching the page or posting this browser's form.
     let other = Browser::new();
+    assert_eq!(other.get(&consent_url).await.status(), 403);
     let r = other.post(&consent, &[("request", &request), ("csrf", &csrf), ("decision", "allow")]).await;
     assert_eq!(r.status(), 403);
     let r = b.post(&consent, &[("request", &request), ("csrf", "nope"), ("decision", "allow")]).await;
     assert_eq!(r.status(), 403);
+    let r = b.post(&consent, &[("request", &request), ("decision", "allow")]).await;
+    assert_eq!(r.status(), 403, "no token");
     // The real one works once.
     let r = b.post(&consent, &[("request", &request), ("csrf", &csrf), ("decision", "allow")]).await;
     assert_eq!(r.status(), 303);

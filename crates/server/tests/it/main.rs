@@ -16,4 +16,5 @@ mod multi_instance;
 mod oauth2_crate;
 mod password_refresh;
 mod revocation;
+mod sessions;
 mod transport;

@@ -184,6 +184,7 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
     s.user("default", "alice", "correct horse battery", &[]).await;
     let first = tokens(&s, "default", &c).await;
     let rt = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(s.is_active("default", &c, &rt).await, "the race starts from a live, unspent token");
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (http, url, c, rt) = (s.http.clone(), s.url("default", "/oauth/token"), c.clone(), rt.clone());
@@ -331,4 +332,27 @@ async fn the_reuse_policy_keeps_the_refresh_token() {
         assert_eq!(r["refresh_token"].as_str(), Some(rt));
         assert!(s.is_active("legacy", &c, r["access_token"].as_str().unwrap()).await);
     }
+}
+
+/// Switching a realm from `rotate` to `reuse` does not bring spent refresh tokens back:
+/// presenting one is reuse, as under `rotate`, and revokes its grant.
+#[tokio::test]
+async fn a_token_spent_under_rotate_stays_spent_after_a_switch_to_reuse() {
+    let s = TestServer::start().await;
+    s.admin().create_realm("shop", &RealmSettings::default()).await.unwrap();
+    let c = s.password_client("shop", "app").await;
+    s.user("shop", "alice", "correct horse battery", &[]).await;
+    let first = tokens(&s, "shop", &c).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let second: Value = s.refresh("shop", &c, rt1, None).await.json().await.unwrap();
+    let rt2 = second["refresh_token"].as_str().unwrap();
+    let reuse = RealmSettings { refresh_policy: Some(RefreshPolicy::Reuse), ..Default::default() };
+    s.admin().update_realm("shop", &reuse).await.unwrap();
+    // A second instance reads the realm afresh (this one trusts its copy for a second).
+    let s = s.another_instance().await;
+
+    assert_error(s.refresh("shop", &c, rt1, None).await, 400, "invalid_grant").await;
+    let rs = rs(&s, "shop").await;
+    assert!(!s.is_active("shop", &rs, second["access_token"].as_str().unwrap()).await, "the grant is revoked");
+    assert_error(s.refresh("shop", &c, rt2, None).await, 400, "invalid_grant").await;
 }

@@ -291,3 +291,59 @@ async fn a_scope_of_more_than_100_values_is_invalid_scope() {
     let e = assert_error(r, 400, "invalid_scope").await;
     assert!(e["error_description"].as_str().unwrap().contains("100"), "{e}");
 }
+
+/// No endpoint takes client credentials from the URL (RFC 6749 §2.3.1). Every request
+/// below carries the client's real id and secret and a live token in its query
+/// string: each is refused with 400 `invalid_request`, and the token stays active.
+#[tokio::test]
+async fn no_endpoint_accepts_a_client_secret_in_the_url() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "x", "a").await;
+    let t = s.token("default", &c, None).await;
+    let query = |extra: &[(&str, &str)]| -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.extend_pairs([("client_id", c.id.as_str()), ("client_secret", c.secret.as_str()), ("token", t.as_str())]);
+        q.extend_pairs(extra);
+        q.finish()
+    };
+    let posts = [
+        "/oauth/token",
+        "/oauth/introspect",
+        "/oauth/revoke",
+        "/oauth/check_token",
+        "/oauth/revoke_token",
+        "/oauth/authorize",
+        "/oauth/authorize/login",
+        "/oauth/authorize/consent",
+    ];
+    for path in posts {
+        let url = format!("{}?{}", s.url("default", path), query(&[("grant_type", "client_credentials")]));
+        assert_error(s.http.post(&url).send().await.unwrap(), 400, "invalid_request").await;
+        let r = s.http.post(&url).form(&[("token", t.as_str())]).send().await.unwrap();
+        assert_error(r, 400, "invalid_request").await;
+        let r = s.http.post(&url).basic_auth(&c.id, Some(&c.secret)).send().await.unwrap();
+        assert_error(r, 400, "invalid_request").await;
+    }
+    let authorize = [("response_type", "code"), ("redirect_uri", "https://app.example/cb")];
+    for path in ["/oauth/authorize", "/oauth/authorize/consent"] {
+        let url = format!("{}?{}", s.url("default", path), query(&authorize));
+        let r = s.http.get(&url).send().await.unwrap();
+        assert!(r.headers().get("location").is_none(), "{path} redirected");
+        assert_error(r, 400, "invalid_request").await;
+    }
+    // The secret's name escaped is still its name.
+    let url = format!("{}?client%5Fsecret={}&token={t}", s.url("default", "/oauth/revoke_token"), c.secret);
+    let r = s.http.post(&url).basic_auth(&c.id, Some(&c.secret)).send().await.unwrap();
+    assert_error(r, 400, "invalid_request").await;
+    // revoke_token takes only the token from the URL: a client_id there is refused too.
+    let url = format!("{}?client_id={}&token={t}", s.url("default", "/oauth/revoke_token"), c.id);
+    let r = s.http.post(&url).basic_auth(&c.id, Some(&c.secret)).send().await.unwrap();
+    assert_error(r, 400, "invalid_request").await;
+    assert!(s.is_active("default", &c, &t).await, "a refused request revoked the token");
+
+    // Spring's form stays: the token in the URL, the client in the Basic header.
+    let url = format!("{}?token={t}", s.url("default", "/oauth/revoke_token"));
+    let r = s.http.post(&url).basic_auth(&c.id, Some(&c.secret)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!s.is_active("default", &c, &t).await);
+}

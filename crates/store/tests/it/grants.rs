@@ -331,6 +331,8 @@ pub async fn reuse_stores_nothing_and_revokes_the_grant(store: Arc<dyn Store>) {
 
 pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     let (grant, old, _) = refresh_family(&store).await;
+    let before = store.get_token(&old.id).await.unwrap().unwrap();
+    assert!(before.record.used_at.is_none() && before.record.revoked_at.is_none() && !before.grant_revoked);
     let pairs: Arc<Vec<Vec<TokenRecord>>> = Arc::new((0..RACERS).map(|_| new_pair(&grant)).collect());
 
     let id = old.id;

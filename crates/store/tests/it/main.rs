@@ -97,6 +97,7 @@ conformance! {
         users::missing_user_update_password_and_delete_are_not_found,
         users::set_user_password_revokes_the_users_grants,
         users::delete_user_removes_everything_of_theirs,
+        users::password_disable_and_delete_end_the_users_sessions,
         users::token_reports_its_user,
         grants::grant_round_trips_with_its_tokens,
         grants::create_grant_is_atomic,

@@ -246,3 +246,45 @@ pub async fn token_reports_its_user(store: Arc<dyn Store>) {
     let (_, foreign) = fixtures::create_grant(&store, "beta", "web", &alice.id).await;
     assert_eq!(store.get_token(&foreign.id).await.unwrap().unwrap().user, None);
 }
+
+/// A new password, disabling and deleting each end the user's browser sessions in the
+/// transaction that makes the change; anyone else's sessions, and an update that does
+/// not disable, leave them alone.
+pub async fn password_disable_and_delete_end_the_users_sessions(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let enabled = async |username| {
+        let user = User { disabled: false, ..fixtures::user("acme", username) };
+        store.create_user(&user).await.unwrap();
+        user
+    };
+    let alice = enabled("alice").await;
+    let bob = enabled("bob").await;
+    let live = async |user: &User| {
+        let s = fixtures::session("acme", Some(&user.id));
+        store.create_session(&s).await.unwrap();
+        s.id_hash
+    };
+    let exists = async |hash: [u8; 32]| store.get_session(&hash, NOW).await.unwrap().is_some();
+    let anonymous = fixtures::session("acme", None);
+    store.create_session(&anonymous).await.unwrap();
+    let bobs = live(&bob).await;
+
+    let alices = live(&alice).await;
+    store.update_user(&User { roles: vec!["admin".into()], ..alice.clone() }).await.unwrap();
+    assert!(exists(alices).await, "an update that does not disable keeps the sessions");
+    store.set_user_password("acme", &alice.id, "$argon2id$new", NOW + 1).await.unwrap();
+    assert!(!exists(alices).await, "a new password ends the sessions");
+
+    let alices = live(&alice).await;
+    store.update_user(&User { disabled: true, ..alice.clone() }).await.unwrap();
+    assert!(!exists(alices).await, "disabling ends the sessions");
+    store.update_user(&User { disabled: false, ..alice.clone() }).await.unwrap();
+    assert!(!exists(alices).await, "enabling again does not bring them back");
+
+    let alices = live(&alice).await;
+    store.delete_user("acme", &alice.id).await.unwrap();
+    assert!(!exists(alices).await, "deleting ends the sessions");
+
+    assert!(exists(bobs).await);
+    assert!(exists(anonymous.id_hash).await);
+}
