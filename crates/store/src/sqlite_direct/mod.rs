@@ -37,7 +37,13 @@ pub(crate) struct DirectSqlite {
 
 impl DirectSqlite {
     /// Opens the hot-path connections to the (already migrated, WAL) file at `path`.
-    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, readers: usize, linger: Duration) -> StoreResult<Self> {
+    pub(crate) fn open(
+        path: PathBuf,
+        busy_timeout: Duration,
+        readers: usize,
+        linger: Duration,
+        queue: usize,
+    ) -> StoreResult<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&path, flags).map_err(map_err)?;
         conn.busy_timeout(busy_timeout).map_err(map_err)?;
@@ -46,7 +52,17 @@ impl DirectSqlite {
         // process (not of the machine) without an fsync per commit.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(Self { readers: Readers::new(path, busy_timeout, readers)?, writer: Writer::spawn(conn, linger)? })
+        Ok(Self { readers: Readers::new(path, busy_timeout, readers)?, writer: Writer::spawn(conn, linger, queue)? })
+    }
+
+    /// `Err` once the writer thread has ended: every hot write would fail.
+    pub(crate) fn check_writer(&self) -> StoreResult<()> {
+        self.writer.check_running()
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     pub(crate) fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {
