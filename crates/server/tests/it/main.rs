@@ -15,3 +15,4 @@ mod oauth2_crate;
 mod password_refresh;
 mod revocation;
 mod transport;
+mod write_timeouts;

@@ -147,13 +147,17 @@ impl Writer {
     }
 
     /// Stops the thread from taking jobs until the returned sender is dropped (or sent
-    /// to): jobs queue up meanwhile, as behind a slow commit.
+    /// to): jobs queue up meanwhile, as behind a slow commit. Blocks until it has.
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn pause(&self) -> mpsc::Sender<()> {
         let (resume, paused) = mpsc::channel::<()>();
+        let (now_paused, wait_for_pause) = mpsc::channel::<()>();
         self.control(move || {
+            let _ = now_paused.send(());
             let _ = paused.recv();
         });
+        // Returns once the thread is paused, with its queue empty.
+        let _ = wait_for_pause.recv();
         resume
     }
 
@@ -442,5 +446,35 @@ mod tests {
             writer.write(insert(v)).await.unwrap();
             assert_eq!(stored(&reader).last(), Some(&v));
         }
+    }
+
+    /// A full queue refuses the next write at once; a write whose caller gave up
+    /// while it waited is never run.
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_abandoned_writes_never_run() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);").unwrap();
+        let reader = Connection::open(&path).unwrap();
+        let writer = std::sync::Arc::new(Writer::spawn(conn, Duration::ZERO, 2).unwrap());
+        let resume = writer.pause();
+        writer.jobs.try_send(Message::Job(Box::new(|_| None))).map_err(drop).unwrap();
+        let w = writer.clone();
+        let queued = tokio::spawn(async move { w.write_one_statement(insert(1)).await });
+        // On this single-threaded runtime, one yield lets the task queue its write.
+        tokio::task::yield_now().await;
+        assert!(!queued.is_finished(), "the write waits in the queue");
+        let refused = writer.write_one_statement(insert(3)).await;
+        assert!(matches!(refused, Err(StoreError::Unavailable(m)) if m.contains("too many")));
+        queued.abort();
+        let _ = queued.await;
+        drop(resume);
+        // Refused until the thread has drained the queue, as a client would retry.
+        while let Err(e) = writer.write(insert(4)).await {
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(stored(&reader), vec![4], "the abandoned write did not run");
     }
 }
