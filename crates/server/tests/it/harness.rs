@@ -108,6 +108,11 @@ impl TestServer {
         Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
     }
 
+    /// Keeps `dir` (the database's directory) as long as the server.
+    pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
+        self._dir = Some(dir);
+    }
+
     pub fn admin(&self) -> Admin<'_> {
         Admin::new(self.store.as_ref(), self.clock.as_ref())
     }
