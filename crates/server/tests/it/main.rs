@@ -12,6 +12,7 @@ mod introspection;
 mod metadata;
 mod multi_instance;
 mod oauth2_crate;
+mod outage;
 mod password_refresh;
 mod revocation;
 mod transport;
