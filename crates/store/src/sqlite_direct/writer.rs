@@ -4,6 +4,9 @@
 //! this thread. The thread takes every job that is waiting, runs each inside a
 //! savepoint of one transaction (so a failing job undoes only its own changes), commits
 //! once, and only then answers each caller: nothing is reported written before it is.
+//! The queue is bounded (a write that finds it full fails at once), and a job runs
+//! only if the thread takes it before its caller gives up or its request times out
+//! (`crate::handoff`).
 //!
 //! After the first job it may sleep for the configured linger (a kernel timer, precise
 //! to tens of microseconds, unlike tokio's 1 ms wheel) and take what arrived meanwhile.
