@@ -140,3 +140,55 @@ async fn writer(mut rx: mpsc::Receiver<Queued>, write: WriteBatch) {
         drop(claims);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use portcullis_core::model::TokenKind;
+
+    use super::*;
+
+    fn token(n: u8) -> TokenRecord {
+        TokenRecord {
+            id: [n; 16],
+            realm: "r".into(),
+            kind: TokenKind::Access,
+            verifier_hash: None,
+            client_id: "c".into(),
+            subject: "c".into(),
+            username: None,
+            scope: String::new(),
+            grant_id: None,
+            permissions: Vec::new(),
+            test: false,
+            issued_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            used_at: None,
+        }
+    }
+
+    /// A batch that fails because the database is out of reach fails every row at
+    /// once: retrying row by row would make each caller wait for the outage again.
+    #[tokio::test]
+    async fn an_unavailable_batch_is_not_retried_row_by_row() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let write: WriteBatch = Arc::new(move |_rows| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err(StoreError::Unavailable("gone".into())) })
+        });
+        let writer = Arc::new(GroupCommit::spawn(write));
+        let inserts: Vec<_> = (0..3)
+            .map(|n| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.insert(token(n), None).await })
+            })
+            .collect();
+        for insert in inserts {
+            assert!(matches!(insert.await.unwrap(), Err(StoreError::Unavailable(_))));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one batch, no retries");
+    }
+}
