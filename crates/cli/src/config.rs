@@ -25,6 +25,9 @@ pub struct FileConfig {
     pub sqlite_busy_timeout_ms: Option<u64>,
     pub max_connections: Option<u32>,
     pub sqlite_write_linger_us: Option<u64>,
+    pub sqlite_write_queue: Option<usize>,
+    pub database_acquire_timeout_ms: Option<u64>,
+    pub database_statement_timeout_ms: Option<u64>,
     pub sign_in_limit_per_address: Option<u32>,
     pub sqlite_synchronous: Option<String>,
 }
@@ -78,6 +81,15 @@ pub struct ServeArgs {
     /// Microseconds SQLite's token writer waits for more writes to commit together
     #[arg(long, env = "PORTCULLIS_SQLITE_WRITE_LINGER_US", value_name = "US")]
     pub sqlite_write_linger_us: Option<u64>,
+    /// Most writes waiting for SQLite's writer thread; more are answered 503 at once
+    #[arg(long, env = "PORTCULLIS_SQLITE_WRITE_QUEUE", value_name = "N")]
+    pub sqlite_write_queue: Option<usize>,
+    /// Milliseconds a request waits for a database connection before answering 503
+    #[arg(long, env = "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    pub database_acquire_timeout_ms: Option<u64>,
+    /// PostgreSQL statement_timeout in milliseconds (0: none)
+    #[arg(long, env = "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT_MS", value_name = "MS")]
+    pub database_statement_timeout_ms: Option<u64>,
     /// Sign-in attempts allowed from one address per 15 minutes (0: no per-address limit)
     #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N")]
     pub sign_in_limit_per_address: Option<u32>,
@@ -120,6 +132,10 @@ pub struct Config {
     pub sqlite_busy_timeout: Duration,
     pub max_connections: u32,
     pub sqlite_write_linger: Duration,
+    pub sqlite_write_queue: usize,
+    pub database_acquire_timeout: Duration,
+    /// Zero: no limit.
+    pub database_statement_timeout: Duration,
     pub sign_in_limit_per_address: u32,
     pub sqlite_synchronous: portcullis_store::SqliteSynchronous,
 }
@@ -165,6 +181,28 @@ impl Config {
             Some(v) => portcullis_store::SqliteSynchronous::parse(&v)
                 .ok_or_else(|| format!("invalid SQLite synchronous setting '{v}': expected full or normal"))?,
         };
+        let sqlite_write_queue = match serve.sqlite_write_queue.or(file.sqlite_write_queue) {
+            Some(n) if !(1..=1_000_000).contains(&n) => {
+                return Err(format!("SQLite write queue must be 1 to 1000000 writes, got {n}"));
+            }
+            Some(n) => n,
+            None => portcullis_store::DEFAULT_SQLITE_WRITE_QUEUE,
+        };
+        let database_acquire_timeout = match serve.database_acquire_timeout_ms.or(file.database_acquire_timeout_ms) {
+            Some(ms) if !(10..=60_000).contains(&ms) => {
+                return Err(format!("database acquire timeout must be 10 to 60000 ms, got {ms}"));
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => portcullis_store::DEFAULT_ACQUIRE_TIMEOUT,
+        };
+        let database_statement_timeout =
+            match serve.database_statement_timeout_ms.or(file.database_statement_timeout_ms) {
+                Some(ms) if ms > 3_600_000 => {
+                    return Err(format!("database statement timeout must be 0 to 3600000 ms, got {ms}"));
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None => portcullis_store::DEFAULT_STATEMENT_TIMEOUT,
+            };
         Ok(Self {
             database_url,
             bind,
@@ -176,6 +214,9 @@ impl Config {
             sqlite_busy_timeout: Duration::from_millis(busy),
             max_connections,
             sqlite_write_linger: linger,
+            sqlite_write_queue,
+            database_acquire_timeout,
+            database_statement_timeout,
             sign_in_limit_per_address: serve
                 .sign_in_limit_per_address
                 .or(file.sign_in_limit_per_address)
@@ -214,6 +255,27 @@ mod tests {
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
         let serve = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
+        let serve = ServeArgs { sqlite_write_queue: Some(0), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("write queue"));
+        let serve = ServeArgs { database_acquire_timeout_ms: Some(0), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("acquire timeout"));
+    }
+
+    #[test]
+    fn the_database_timeouts_and_queue_have_defaults_and_can_be_set() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.sqlite_write_queue, portcullis_store::DEFAULT_SQLITE_WRITE_QUEUE);
+        assert_eq!(c.database_acquire_timeout, portcullis_store::DEFAULT_ACQUIRE_TIMEOUT);
+        assert_eq!(c.database_statement_timeout, portcullis_store::DEFAULT_STATEMENT_TIMEOUT);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "sqlite_write_queue = 16\ndatabase_statement_timeout_ms = 0\n").unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        let serve = ServeArgs { database_acquire_timeout_ms: Some(250), ..Default::default() };
+        let c = Config::resolve(&global, &serve).unwrap();
+        assert_eq!(c.sqlite_write_queue, 16);
+        assert_eq!(c.database_acquire_timeout, Duration::from_millis(250));
+        assert_eq!(c.database_statement_timeout, Duration::ZERO);
         let serve = ServeArgs { sqlite_synchronous: Some("off".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("full or normal"));
     }

@@ -16,6 +16,7 @@ pub mod password;
 pub mod pkce;
 pub mod public_url;
 pub mod redirect;
+pub mod request_writes;
 pub mod scope;
 pub mod secret;
 pub mod store;

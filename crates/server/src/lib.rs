@@ -8,6 +8,7 @@ mod request_id;
 mod response;
 mod routes;
 mod serve;
+mod timeout;
 mod url_secrets;
 
 use std::sync::Arc;
@@ -24,7 +25,8 @@ pub use serve::serve;
 pub struct HttpSettings {
     /// Largest request body accepted; larger ones get 413 before parsing.
     pub body_limit: usize,
-    /// A request still running after this gets 408.
+    /// A request still running after this gets 408, unless a write of it is in flight:
+    /// then it gets that write's outcome (`timeout.rs`).
     pub request_timeout: Duration,
     /// A connection that has not sent a complete request head by then is closed
     /// (slowloris).

@@ -117,7 +117,11 @@ pub fn error_page(e: &OAuthError, assets: &str) -> Response {
         tracing::error!(error = ?e.source, "authorization flow failed");
     }
     let body = ErrorTemplate { assets, message: e.description(), code: e.code.as_str() }.render().unwrap_or_default();
-    html(status, body, None)
+    let mut page = html(status, body, None);
+    if e.code == portcullis_core::error::ErrorCode::TemporarilyUnavailable {
+        page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    page
 }
 
 fn forbidden(why: &str, assets: &str) -> Response {

@@ -6,15 +6,19 @@
 //! commits, so after the first token it yields to the scheduler a few times and takes
 //! whatever arrived meanwhile (tokio's timers are too coarse, 1 ms, to linger by
 //! time). A batch that fails as a whole is written again row by row, so one bad row
-//! (a client deleted a moment ago) fails only its own request.
+//! (a client deleted a moment ago) fails only its own request; unless the failure was
+//! the database being out of reach, which each row would only wait for again.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use portcullis_core::model::TokenRecord;
+use portcullis_core::request_writes::WriteClaim;
 use portcullis_core::store::{StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::handoff::{self, Ticket};
 
 /// Most rows in one transaction.
 const MAX_BATCH: usize = 256;
@@ -33,8 +37,14 @@ pub(crate) type PendingToken = (TokenRecord, Option<i64>);
 /// row or the commit failed, and then nothing is written.
 pub(crate) type WriteBatch = Arc<dyn Fn(Vec<PendingToken>) -> BatchFuture + Send + Sync>;
 
+struct Queued {
+    row: PendingToken,
+    ticket: Ticket,
+    reply: Reply,
+}
+
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<(PendingToken, Reply)>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl GroupCommit {
@@ -45,17 +55,27 @@ impl GroupCommit {
     }
 
     /// Whether the row was written: always, unless `client_revision` is given and the
-    /// client is no longer at it.
+    /// client is no longer at it. Only written if the writer takes it before this call
+    /// is dropped or its request times out (`crate::handoff`).
     pub(crate) async fn insert(&self, token: TokenRecord, client_revision: Option<i64>) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the token writer has stopped".into());
-        self.queue.send(((token, client_revision), reply)).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let (ticket, _waiter) = handoff::ticket();
+        self.queue.send(Queued { row: (token, client_revision), ticket, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// `Err` once the writer task has ended.
+    pub(crate) fn check_running(&self) -> StoreResult<()> {
+        if self.queue.is_closed() { Err(stopped()) } else { Ok(()) }
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<(PendingToken, Reply)>, write: WriteBatch) {
-    let mut batch: Vec<(PendingToken, Reply)> = Vec::with_capacity(MAX_BATCH);
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the token writer has stopped".into())
+}
+
+async fn writer(mut rx: mpsc::Receiver<Queued>, write: WriteBatch) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
         for _ in 0..YIELDS {
@@ -70,7 +90,26 @@ async fn writer(mut rx: mpsc::Receiver<(PendingToken, Reply)>, write: WriteBatch
             }
             tokio::task::yield_now().await;
         }
-        let (rows, replies): (Vec<PendingToken>, Vec<Reply>) = batch.drain(..).unzip();
+        // Held until the replies are sent, so no request times out while its row
+        // may be committing.
+        let mut claims: Vec<WriteClaim> = Vec::with_capacity(batch.len());
+        let mut rows: Vec<PendingToken> = Vec::with_capacity(batch.len());
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        for Queued { row, ticket, reply } in batch.drain(..) {
+            match ticket.take() {
+                Ok(claim) => {
+                    claims.push(claim);
+                    rows.push(row);
+                    replies.push(reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
         if let ([_], [_]) = (&rows[..], &replies[..]) {
             let result = write(rows).await.map(|written| written.first().copied().unwrap_or(false));
             if let Some(reply) = replies.into_iter().next() {
@@ -84,6 +123,12 @@ async fn writer(mut rx: mpsc::Receiver<(PendingToken, Reply)>, write: WriteBatch
                     let _ = reply.send(Ok(ok));
                 }
             }
+            // The database is out of reach: row by row would only multiply the wait.
+            Err(e @ StoreError::Unavailable(_)) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
             Err(_) => {
                 // Find the culprit: each row on its own.
                 for (row, reply) in rows.into_iter().zip(replies) {
@@ -92,5 +137,58 @@ async fn writer(mut rx: mpsc::Receiver<(PendingToken, Reply)>, write: WriteBatch
                 }
             }
         }
+        drop(claims);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use portcullis_core::model::TokenKind;
+
+    use super::*;
+
+    fn token(n: u8) -> TokenRecord {
+        TokenRecord {
+            id: [n; 16],
+            realm: "r".into(),
+            kind: TokenKind::Access,
+            verifier_hash: None,
+            client_id: "c".into(),
+            subject: "c".into(),
+            username: None,
+            scope: String::new(),
+            grant_id: None,
+            permissions: Vec::new(),
+            test: false,
+            issued_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            used_at: None,
+        }
+    }
+
+    /// A batch that fails because the database is out of reach fails every row at
+    /// once: retrying row by row would make each caller wait for the outage again.
+    #[tokio::test]
+    async fn an_unavailable_batch_is_not_retried_row_by_row() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let write: WriteBatch = Arc::new(move |_rows| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err(StoreError::Unavailable("gone".into())) })
+        });
+        let writer = Arc::new(GroupCommit::spawn(write));
+        let inserts: Vec<_> = (0..3)
+            .map(|n| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.insert(token(n), None).await })
+            })
+            .collect();
+        for insert in inserts {
+            assert!(matches!(insert.await.unwrap(), Err(StoreError::Unavailable(_))));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one batch, no retries");
     }
 }

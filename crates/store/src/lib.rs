@@ -8,6 +8,7 @@ use std::time::Duration;
 use portcullis_core::store::{Store, StoreError};
 
 mod group_commit;
+mod handoff;
 mod postgres;
 mod rows;
 mod shared;
@@ -20,10 +21,9 @@ pub mod testing;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// How long a caller waits for a pooled connection (and the first connection to
-/// answer) before getting `StoreError::Unavailable`: long enough to ride out a burst,
-/// short enough that a request fails while its client is still waiting.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long start-up waits for the first connection to answer: there is no client
+/// waiting yet, and a database that is still starting deserves a moment.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -35,6 +35,17 @@ pub struct StoreOptions {
     /// How long SQLite's token writer waits after the first write of a batch for more
     /// to join it (group commit). 0 commits whatever is waiting at once.
     pub sqlite_write_linger: Duration,
+    /// Most writes waiting for SQLite's writer thread; one more is refused at once
+    /// with `Unavailable` (503), instead of waiting behind a backlog until its request
+    /// times out.
+    pub sqlite_write_queue: usize,
+    /// How long a caller waits for a pooled connection (which includes opening one)
+    /// before `Unavailable`: also how long a request takes to learn that the
+    /// database is gone.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every pooled connection: the longest a
+    /// statement (and so a write a request waits for) may run. Zero: no limit.
+    pub statement_timeout: Duration,
     /// What a SQLite commit survives before it is answered.
     pub sqlite_synchronous: SqliteSynchronous,
 }
@@ -77,9 +88,26 @@ impl Default for StoreOptions {
             max_connections: 16,
             sqlite_write_linger: DEFAULT_SQLITE_WRITE_LINGER,
             sqlite_synchronous: SqliteSynchronous::default(),
+            sqlite_write_queue: DEFAULT_SQLITE_WRITE_QUEUE,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         }
     }
 }
+
+/// See `StoreOptions::sqlite_write_queue`: the writer commits ~20,000 jobs a second
+/// on one core, so a full queue is a fifth of a second of work; at 64 concurrent
+/// clients the queue holds fewer than 64.
+pub const DEFAULT_SQLITE_WRITE_QUEUE: usize = 4096;
+
+/// See `StoreOptions::acquire_timeout`: a pool that cannot hand out a connection
+/// within a second is overloaded or cut off from its database, and the client is
+/// better served by a 503 it can retry than by waiting out its own timeout.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// See `StoreOptions::statement_timeout`: every statement of the server takes
+/// milliseconds; five seconds is a stuck lock or a sick database.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// See `StoreOptions::sqlite_write_linger`. 0, because lingering measured no gain:
 /// with the server on one core, 0, 200 and 1000 µs gave client_credentials 18.1k,

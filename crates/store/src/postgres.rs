@@ -11,7 +11,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
-use crate::{ACQUIRE_TIMEOUT, StoreOptions};
+use crate::{STARTUP_TIMEOUT, StoreOptions};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -72,9 +72,9 @@ impl PgStore {
 
         // One direct connection first: a pool retries a refused connection until its
         // acquire timeout and then reports only that it timed out.
-        let mut conn = tokio::time::timeout(ACQUIRE_TIMEOUT, opts.connect())
+        let mut conn = tokio::time::timeout(STARTUP_TIMEOUT, opts.connect())
             .await
-            .map_err(|_| StoreError::Unavailable(format!("{ctx}: no answer within {ACQUIRE_TIMEOUT:?}")))?
+            .map_err(|_| StoreError::Unavailable(format!("{ctx}: no answer within {STARTUP_TIMEOUT:?}")))?
             .map_err(|e| with_context(map_err(e), &ctx))?;
         // `run_direct` for the reason given in `sqlite::migrate`.
         MIGRATOR
@@ -84,10 +84,13 @@ impl PgStore {
         // The pool opens its own connections; a failed goodbye changes nothing.
         let _ = conn.close().await;
 
+        // Set at connection start-up, so it costs no round trip; migrations ran
+        // without it, as they may legitimately take long.
+        let statement_timeout = options.statement_timeout.as_millis().to_string();
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(opts);
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(opts.options([("statement_timeout", statement_timeout.as_str())]));
         tracing::info!(backend = "postgres", target, "database ready");
         let writer_pool = pool.clone();
         let batch: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
@@ -101,6 +104,11 @@ impl PgStore {
     /// to another thread.
     fn direct(&self) -> Option<&crate::sqlite_direct::DirectSqlite> {
         None
+    }
+
+    /// Readiness beyond a round trip: the token writer must be running.
+    fn check_writers(&self) -> StoreResult<()> {
+        self.token_writer.check_running()
     }
 
     fn reader(&self) -> &PgPool {

@@ -2,7 +2,15 @@
 //! sqlx's generic bounds over `Database` would have to be restated on every function)
 //! and the parts of error mapping that do not depend on the backend.
 
-use portcullis_core::store::StoreError;
+use portcullis_core::request_writes::{RequestWrites, WriteClaim};
+use portcullis_core::store::{StoreError, StoreResult};
+
+/// Claims a token write run on the caller's task (`portcullis_core::request_writes`):
+/// refused once the request has timed out, and held until the write has committed or
+/// failed, so the request is not answered by a timeout in between.
+pub(crate) fn claim_write() -> StoreResult<WriteClaim> {
+    WriteClaim::of(RequestWrites::current().as_ref())
+}
 
 /// Unique constraints, by PostgreSQL constraint name and by the column list SQLite
 /// names in "UNIQUE constraint failed: ...", with what the caller is told.
@@ -290,6 +298,7 @@ macro_rules! impl_store {
                 }
 
                 async fn ping(&self) -> StoreResult<()> {
+                    self.check_writers()?;
                     query(sql::PING).execute(self.reader()).await.map_err($map_err)?;
                     Ok(())
                 }
@@ -540,6 +549,7 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.revoke_token(*id, now).await;
                     }
+                    let _claim = $crate::shared::claim_write()?;
                     let done = query(sql::TOKEN_REVOKE)
                         .bind(&id[..])
                         .bind(now)
@@ -757,6 +767,7 @@ macro_rules! impl_store {
                 }
 
                 async fn create_grant(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()> {
+                    let _claim = $crate::shared::claim_write()?;
                     let mut tx = self.begin().await.map_err($map_err)?;
                     bind_grant(query(sql::GRANT_INSERT), grant)?.execute(&mut *tx).await.map_err($map_err)?;
                     for token in tokens {
@@ -771,6 +782,7 @@ macro_rules! impl_store {
                     code: &AuthorizationCode,
                     request_id: &[u8; 16],
                 ) -> StoreResult<()> {
+                    let _claim = $crate::shared::claim_write()?;
                     let mut tx = self.begin().await.map_err($map_err)?;
                     let consumed =
                         query(sql::REQUEST_DELETE).bind(&request_id[..]).execute(&mut *tx).await.map_err($map_err)?;
@@ -802,6 +814,7 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.redeem_code(*id, now, tokens.to_vec()).await;
                     }
+                    let _claim = $crate::shared::claim_write()?;
                     let mut tx = self.begin().await.map_err($map_err)?;
                     let redeemed = sqlx::query_as::<$db, AuthorizationCodeRow>(sql::CODE_REDEEM)
                         .bind(&id[..])
@@ -848,6 +861,7 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.insert_tokens(tokens.to_vec()).await;
                     }
+                    let _claim = $crate::shared::claim_write()?;
                     let mut tx = self.begin().await.map_err($map_err)?;
                     insert_tokens_in(&mut tx, tokens).await?;
                     tx.commit().await.map_err($map_err)
@@ -887,6 +901,7 @@ macro_rules! impl_store {
                 /// Only the grant row changes: its tokens read it as revoked through
                 /// `get_token`'s join (`grant_revoked`), whatever their own `revoked_at`.
                 async fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
+                    let _claim = $crate::shared::claim_write()?;
                     let done = query(sql::GRANT_REVOKE)
                         .bind(&id[..])
                         .bind(now)
@@ -909,6 +924,7 @@ macro_rules! impl_store {
                     if let Some(direct) = self.direct() {
                         return direct.rotate_refresh_token(*old, now, grace_since, new_tokens.to_vec()).await;
                     }
+                    let _claim = $crate::shared::claim_write()?;
                     let mut tx = self.begin().await.map_err($map_err)?;
                     let spent =
                         query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err($map_err)?;

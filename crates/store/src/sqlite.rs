@@ -10,10 +10,10 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::time::Instant;
 
+use crate::StoreOptions;
 use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
 use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
 use crate::sqlite_direct::DirectSqlite;
-use crate::{ACQUIRE_TIMEOUT, StoreOptions};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,6 +49,7 @@ impl SqliteStore {
                 crate::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
             }),
             options.sqlite_busy_timeout,
+            options.acquire_timeout,
         )
         .await
         .map_err(|e| with_context(map_err(e), &ctx))?;
@@ -62,7 +63,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
-                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .acquire_timeout(options.acquire_timeout)
                 .connect_with(base.clone().pragma("query_only", "ON"))
                 .await
                 .map_err(|e| with_context(map_err(e), &ctx))?
@@ -87,6 +88,7 @@ impl SqliteStore {
                     options.max_connections.max(1) as usize,
                     options.sqlite_write_linger,
                     options.sqlite_synchronous,
+                    options.sqlite_write_queue,
                 )
                 .map_err(|e| with_context(e, &ctx))?,
             ),
@@ -96,6 +98,25 @@ impl SqliteStore {
 
     fn direct(&self) -> Option<&DirectSqlite> {
         self.direct.as_ref()
+    }
+
+    /// Readiness beyond a round trip: the writer thread must be running.
+    fn check_writers(&self) -> StoreResult<()> {
+        self.token_writer.check_running()?;
+        self.direct.as_ref().map_or(Ok(()), DirectSqlite::check_writer)
+    }
+
+    /// Stops the writer thread from taking writes until the returned sender is dropped:
+    /// writes queue up meanwhile, as behind a slow commit.
+    #[cfg(feature = "testing")]
+    pub fn pause_writer(&self) -> std::sync::mpsc::Sender<()> {
+        self.direct.as_ref().expect("a SQLite file, not an in-memory database").writer().pause()
+    }
+
+    /// Makes the writer thread panic between batches, as a bug outside any job would.
+    #[cfg(feature = "testing")]
+    pub fn crash_writer(&self) {
+        self.direct.as_ref().expect("a SQLite file, not an in-memory database").writer().crash();
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -122,7 +143,11 @@ impl_store!(SqliteStore, Sqlite, "sqlite", super::map_err);
 /// Opening is retried on SQLITE_BUSY for up to `patience`: two connections switching a
 /// new file to WAL at once each hold a shared lock and want an exclusive one, and
 /// SQLite fails one of them at once instead of letting the busy timeout deadlock them.
-async fn open_writer(options: SqliteConnectOptions, patience: Duration) -> Result<SqlitePool, sqlx::Error> {
+async fn open_writer(
+    options: SqliteConnectOptions,
+    patience: Duration,
+    acquire_timeout: Duration,
+) -> Result<SqlitePool, sqlx::Error> {
     let deadline = Instant::now() + patience;
     loop {
         let attempt = SqlitePoolOptions::new()
@@ -130,7 +155,7 @@ async fn open_writer(options: SqliteConnectOptions, patience: Duration) -> Resul
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options.clone())
             .await;
         match attempt {

@@ -65,6 +65,9 @@ pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
         max_connections: config.max_connections,
         sqlite_write_linger: config.sqlite_write_linger,
         sqlite_synchronous: config.sqlite_synchronous,
+        sqlite_write_queue: config.sqlite_write_queue,
+        acquire_timeout: config.database_acquire_timeout,
+        statement_timeout: config.database_statement_timeout,
     };
     let store = portcullis_store::connect(&config.database_url, &options)
         .await

@@ -12,13 +12,12 @@ mod token;
 use std::any::Any;
 
 use axum::Router;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use portcullis_core::error::{ErrorCode, OAuthError};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::{ApiError, AppState};
@@ -57,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::url_secrets::refuse_client_secret_in_query))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, crate::timeout::request_timeout))
         .layer(
             // The span names the path only: a query string may carry a token
             // (Spring's revoke_token), and nothing secret reaches a log.

@@ -2,16 +2,23 @@
 //! every endpoint answer 503 `temporarily_unavailable` with `Retry-After`; never
 //! `active: false`, never a silent 200 from revocation, never a panic.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis_core::clock::{Clock, ManualClock, SystemClock};
 use portcullis_core::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
 };
+use portcullis_core::request_writes::{RequestWrites, WriteClaim};
 use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
+use portcullis_server::HttpSettings;
+use serde_json::Value;
+use tokio::sync::oneshot;
 
+use crate::browser::{Browser, REDIRECT, hidden, location, param, pkce_authorize_url, pkce_pair};
 use crate::harness::{TestServer, assert_error};
 
 /// Delegates to a real store until switched off.
@@ -20,6 +27,10 @@ pub struct SwitchableStore {
     pub down: AtomicBool,
     /// Makes the next store call panic, as a bug in a handler would.
     pub panic: AtomicBool,
+    /// Holds the next refresh rotation, claimed as a write of its request (as a
+    /// PostgreSQL transaction in progress is), until the receiver resolves; the
+    /// sender says that it has started.
+    pub rotation_gate: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
 }
 
 impl SwitchableStore {
@@ -28,6 +39,15 @@ impl SwitchableStore {
             panic!("injected panic");
         }
         if self.down.load(Ordering::SeqCst) { Err(StoreError::Unavailable("injected outage".into())) } else { Ok(()) }
+    }
+
+    async fn hold(&self, method: &str) -> StoreResult<WriteClaim> {
+        let gate = if method == "rotate_refresh_token" { self.rotation_gate.lock().unwrap().take() } else { None };
+        let Some((started, open)) = gate else { return Ok(WriteClaim::none()) };
+        let claim = WriteClaim::of(RequestWrites::current().as_ref())?;
+        let _ = started.send(());
+        let _ = open.await;
+        Ok(claim)
     }
 }
 
@@ -42,6 +62,7 @@ macro_rules! switchable {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.check()?;
+                    let _held = self.hold(stringify!($name)).await?;
                     self.inner.$name($($arg),*).await
                 }
             )*
@@ -103,44 +124,165 @@ switchable! {
 
 /// A server whose store can be switched off or made to panic.
 async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
-    let switch = Arc::new(std::sync::Mutex::new(None::<Arc<SwitchableStore>>));
-    let s = TestServer::start_wrapped(|inner| {
-        let wrapped = Arc::new(SwitchableStore { inner, down: AtomicBool::new(false), panic: AtomicBool::new(false) });
+    switchable_server_with(HttpSettings { header_read_timeout: Duration::from_secs(2), ..Default::default() }).await
+}
+
+async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<SwitchableStore>) {
+    let switch = Arc::new(Mutex::new(None::<Arc<SwitchableStore>>));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let wrap = |inner| {
+        let wrapped = Arc::new(SwitchableStore {
+            inner,
+            down: AtomicBool::new(false),
+            panic: AtomicBool::new(false),
+            rotation_gate: Mutex::new(None),
+        });
         *switch.lock().unwrap() = Some(wrapped.clone());
-        wrapped
-    })
-    .await;
+        wrapped as Arc<dyn Store>
+    };
+    let mut s = TestServer::instance_with_settings(&url, clock, wrap, settings).await;
+    s.keep_dir(dir);
     let store = switch.lock().unwrap().clone().unwrap();
     (s, store)
 }
 
+fn assert_page_503(r: &reqwest::Response, what: &str) {
+    assert_eq!(r.status(), 503, "{what}");
+    assert!(r.headers().get("retry-after").is_some(), "{what}");
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{what}");
+}
+
+/// Every endpoint that reads or writes the database, with the database down: JSON
+/// endpoints answer 503 `temporarily_unavailable` with `Retry-After`, pages the HTML
+/// error page with 503; `/healthz` stays 200; all of it works again afterwards.
 #[tokio::test]
 async fn an_unreachable_database_is_503_everywhere_and_recovers() {
     let (s, store) = switchable_server().await;
     let c = s.cc_client("default", "x", "a").await;
     let t = s.token("default", &c, None).await;
+    let pc = s.password_client("default", "app").await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let login = [("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")];
+    let r = s.post_form(&s.url("default", "/oauth/token"), Some(&pc), &login).await;
+    let rt = r.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+    // A code not yet exchanged, a login page and a consent page, all for later.
+    let public = s.code_client("default", "Invoice App", true).await;
+    let (verifier, challenge) = pkce_pair();
+    let code_params = Browser::new()
+        .authorize_and_allow(
+            &s,
+            "default",
+            &[
+                ("response_type", "code"),
+                ("client_id", &public.id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+            "alice",
+            "correct horse battery",
+        )
+        .await;
+    let code = param(&code_params, "code").unwrap();
+    let authorize = pkce_authorize_url(&s, &public.id, &challenge, &[]);
+    let at_login = Browser::new();
+    let login_page = at_login.get(&authorize).await.text().await.unwrap();
+    let at_consent = Browser::new();
+    let page = at_consent.get(&authorize).await.text().await.unwrap();
+    let r = at_consent.login(&s, "default", &page, "alice", "correct horse battery").await;
+    let consent_page = at_consent.get(&location(&r)).await.text().await.unwrap();
+    assert!(hidden(&consent_page, "csrf").is_some(), "a consent page");
+    // Never requested over HTTP, so nothing of it is cached.
+    s.realm("cold", portcullis_core::model::TokenFormat::Jwt, portcullis_core::model::SigningAlg::Es256).await;
 
     store.down.store(true, Ordering::SeqCst);
-    let posts = [
+    let with_client: [(&str, Vec<(&str, &str)>); 7] = [
         ("/oauth/token", vec![("grant_type", "client_credentials")]),
         ("/oauth/introspect", vec![("token", t.as_str())]),
         ("/oauth/revoke", vec![("token", t.as_str())]),
         ("/oauth/check_token", vec![("token", t.as_str())]),
+        ("/oauth/revoke_token", vec![("token", t.as_str())]),
+        ("/oauth/token", login.to_vec()),
+        ("/oauth/token", vec![("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]),
     ];
-    for (path, form) in &posts {
-        let r = s.post_form(&s.url("default", path), Some(&c), form).await;
-        assert!(r.headers().get("retry-after").is_some(), "{path}");
+    for (i, (path, form)) in with_client.iter().enumerate() {
+        let client = if i < 5 { &c } else { &pc };
+        let r = s.post_form(&s.url("default", path), Some(client), form).await;
+        assert!(r.headers().get("retry-after").is_some(), "{path} {form:?}");
         assert_error(r, 503, "temporarily_unavailable").await;
     }
-    let r = s.http.get(format!("{}/readyz", s.base)).send().await.unwrap();
-    assert_eq!(r.status(), 503);
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", public.id.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let r = s.post_form(&s.url("default", "/oauth/token"), None, &exchange).await;
+    assert!(r.headers().get("retry-after").is_some(), "code exchange");
+    assert_error(r, 503, "temporarily_unavailable").await;
+    for url in [
+        s.url("cold", "/jwks.json"),
+        s.url("cold", "/.well-known/oauth-authorization-server"),
+        format!("{}/.well-known/oauth-authorization-server/realms/cold", s.base),
+        format!("{}/readyz", s.base),
+    ] {
+        let r = s.http.get(&url).send().await.unwrap();
+        assert!(r.headers().get("retry-after").is_some(), "{url}");
+        assert_error(r, 503, "temporarily_unavailable").await;
+    }
+    assert_page_503(&Browser::new().get(&authorize).await, "authorize GET");
+    assert_page_503(&at_login.login(&s, "default", &login_page, "alice", "correct horse battery").await, "login POST");
+    assert_page_503(&at_consent.decide(&s, "default", &consent_page, "allow").await, "consent POST");
     let r = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
     store.down.store(false, Ordering::SeqCst);
-    assert!(s.is_active("default", &c, &t).await, "the revocation during the outage must not have happened");
+    assert!(s.is_active("default", &c, &t).await, "the revocations during the outage must not have happened");
     let r = s.http.get(format!("{}/readyz", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(s.refresh("default", &pc, &rt, None).await.status(), 200, "the refresh token was not spent");
+    let r = s.post_form(&s.url("default", "/oauth/token"), None, &exchange).await;
+    assert_eq!(r.status(), 200, "the code was not spent");
+    assert_eq!(at_consent.decide(&s, "default", &consent_page, "allow").await.status(), 303);
+}
+
+/// A write in flight when the request's time is up (here a rotation held by the
+/// store, as a PostgreSQL transaction is while it commits) is waited for, and the
+/// client gets its real outcome: 200 with the new tokens, never a 408 for a rotation
+/// that committed.
+#[tokio::test]
+async fn a_timeout_waits_for_a_write_in_flight_and_reports_it() {
+    let settings = HttpSettings {
+        request_timeout: Duration::from_millis(200),
+        header_read_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let (s, store) = switchable_server_with(settings).await;
+    let pc = s.password_client("default", "app").await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let login = [("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")];
+    let r = s.post_form(&s.url("default", "/oauth/token"), Some(&pc), &login).await;
+    let rt = r.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+
+    let (started_tx, started) = oneshot::channel();
+    let (open, open_rx) = oneshot::channel();
+    *store.rotation_gate.lock().unwrap() = Some((started_tx, open_rx));
+    let s = Arc::new(s);
+    let (s2, pc2, rt2) = (s.clone(), pc.clone(), rt.clone());
+    let refresh = tokio::spawn(async move { s2.refresh("default", &pc2, &rt2, None).await });
+    started.await.unwrap();
+    // Past the request's deadline (no assertion on time: the outcome must not
+    // depend on how long this is).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let _ = open.send(());
+    let r = refresh.await.unwrap();
+    assert_eq!(r.status(), 200, "the rotation committed, so the answer must say so");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(s.refresh("default", &pc, body["refresh_token"].as_str().unwrap(), None).await.status(), 200);
+    assert_error(s.refresh("default", &pc, &rt, None).await, 400, "invalid_grant").await;
 }
 
 #[tokio::test]

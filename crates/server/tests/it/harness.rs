@@ -68,11 +68,32 @@ impl TestServer {
         Self::instance_configured(url, clock, wrap, |a| a).await
     }
 
+    /// A server on an existing database with its own HTTP settings.
+    pub async fn instance_with_settings(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        settings: HttpSettings,
+    ) -> Self {
+        Self::instance_with(url, clock, wrap, |a| a, settings).await
+    }
+
     async fn instance_configured(
         url: &str,
         clock: Arc<ManualClock>,
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(Authority) -> Authority,
+    ) -> Self {
+        let settings = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        Self::instance_with(url, clock, wrap, configure, settings).await
+    }
+
+    async fn instance_with(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+        settings: HttpSettings,
     ) -> Self {
         let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
         let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
@@ -81,13 +102,7 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
         let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap()));
-        let state = AppState {
-            authority: authority.clone(),
-            settings: Arc::new(HttpSettings {
-                header_read_timeout: std::time::Duration::from_secs(2),
-                ..Default::default()
-            }),
-        };
+        let state = AppState { authority: authority.clone(), settings: Arc::new(settings) };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
@@ -96,6 +111,11 @@ impl TestServer {
     /// Rows per table of this server's database (see `testing::row_counts`).
     pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
         portcullis_store::testing::row_counts(&self.database_url).await
+    }
+
+    /// Keeps `dir` (the database's directory) as long as the server.
+    pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
+        self._dir = Some(dir);
     }
 
     pub fn admin(&self) -> Admin<'_> {

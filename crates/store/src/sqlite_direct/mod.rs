@@ -43,6 +43,7 @@ impl DirectSqlite {
         readers: usize,
         linger: Duration,
         synchronous: crate::SqliteSynchronous,
+        queue: usize,
     ) -> StoreResult<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&path, flags).map_err(map_err)?;
@@ -51,7 +52,17 @@ impl DirectSqlite {
         // As on sqlx's writer (see `SqliteSynchronous`).
         conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(Self { readers: Readers::new(path, busy_timeout, readers)?, writer: Writer::spawn(conn, linger)? })
+        Ok(Self { readers: Readers::new(path, busy_timeout, readers)?, writer: Writer::spawn(conn, linger, queue)? })
+    }
+
+    /// `Err` once the writer thread has ended: every hot write would fail.
+    pub(crate) fn check_writer(&self) -> StoreResult<()> {
+        self.writer.check_running()
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     pub(crate) fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {

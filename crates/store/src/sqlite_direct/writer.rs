@@ -4,6 +4,9 @@
 //! this thread. The thread takes every job that is waiting, runs each inside a
 //! savepoint of one transaction (so a failing job undoes only its own changes), commits
 //! once, and only then answers each caller: nothing is reported written before it is.
+//! The queue is bounded (a write that finds it full fails at once), and a job runs
+//! only if the thread takes it before its caller gives up or its request times out
+//! (`crate::handoff`).
 //!
 //! After the first job it may sleep for the configured linger (a kernel timer, precise
 //! to tens of microseconds, unlike tokio's 1 ms wheel) and take what arrived meanwhile.
@@ -31,6 +34,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::map_err;
+use crate::handoff;
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 512;
@@ -49,19 +53,37 @@ type Completion = Box<dyn FnOnce(&StoreResult<()>) + Send>;
 /// the error that kept the transaction from opening.
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Option<Completion> + Send>;
 
+/// What the queue carries: jobs, and in tests orders for the thread itself.
+enum Message {
+    Job(Job),
+    /// Runs on the writer thread between batches, outside any transaction.
+    #[cfg(any(test, feature = "testing"))]
+    Control(Box<dyn FnOnce() + Send>),
+}
+
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Message>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`, which must be a read-write connection.
-    pub(crate) fn spawn(conn: Connection, linger: Duration) -> StoreResult<Self> {
-        let (jobs, queue) = mpsc::channel();
-        std::thread::Builder::new()
+    /// At most `queue` jobs wait for it; more are refused at once (`Unavailable`).
+    pub(crate) fn spawn(conn: Connection, linger: Duration, queue: usize) -> StoreResult<Self> {
+        let (jobs, waiting) = mpsc::sync_channel(queue.max(1));
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue, linger))
+            .spawn(move || run(conn, waiting, linger))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, thread })
+    }
+
+    /// `Err` once the thread has ended (it panicked outside a job, or its queue closed).
+    pub(crate) fn check_running(&self) -> StoreResult<()> {
+        match self.thread.is_finished() {
+            true => Err(stopped()),
+            false => Ok(()),
+        }
     }
 
     /// Runs `work` in the next batch's transaction and answers once that has committed.
@@ -84,34 +106,79 @@ impl Writer {
         self.submit(Undo::Statement, work).await
     }
 
+    /// The job runs only if the thread takes it before this call is dropped and
+    /// before its request times out (`crate::handoff`); the claim it then takes is
+    /// held until the caller has its answer.
     async fn submit<T: Send + 'static>(
         &self,
         undo: Undo,
         work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| match conn {
-            Err(e) => {
-                let _ = reply.send(Err(e.clone()));
-                None
-            }
-            Ok(conn) => {
-                let result = match undo {
-                    Undo::Savepoint => in_savepoint(conn, work),
-                    Undo::Statement => work(conn),
-                };
-                Some(Box::new(move |commit: &StoreResult<()>| {
-                    let _ = reply.send(match commit {
-                        Ok(()) => result,
-                        Err(e) => Err(e.clone()),
-                    });
-                }))
-            }
+        let (ticket, _waiter) = handoff::ticket();
+        let job: Job = Box::new(move |conn| {
+            let taken = match conn {
+                Err(e) => Err(e.clone()),
+                Ok(conn) => ticket.take().map(|claim| (conn, claim)),
+            };
+            let (conn, claim) = match taken {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return None;
+                }
+            };
+            let result = match undo {
+                Undo::Savepoint => in_savepoint(conn, work),
+                Undo::Statement => work(conn),
+            };
+            Some(Box::new(move |commit: &StoreResult<()>| {
+                let _ = reply.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(e.clone()),
+                });
+                drop(claim);
+            }))
         });
-        let gone = || StoreError::Unavailable("the SQLite writer has stopped".into());
-        self.jobs.send(job).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.jobs.try_send(Message::Job(job)).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                StoreError::Unavailable("the SQLite writer has too many writes waiting; retry later".into())
+            }
+            mpsc::TrySendError::Disconnected(_) => stopped(),
+        })?;
+        answer.await.map_err(|_| stopped())?
     }
+
+    /// Stops the thread from taking jobs until the returned sender is dropped (or sent
+    /// to): jobs queue up meanwhile, as behind a slow commit. Blocks until it has.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn pause(&self) -> mpsc::Sender<()> {
+        let (resume, paused) = mpsc::channel::<()>();
+        let (now_paused, wait_for_pause) = mpsc::channel::<()>();
+        self.control(move || {
+            let _ = now_paused.send(());
+            let _ = paused.recv();
+        });
+        // Returns once the thread is paused, with its queue empty.
+        let _ = wait_for_pause.recv();
+        resume
+    }
+
+    /// Makes the thread panic between batches, as a bug outside any job would.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn crash(&self) {
+        self.control(|| panic!("SQLite writer thread stopped by a test"));
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    fn control(&self, order: impl FnOnce() + Send + 'static) {
+        // Blocking is fine in tests; a full queue only delays the order.
+        let _ = self.jobs.send(Message::Control(Box::new(order)));
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite writer thread has stopped".into())
 }
 
 /// How a failed job's own changes are undone without undoing the rest of its batch.
@@ -136,49 +203,67 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
     conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(map_err)
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Job>, linger: Duration) {
+fn run(conn: Connection, queue: mpsc::Receiver<Message>, linger: Duration) {
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
     conn.wal_hook(Some(note_wal_pages));
     yield_to_wakeups();
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut after_batch: Option<Message> = None;
     while let Ok(first) = queue.recv() {
-        batch.push(first);
-        take_waiting(&queue, &mut batch);
-        if !linger.is_zero() && batch.len() < MAX_BATCH {
+        match first {
+            Message::Job(job) => batch.push(job),
+            #[cfg(any(test, feature = "testing"))]
+            Message::Control(order) => {
+                order();
+                continue;
+            }
+        }
+        take_waiting(&queue, &mut batch, &mut after_batch);
+        if !linger.is_zero() && batch.len() < MAX_BATCH && after_batch.is_none() {
             std::thread::sleep(linger);
-            take_waiting(&queue, &mut batch);
+            take_waiting(&queue, &mut batch, &mut after_batch);
         }
-        let mut state = exec(&conn, "BEGIN IMMEDIATE");
-        let begun = state.is_ok();
-        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-        for job in batch.drain(..) {
-            // A panicking job drops its reply (its caller gets an error) and must not
-            // take the thread, and every later write, with it.
-            match catch_unwind(AssertUnwindSafe(|| job(state.as_ref().map(|()| &conn)))) {
-                Ok(completion) => completions.extend(completion),
-                // It may have left its savepoint half done: keep nothing.
-                Err(_) => state = Err(failed_batch("a write in the same batch failed unexpectedly")),
-            }
-            // Some errors (SQLITE_FULL, SQLITE_IOERR, …) make SQLite roll the whole
-            // transaction back; later jobs must not run outside it, in autocommit mode.
-            if state.is_ok() && conn.is_autocommit() {
-                state = Err(failed_batch("the batch's transaction was rolled back by SQLite"));
-            }
-        }
-        if !begun {
-            continue;
-        }
-        let committed = state.and_then(|()| exec(&conn, "COMMIT"));
-        if committed.is_err() {
-            // COMMIT can fail and leave the transaction open (SQLITE_BUSY); end it.
-            let _ = exec(&conn, "ROLLBACK");
-        }
-        for complete in completions {
-            complete(&committed);
-        }
+        run_batch(&conn, &mut batch);
         if WAL_PAGES.get() >= CHECKPOINT_PAGES {
             checkpoint(&conn);
         }
+        match after_batch.take() {
+            None | Some(Message::Job(_)) => {}
+            #[cfg(any(test, feature = "testing"))]
+            Some(Message::Control(order)) => order(),
+        }
+    }
+}
+
+/// Runs `batch` in one transaction, then answers each of its jobs.
+fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
+    let mut state = exec(conn, "BEGIN IMMEDIATE");
+    let begun = state.is_ok();
+    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        // A panicking job drops its reply (its caller gets an error) and must not
+        // take the thread, and every later write, with it.
+        match catch_unwind(AssertUnwindSafe(|| job(state.as_ref().map(|()| conn)))) {
+            Ok(completion) => completions.extend(completion),
+            // It may have left its savepoint half done: keep nothing.
+            Err(_) => state = Err(failed_batch("a write in the same batch failed unexpectedly")),
+        }
+        // Some errors (SQLITE_FULL, SQLITE_IOERR, …) make SQLite roll the whole
+        // transaction back; later jobs must not run outside it, in autocommit mode.
+        if state.is_ok() && conn.is_autocommit() {
+            state = Err(failed_batch("the batch's transaction was rolled back by SQLite"));
+        }
+    }
+    if !begun {
+        return;
+    }
+    let committed = state.and_then(|()| exec(conn, "COMMIT"));
+    if committed.is_err() {
+        // COMMIT can fail and leave the transaction open (SQLITE_BUSY); end it.
+        let _ = exec(conn, "ROLLBACK");
+    }
+    for complete in completions {
+        complete(&committed);
     }
 }
 
@@ -216,10 +301,14 @@ fn failed_batch(why: &str) -> StoreError {
     StoreError::Backend(format!("{why}; nothing in it was written"))
 }
 
-fn take_waiting(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
-    while batch.len() < MAX_BATCH {
+/// Adds the jobs already waiting to `batch`; an order for the thread ends the batch
+/// and is kept for after it.
+fn take_waiting(queue: &mpsc::Receiver<Message>, batch: &mut Vec<Job>, after_batch: &mut Option<Message>) {
+    while batch.len() < MAX_BATCH && after_batch.is_none() {
         match queue.try_recv() {
-            Ok(job) => batch.push(job),
+            Ok(Message::Job(job)) => batch.push(job),
+            #[cfg(any(test, feature = "testing"))]
+            Ok(order) => *after_batch = Some(order),
             Err(_) => break,
         }
     }
@@ -235,7 +324,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);").unwrap();
         let reader = Connection::open(&path).unwrap();
-        (dir, Writer::spawn(conn, linger).unwrap(), reader)
+        (dir, Writer::spawn(conn, linger, 64).unwrap(), reader)
     }
 
     fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<i64> + Send + 'static {
@@ -327,7 +416,7 @@ mod tests {
         let path = dir.path().join("w.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE blobs (b BLOB);").unwrap();
-        let writer = Writer::spawn(conn, Duration::ZERO).unwrap();
+        let writer = Writer::spawn(conn, Duration::ZERO, 64).unwrap();
         // Each job adds at least one 4 KiB page: 3,000 pages in all.
         for _ in 0..3_000 {
             writer
@@ -360,5 +449,35 @@ mod tests {
             writer.write(insert(v)).await.unwrap();
             assert_eq!(stored(&reader).last(), Some(&v));
         }
+    }
+
+    /// A full queue refuses the next write at once; a write whose caller gave up
+    /// while it waited is never run.
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_abandoned_writes_never_run() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);").unwrap();
+        let reader = Connection::open(&path).unwrap();
+        let writer = std::sync::Arc::new(Writer::spawn(conn, Duration::ZERO, 2).unwrap());
+        let resume = writer.pause();
+        writer.jobs.try_send(Message::Job(Box::new(|_| None))).map_err(drop).unwrap();
+        let w = writer.clone();
+        let queued = tokio::spawn(async move { w.write_one_statement(insert(1)).await });
+        // On this single-threaded runtime, one yield lets the task queue its write.
+        tokio::task::yield_now().await;
+        assert!(!queued.is_finished(), "the write waits in the queue");
+        let refused = writer.write_one_statement(insert(3)).await;
+        assert!(matches!(refused, Err(StoreError::Unavailable(m)) if m.contains("too many")));
+        queued.abort();
+        let _ = queued.await;
+        drop(resume);
+        // Refused until the thread has drained the queue, as a client would retry.
+        while let Err(e) = writer.write(insert(4)).await {
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(stored(&reader), vec![4], "the abandoned write did not run");
     }
 }
