@@ -73,6 +73,15 @@ pub enum UserCommand {
         /// User id or username
         user: String,
     },
+    /// Clear an account's failed sign-in counters, from every address
+    Unlock {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a new password (read from standard input); revokes the user's grants
     SetPassword {
         #[arg(long)]
@@ -173,6 +182,12 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
         UserCommand::Delete { realm, user } => {
             admin.delete_user(&realm, &user).await.map_err(err)?;
             eprintln!("deleted user {user}");
+        }
+        UserCommand::Unlock { realm, user, json } => {
+            let (user, cleared) = admin.unlock_user(&realm, &user).await.map_err(err)?;
+            let out =
+                json!({ "id": user.id, "realm": user.realm, "username": user.username, "cleared_counters": cleared });
+            print(&out, json);
         }
         UserCommand::SetPassword { realm, user, password_stdin } => {
             if !password_stdin {

@@ -83,7 +83,7 @@ async fn clients_not_registered_for_the_password_grant_cannot_use_it() {
 #[tokio::test]
 async fn the_per_address_limit_is_configurable_and_can_be_off() {
     for (limit, expect_throttled_from) in [(3, Some(3)), (0, None)] {
-        let s = TestServer::start_configured(|st| st, |a| a.with_sign_in_limit_per_address(limit)).await;
+        let s = TestServer::start_configured(|st| st, |a| a.with_sign_in_failures_per_address(limit)).await;
         let c = s.password_client("default", "first-party").await;
         for i in 0..5 {
             s.user("default", &format!("user{i}"), "correct horse battery", &[]).await;
