@@ -45,10 +45,24 @@ impl TestServer {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(Authority) -> Authority,
     ) -> Self {
+        Self::start_full(wrap, configure, HttpSettings::default()).await
+    }
+
+    /// A server on a fresh SQLite store with its authority set up by `configure` and
+    /// these HTTP settings (the header read timeout is the harness's own).
+    pub async fn start_with_http(configure: impl FnOnce(Authority) -> Authority, http: HttpSettings) -> Self {
+        Self::start_full(|st| st, configure, http).await
+    }
+
+    async fn start_full(
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+        http: HttpSettings,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let mut s = Self::instance_configured(&url, clock, wrap, configure).await;
+        let mut s = Self::instance_with(&url, clock, wrap, configure, http).await;
         s._dir = Some(dir);
         s
     }
@@ -74,6 +88,16 @@ impl TestServer {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(Authority) -> Authority,
     ) -> Self {
+        Self::instance_with(url, clock, wrap, configure, HttpSettings::default()).await
+    }
+
+    async fn instance_with(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+        http: HttpSettings,
+    ) -> Self {
         let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
         let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
@@ -83,10 +107,7 @@ impl TestServer {
         let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap()));
         let state = AppState {
             authority: authority.clone(),
-            settings: Arc::new(HttpSettings {
-                header_read_timeout: std::time::Duration::from_secs(2),
-                ..Default::default()
-            }),
+            settings: Arc::new(HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..http }),
         };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

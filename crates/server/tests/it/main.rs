@@ -14,4 +14,5 @@ mod multi_instance;
 mod oauth2_crate;
 mod password_refresh;
 mod revocation;
+mod sign_in_throttling;
 mod transport;
