@@ -8,6 +8,7 @@ use portcullis_server::HttpSettings;
 use reqwest::Response;
 use serde_json::Value;
 
+use crate::browser::{Browser, authorize_url};
 use crate::harness::{TestClient, TestServer, assert_error};
 
 const PASSWORD: &str = "correct horse battery";
@@ -203,4 +204,39 @@ async fn unlocking_an_account_clears_its_pairs() {
     assert_eq!((user.username.as_str(), cleared), ("alice", 2), "the pair and the account-wide counter");
     let body: Value = grant(&s, &http, &c, "alice", PASSWORD).await.json().await.unwrap();
     assert!(body["access_token"].is_string(), "{body}");
+}
+
+/// A browser whose connections come from `addr`.
+fn browser_from(addr: &str) -> Browser {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(addr.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    Browser { http }
+}
+
+#[tokio::test]
+async fn the_login_page_and_the_password_grant_share_the_counters() {
+    let s = TestServer::start().await;
+    let app = s.code_client("default", "App", false).await;
+    let backend = s.password_client("default", "backend").await;
+    s.user("default", "alice", PASSWORD, &[]).await;
+    let start = authorize_url(&s, "default", &[("response_type", "code"), ("client_id", &app.id)]);
+    let b = browser_from("127.0.0.2");
+    let mut page = b.get(&start).await.text().await.unwrap();
+    for i in 0..5 {
+        assert_eq!(outcome(grant(&s, &from("127.0.0.2"), &backend, "alice", &format!("wrong-{i}")).await).await, "bad");
+        page = b.login(&s, "default", &page, "alice", &format!("also wrong {i}")).await.text().await.unwrap();
+        assert!(page.contains("Invalid username or password."), "{page}");
+    }
+    let refused = b.login(&s, "default", &page, "alice", PASSWORD).await.text().await.unwrap();
+    assert!(refused.contains("Too many failed sign-ins."), "{refused}");
+    let long = b.login(&s, "default", &refused, &"u".repeat(256), PASSWORD).await.text().await.unwrap();
+    assert!(long.contains("at most 255 bytes"), "{long}");
+
+    let elsewhere = browser_from("127.0.0.3");
+    let page = elsewhere.get(&start).await.text().await.unwrap();
+    assert_eq!(elsewhere.login(&s, "default", &page, "alice", PASSWORD).await.status(), 303);
 }
