@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use portcullis_server::IpNet;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://portcullis.db";
@@ -28,8 +29,11 @@ pub struct FileConfig {
     pub sqlite_write_queue: Option<usize>,
     pub database_acquire_timeout_ms: Option<u64>,
     pub database_statement_timeout_ms: Option<u64>,
-    pub sign_in_limit_per_address: Option<u32>,
     pub sqlite_synchronous: Option<String>,
+    /// `sign_in_limit_per_address` is its name before failures alone were counted.
+    #[serde(alias = "sign_in_limit_per_address")]
+    pub sign_in_failures_per_address: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -90,15 +94,22 @@ pub struct ServeArgs {
     /// PostgreSQL statement_timeout in milliseconds (0: none)
     #[arg(long, env = "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT_MS", value_name = "MS")]
     pub database_statement_timeout_ms: Option<u64>,
-    /// Sign-in attempts allowed from one address per 15 minutes (0: no per-address limit)
-    #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N")]
-    pub sign_in_limit_per_address: Option<u32>,
     /// What an answered SQLite write survives: full (power loss) or normal (process crash)
     #[arg(long, env = "PORTCULLIS_SQLITE_SYNCHRONOUS", value_name = "full|normal")]
     pub sqlite_synchronous: Option<String>,
     /// Log as JSON lines (the same as --log-format json)
     #[arg(long)]
     pub json: bool,
+    /// Failed sign-ins allowed from one address, over all accounts, per 15 minutes (0: no
+    /// per-address budget)
+    #[arg(long, env = "PORTCULLIS_SIGN_IN_FAILURES_PER_ADDRESS", value_name = "N")]
+    pub sign_in_failures_per_address: Option<u32>,
+    /// The former name of --sign-in-failures-per-address
+    #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N", hide = true)]
+    pub sign_in_limit_per_address: Option<u32>,
+    /// Proxies whose X-Forwarded-For names the client: IPs or CIDR blocks, comma separated
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_name = "CIDR,...")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -136,8 +147,9 @@ pub struct Config {
     pub database_acquire_timeout: Duration,
     /// Zero: no limit.
     pub database_statement_timeout: Duration,
-    pub sign_in_limit_per_address: u32,
     pub sqlite_synchronous: portcullis_store::SqliteSynchronous,
+    pub sign_in_failures_per_address: u32,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Config {
@@ -203,6 +215,14 @@ impl Config {
                 Some(ms) => Duration::from_millis(ms),
                 None => portcullis_store::DEFAULT_STATEMENT_TIMEOUT,
             };
+        let trusted_proxies = match (&serve.trusted_proxies, &file.trusted_proxies) {
+            (Some(flag), _) => flag.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned).collect(),
+            (None, Some(list)) => list.clone(),
+            (None, None) => Vec::new(),
+        }
+        .iter()
+        .map(|s| s.parse::<IpNet>().map_err(|e| format!("invalid trusted proxy: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             database_url,
             bind,
@@ -217,11 +237,13 @@ impl Config {
             sqlite_write_queue,
             database_acquire_timeout,
             database_statement_timeout,
-            sign_in_limit_per_address: serve
-                .sign_in_limit_per_address
-                .or(file.sign_in_limit_per_address)
-                .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
             sqlite_synchronous,
+            sign_in_failures_per_address: serve
+                .sign_in_failures_per_address
+                .or(serve.sign_in_limit_per_address)
+                .or(file.sign_in_failures_per_address)
+                .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
+            trusted_proxies,
         })
     }
 }
@@ -255,6 +277,32 @@ mod tests {
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
         let serve = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
+        let serve = ServeArgs { trusted_proxies: Some("10.0.0.0/8,bogus".into()), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("bogus"));
+    }
+
+    #[test]
+    fn sign_in_throttling_settings_and_the_old_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "sign_in_limit_per_address = 7\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let global = GlobalArgs { config: Some(path.clone()), ..Default::default() };
+        let c = Config::resolve(&global, &ServeArgs::default()).unwrap();
+        assert_eq!(c.sign_in_failures_per_address, 7, "the old key still works");
+        assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        let serve = ServeArgs {
+            sign_in_failures_per_address: Some(3),
+            trusted_proxies: Some("192.0.2.1, 2001:db8::/32".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&global, &serve).unwrap();
+        assert_eq!(c.sign_in_failures_per_address, 3);
+        assert_eq!(c.trusted_proxies.len(), 2, "flags beat the file");
+        let old = ServeArgs { sign_in_limit_per_address: Some(5), ..Default::default() };
+        assert_eq!(Config::resolve(&GlobalArgs::default(), &old).unwrap().sign_in_failures_per_address, 5);
+        let none = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(none.sign_in_failures_per_address, portcullis_core::throttle::PER_ADDRESS);
+        assert!(none.trusted_proxies.is_empty());
         let serve = ServeArgs { sqlite_write_queue: Some(0), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).unwrap_err().contains("write queue"));
         let serve = ServeArgs { database_acquire_timeout_ms: Some(0), ..Default::default() };

@@ -344,6 +344,14 @@ impl Admin<'_> {
         Ok(user)
     }
 
+    /// Clears the user's sign-in failure counters (from every address); answers the
+    /// user and how many counters there were.
+    pub async fn unlock_user(&self, realm: &str, id_or_username: &str) -> AdminResult<(User, u64)> {
+        let user = self.user(realm, id_or_username).await?;
+        let cleared = crate::throttle::unlock(self.store, realm, &user.username).await?;
+        Ok((user, cleared))
+    }
+
     pub async fn delete_user(&self, realm: &str, id_or_username: &str) -> AdminResult<()> {
         let user = self.user(realm, id_or_username).await?;
         self.store.delete_user(realm, &user.id).await?;

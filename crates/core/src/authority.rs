@@ -45,8 +45,8 @@ pub struct Authority {
     public_url: String,
     keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
     realms: RwLock<HashMap<String, (Realm, Instant)>>,
-    /// Sign-in attempts allowed from one address per window; 0: no per-address limit.
-    sign_in_limit_per_address: u32,
+    /// Failed sign-ins allowed from one address per window; 0: no per-address limit.
+    sign_in_failures_per_address: u32,
     clients: ClientCache,
 }
 
@@ -128,21 +128,21 @@ impl Authority {
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
             realms: RwLock::new(HashMap::new()),
-            sign_in_limit_per_address: crate::throttle::PER_ADDRESS,
+            sign_in_failures_per_address: crate::throttle::PER_ADDRESS,
             clients: ClientCache::default(),
         })
     }
 
-    /// Sign-in attempts allowed from one address per window (default
-    /// `throttle::PER_ADDRESS`); 0 turns the per-address limit off, e.g. behind a
-    /// proxy that makes every client come from one address. The per-account limit stays.
-    pub fn with_sign_in_limit_per_address(mut self, limit: u32) -> Self {
-        self.sign_in_limit_per_address = limit;
+    /// Failed sign-ins allowed from one address per window, over all accounts (default
+    /// `throttle::PER_ADDRESS`); 0 turns the per-address budget off. The per-pair and
+    /// per-account rules stay.
+    pub fn with_sign_in_failures_per_address(mut self, limit: u32) -> Self {
+        self.sign_in_failures_per_address = limit;
         self
     }
 
-    pub fn sign_in_limit_per_address(&self) -> u32 {
-        self.sign_in_limit_per_address
+    pub fn sign_in_failures_per_address(&self) -> u32 {
+        self.sign_in_failures_per_address
     }
 
     pub fn now(&self) -> i64 {

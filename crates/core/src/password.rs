@@ -8,7 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::random_bytes;
 
@@ -51,10 +51,28 @@ impl PasswordChecker {
     /// True if `password` matches `phc`; with no hash (unknown user, or a user without
     /// a password) the same work is done against a dummy hash and the answer is false.
     pub async fn check(&self, password: &str, phc: Option<&str>) -> bool {
+        self.slot().await.check(password, phc).await
+    }
+
+    /// Waits for a turn to check a password; what the caller does before checking, it
+    /// does while holding the turn (sign-in throttling reserves its counters there).
+    pub async fn slot(&self) -> CheckSlot {
+        CheckSlot { _permit: self.permits.clone().acquire_owned().await.ok() }
+    }
+}
+
+/// A turn to run one password check (see [`PasswordChecker::slot`]).
+pub struct CheckSlot {
+    /// `None` only if the semaphore was closed, which nothing does.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl CheckSlot {
+    /// [`PasswordChecker::check`], in this turn.
+    pub async fn check(self, password: &str, phc: Option<&str>) -> bool {
         if password.len() > MAX_PASSWORD_LEN {
             return false;
         }
-        let Ok(_permit) = self.permits.acquire().await else { return false };
         let (password, target, real) = match phc {
             Some(h) => (password.to_owned(), h.to_owned(), true),
             None => (password.to_owned(), dummy_hash().to_owned(), false),

@@ -23,6 +23,23 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A sign-in failure counter: an account from one address, an account from anywhere
+/// (`address` empty) or an address against every account (`account` empty).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailureKey {
+    pub realm: String,
+    pub account: String,
+    pub address: String,
+}
+
+/// A counter after a reservation: its failures in the current window (the reserved
+/// one included) and when that window began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failures: u32,
+    pub window_start: i64,
+}
+
 /// The outcome of redeeming an authorization code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
@@ -146,13 +163,30 @@ pub trait Store: Send + Sync + 'static {
     /// sessions.
     async fn delete_user(&self, realm: &str, id: &str) -> StoreResult<()>;
 
-    // Sign-in throttling, shared by every instance.
+    // Sign-in throttling (see `throttle`), shared by every instance.
 
-    /// Counts one more sign-in attempt under `key` and returns the count within the
-    /// current window, this attempt included. A window older than `window_secs` starts
-    /// over at 1. Atomic, so a concurrent burst is counted exactly.
-    async fn count_login_attempt(&self, key: &str, now: i64, window_secs: i64) -> StoreResult<u32>;
-    async fn clear_login_attempts(&self, key: &str) -> StoreResult<()>;
+    /// Counts one failure under every key, in one transaction, unless one of them
+    /// already holds its limit of failures in its current window: then nothing is
+    /// written and the answer is `None`. A window that began `window_secs` or more
+    /// before `now` is over, and its counter starts again at 1 in a window beginning at
+    /// `now`. Concurrent calls, on any number of instances, never take a counter past
+    /// its limit. Limits are at least 1; the answer lists the counters in `limits`'
+    /// order.
+    async fn reserve_sign_in_failure(
+        &self,
+        limits: &[(FailureKey, u32)],
+        now: i64,
+        window_secs: i64,
+    ) -> StoreResult<Option<Vec<FailureCount>>>;
+    /// Takes a reservation back, in one transaction: each counter drops by one if it is
+    /// still in the window that began at the given `window_start`; a counter that
+    /// reaches 0 is deleted.
+    async fn release_sign_in_failure(&self, reserved: &[(FailureKey, i64)]) -> StoreResult<()>;
+    /// The failures counted under `key` in its window current at `now` (0 if none).
+    async fn sign_in_failures(&self, key: &FailureKey, now: i64, window_secs: i64) -> StoreResult<u32>;
+    /// Deletes every counter of `account` in `realm` (its per-address ones too) and
+    /// returns how many there were.
+    async fn clear_sign_in_failures(&self, realm: &str, account: &str) -> StoreResult<u64>;
 
     // Browser sessions and pending authorization requests.
 

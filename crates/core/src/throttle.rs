@@ -1,91 +1,91 @@
 //! Sign-in throttling for the login page and the password grant (RFC 6749 §4.3.2:
-//! "MUST protect the endpoint against brute force attacks").
+//! "MUST protect the endpoint against brute force attacks"), as hosted services do it:
+//! only failures count, so a backend or an office that signs many people in from one
+//! address is never refused for its successes.
 //!
-//! Attempts are counted in the database before the password is checked, so every
-//! instance sees the same counts and a concurrent burst cannot slip past the limit.
-//! Counting by username whether or not the account exists reveals nothing about
-//! which accounts exist.
+//! - One account from one address: [`PER_PAIR`] failures in a window refuse that pair
+//!   for the rest of the window. The same account from elsewhere is not refused, so
+//!   naming a user is not enough to lock them out.
+//! - One address against any accounts (password spraying): a budget of failures per
+//!   window ([`PER_ADDRESS`] by default, `Authority::with_sign_in_failures_per_address`).
+//! - One account from anywhere: past [`ACCOUNT_FREE`] failures, each attempt on it waits
+//!   longer before its password is checked ([`account_delay`]): slower guessing from
+//!   many addresses, never a lockout an attacker can impose.
+//!
+//! Counters live in the database, so every instance shares them. The pair and address
+//! counters are reserved while the argon2 permit is held: one conditional upsert per
+//! counter in one transaction refuses, writing nothing, when either is at its limit. A
+//! success takes its reservation back; a failure keeps it and also counts against the
+//! account. So a concurrent burst, on any number of instances, never has more than the
+//! limit checked; honest sign-ins hold a reservation only while their argon2 runs (at
+//! most one per permit, one permit per core); refusals write nothing. Reserving after
+//! the permit, not before, keeps a queue of honest sign-ins waiting for a core from
+//! holding reservations that would refuse the next ones.
+//!
+//! Counting by username whether or not the account exists reveals nothing about which
+//! accounts exist.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::authority::{Authority, store_failure};
 use crate::error::OAuthError;
 use crate::model::{User, UserKind};
+use crate::store::{FailureKey, Store, StoreResult};
 
 /// Length of a counting window.
 pub const WINDOW_SECS: i64 = 15 * 60;
-/// Attempts on one username per window before it is locked for the rest of the window.
-pub const PER_ACCOUNT: u32 = 10;
-/// Attempts from one address per window by default (higher: many people may share a
-/// NAT); `Authority::with_sign_in_limit_per_address` changes it.
+/// Failures of one account from one address per window before that pair is refused.
+pub const PER_PAIR: u32 = 10;
+/// Failures from one address, over all accounts, per window by default (higher than
+/// [`PER_PAIR`]: many people may share a NAT and mistype).
 pub const PER_ADDRESS: u32 = 100;
-/// Attempts on one username answered without delay; later failures wait longer.
-const FREE_ATTEMPTS: u32 = 3;
+/// Failures of one account from all addresses per window answered without delay.
+pub const ACCOUNT_FREE: u32 = 2 * PER_PAIR;
+/// The longest wait [`account_delay`] imposes.
+const MAX_DELAY: Duration = Duration::from_secs(8);
+/// Longest username looked up or counted; longer ones are refused before anything is
+/// stored, so counter keys stay bounded.
+pub const MAX_USERNAME_LEN: usize = 255;
+/// The address counted for a request that came without one (a context with no peer).
+const UNKNOWN_ADDRESS: &str = "unknown";
 
-pub fn account_key(realm: &str, username: &str) -> String {
-    format!("u:{realm}:{}", username.to_lowercase())
+/// The address a peer is counted under: IPv4 as is (an IPv4-mapped IPv6 address too),
+/// IPv6 by its /64, the smallest block one subscriber is usually given.
+pub fn address_key(addr: IpAddr) -> String {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
+    }
 }
 
-fn address_key(realm: &str, addr: IpAddr) -> String {
-    format!("a:{realm}:{addr}")
+/// The account a username is counted under (usernames match case-insensitively).
+pub fn account_key(username: &str) -> String {
+    username.to_lowercase()
 }
 
-/// An admitted attempt, to be reported back with [`Admission::failed`] or
-/// [`Admission::succeeded`].
-pub struct Admission {
-    account_key: String,
-    account_count: u32,
+/// How long an attempt on an account that has `failures` in its window waits before
+/// its password is checked: nothing up to [`ACCOUNT_FREE`], then doubling from 250 ms
+/// up to [`MAX_DELAY`].
+pub fn account_delay(failures: u32) -> Duration {
+    match failures.checked_sub(ACCOUNT_FREE) {
+        None | Some(0) => Duration::ZERO,
+        Some(over) => Duration::from_millis(250u64 << (over - 1).min(5)).min(MAX_DELAY),
+    }
 }
 
 pub fn throttled() -> OAuthError {
-    OAuthError::invalid_grant("too many sign-in attempts for this account or address; try again later")
+    OAuthError::invalid_grant("too many failed sign-ins for this account from this address; try again later")
 }
 
-/// Counts the attempt; `Err` (always the same error) when the account or the
-/// address is over its limit.
-pub async fn admit(
-    authority: &Authority,
-    realm: &str,
-    username: &str,
-    addr: Option<IpAddr>,
-) -> Result<Admission, OAuthError> {
-    let now = authority.now();
-    let key = account_key(realm, username);
-    let count = authority.store.count_login_attempt(&key, now, WINDOW_SECS).await.map_err(store_failure)?;
-    let per_address = authority.sign_in_limit_per_address();
-    let address_count = match addr.filter(|_| per_address > 0) {
-        Some(a) => authority
-            .store
-            .count_login_attempt(&address_key(realm, a), now, WINDOW_SECS)
-            .await
-            .map_err(store_failure)?,
-        None => 0,
-    };
-    let address_over = per_address > 0 && address_count > per_address;
-    if count > PER_ACCOUNT || address_over {
-        // Once per lock, not once per attempt: a brute-force run must not flood the log.
-        if count == PER_ACCOUNT + 1 || (per_address > 0 && address_count == per_address + 1) {
-            tracing::warn!(realm, account_attempts = count, address_attempts = address_count, "sign-in locked");
-        }
-        return Err(throttled());
-    }
-    Ok(Admission { account_key: key, account_count: count })
+pub fn username_too_long() -> OAuthError {
+    OAuthError::invalid_grant(format!("the username is longer than {MAX_USERNAME_LEN} bytes"))
 }
 
-impl Admission {
-    /// A failed attempt: answered after a delay that grows with the failures so far.
-    pub async fn failed(self) {
-        let over = self.account_count.saturating_sub(FREE_ATTEMPTS);
-        if over > 0 {
-            tokio::time::sleep(Duration::from_millis(u64::from(over.min(8)) * 250)).await;
-        }
-    }
-
-    /// A successful sign-in clears the account's count.
-    pub async fn succeeded(self, authority: &Authority) -> Result<(), OAuthError> {
-        authority.store.clear_login_attempts(&self.account_key).await.map_err(store_failure)
-    }
+/// Clears every counter of `username` in `realm` (from every address, and across
+/// addresses); answers how many there were. The per-address budgets stay.
+pub async fn unlock(store: &dyn Store, realm: &str, username: &str) -> StoreResult<u64> {
+    store.clear_sign_in_failures(realm, &account_key(username)).await
 }
 
 /// Why a sign-in failed. Callers show one answer for `BadCredentials` whatever the
@@ -94,12 +94,14 @@ impl Admission {
 pub enum SignInFailure {
     Throttled,
     BadCredentials,
+    UsernameTooLong,
     Unavailable(OAuthError),
 }
 
-/// The one sign-in sequence of the login page and the password grant: count the
-/// attempt, find the account by username, check the password (against a dummy hash
-/// when there is no account), and require an enabled staff account.
+/// The one sign-in sequence of the login page and the password grant: wait out the
+/// account's delay, find the account by username, reserve a failure on the pair and
+/// the address, check the password (against a dummy hash when there is no account),
+/// require an enabled staff account, then settle the reservation.
 pub async fn sign_in(
     authority: &Authority,
     realm: &str,
@@ -107,24 +109,84 @@ pub async fn sign_in(
     password: &str,
     addr: Option<IpAddr>,
 ) -> Result<User, SignInFailure> {
-    let admission = match admit(authority, realm, username, addr).await {
-        Ok(a) => a,
-        Err(e) if e.code == crate::error::ErrorCode::InvalidGrant => return Err(SignInFailure::Throttled),
-        Err(e) => return Err(SignInFailure::Unavailable(e)),
+    let unavailable = |e| SignInFailure::Unavailable(store_failure(e));
+    if username.len() > MAX_USERNAME_LEN {
+        return Err(SignInFailure::UsernameTooLong);
+    }
+    // No account has an empty username, and its pair counter would be the address's.
+    if username.is_empty() {
+        return Err(SignInFailure::BadCredentials);
+    }
+    let store = authority.store.as_ref();
+    let key = |account: &str, address: &str| FailureKey {
+        realm: realm.to_owned(),
+        account: account.to_owned(),
+        address: address.to_owned(),
     };
-    let user =
-        authority.store.find_user(realm, username).await.map_err(|e| SignInFailure::Unavailable(store_failure(e)))?;
+    let account = account_key(username);
+    let address = addr.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), address_key);
+    let account_wide = key(&account, "");
+    let account_failures =
+        store.sign_in_failures(&account_wide, authority.now(), WINDOW_SECS).await.map_err(unavailable)?;
+    let delay = account_delay(account_failures);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let user = store.find_user(realm, username).await.map_err(unavailable)?;
     // Only a username match signs in (find_user also matches ids).
-    let user = user.filter(|u| u.username.to_lowercase() == username.to_lowercase());
-    let password_ok = authority.passwords.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    let user = user.filter(|u| account_key(&u.username) == account);
+
+    let slot = authority.passwords.slot().await;
+    let per_address = authority.sign_in_failures_per_address();
+    let mut limits = vec![(key(&account, &address), PER_PAIR)];
+    if per_address > 0 {
+        limits.push((key("", &address), per_address));
+    }
+    let now = authority.now();
+    let Some(counts) = store.reserve_sign_in_failure(&limits, now, WINDOW_SECS).await.map_err(unavailable)? else {
+        return Err(SignInFailure::Throttled);
+    };
+    let password_ok = slot.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     match user {
         Some(u) if password_ok && !u.disabled && u.kind == UserKind::Staff => {
-            admission.succeeded(authority).await.map_err(SignInFailure::Unavailable)?;
+            let reserved: Vec<_> = limits.into_iter().zip(&counts).map(|((k, _), c)| (k, c.window_start)).collect();
+            store.release_sign_in_failure(&reserved).await.map_err(unavailable)?;
             Ok(u)
         }
         _ => {
-            admission.failed().await;
+            // Once per lock, not once per failure: a brute-force run must not flood the log.
+            if limits.iter().zip(&counts).any(|((_, limit), c)| c.failures == *limit) {
+                tracing::warn!(realm, address, pair_failures = counts[0].failures, "sign-in failures reached a limit");
+            }
+            store.reserve_sign_in_failure(&[(account_wide, u32::MAX)], now, WINDOW_SECS).await.map_err(unavailable)?;
             Err(SignInFailure::BadCredentials)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_peers_are_counted_by_their_64_and_ipv4_as_is() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::1"), "::/64");
+        assert_eq!(key("127.0.0.2"), "127.0.0.2");
+        assert_ne!(key("127.0.0.2"), key("127.0.0.3"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7", "an IPv4-mapped peer is its IPv4 address");
+    }
+
+    #[test]
+    fn the_account_delay_grows_and_is_bounded() {
+        assert_eq!(account_delay(0), Duration::ZERO);
+        assert_eq!(account_delay(ACCOUNT_FREE), Duration::ZERO);
+        assert_eq!(account_delay(ACCOUNT_FREE + 1), Duration::from_millis(250));
+        assert_eq!(account_delay(ACCOUNT_FREE + 2), Duration::from_millis(500));
+        assert_eq!(account_delay(ACCOUNT_FREE + 6), MAX_DELAY);
+        assert_eq!(account_delay(u32::MAX), MAX_DELAY);
     }
 }

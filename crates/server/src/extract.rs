@@ -91,13 +91,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RealmName {
     }
 }
 
-/// The peer's address, set by the accept loop; `None` in contexts without one.
+/// The client's address for sign-in throttling: the peer set by the accept loop, or
+/// what a trusted proxy forwarded for (`client_addr::resolve`); `None` in contexts
+/// without a peer.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(Self(peer.map(|p| crate::client_addr::resolve(p, &parts.headers, &state.settings.trusted_proxies))))
     }
 }

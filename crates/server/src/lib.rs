@@ -1,6 +1,7 @@
 //! The Portcullis HTTP server: axum routes over the protocol logic in
 //! `portcullis-core`. Only this crate knows HTTP.
 
+mod client_addr;
 mod error;
 mod extract;
 mod pages;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use portcullis_core::authority::Authority;
 
+pub use client_addr::IpNet;
 pub use error::ApiError;
 pub use serve::serve;
 
@@ -31,6 +33,8 @@ pub struct HttpSettings {
     /// A connection that has not sent a complete request head by then is closed
     /// (slowloris).
     pub header_read_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` names the client (for sign-in throttling).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for HttpSettings {
@@ -39,6 +43,7 @@ impl Default for HttpSettings {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -37,7 +37,11 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
         "consents.realm, consents.user_id, consents.client_id",
         "the user already has a consent for this client",
     ),
-    ("login_attempts_pkey", "login_attempts.key", "this sign-in throttling key already exists"),
+    (
+        "sign_in_failures_pkey",
+        "sign_in_failures.realm, sign_in_failures.account, sign_in_failures.address",
+        "this sign-in failure counter already exists",
+    ),
 ];
 
 /// `key` is a PostgreSQL constraint name or SQLite's column list.
@@ -94,7 +98,9 @@ macro_rules! impl_store {
                 AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord,
                 StoredToken, TokenRecord, User,
             };
-            use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
+            use portcullis_core::store::{
+                CodeRedemption, FailureCount, FailureKey, Rotation, Store, StoreError, StoreResult,
+            };
             use sqlx::Database;
 
             use super::*;
@@ -668,20 +674,77 @@ macro_rules! impl_store {
                     tx.commit().await.map_err($map_err)
                 }
 
-                async fn count_login_attempt(&self, key: &str, now: i64, window_secs: i64) -> StoreResult<u32> {
-                    let count = sqlx::query_scalar::<$db, i64>(sql::LOGIN_COUNT)
-                        .bind(key)
-                        .bind(now)
-                        .bind(now.saturating_sub(window_secs))
-                        .fetch_one(self.writer())
-                        .await
-                        .map_err($map_err)?;
-                    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+                async fn reserve_sign_in_failure(
+                    &self,
+                    limits: &[(FailureKey, u32)],
+                    now: i64,
+                    window_secs: i64,
+                ) -> StoreResult<Option<Vec<FailureCount>>> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    let mut counts = Vec::with_capacity(limits.len());
+                    for (key, limit) in limits {
+                        let row = sqlx::query_as::<$db, (i64, i64)>(sql::SIGN_IN_RESERVE)
+                            .bind(&key.realm)
+                            .bind(&key.account)
+                            .bind(&key.address)
+                            .bind(now)
+                            .bind(now.saturating_sub(window_secs))
+                            .bind(i64::from(*limit))
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                        // At its limit: dropping the transaction rolls back the counters
+                        // already taken, so a refusal writes nothing.
+                        let Some((failures, window_start)) = row else { return Ok(None) };
+                        counts
+                            .push(FailureCount { failures: u32::try_from(failures).unwrap_or(u32::MAX), window_start });
+                    }
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(Some(counts))
                 }
 
-                async fn clear_login_attempts(&self, key: &str) -> StoreResult<()> {
-                    query(sql::LOGIN_CLEAR).bind(key).execute(self.writer()).await.map_err($map_err)?;
-                    Ok(())
+                async fn release_sign_in_failure(&self, reserved: &[(FailureKey, i64)]) -> StoreResult<()> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    for (key, window_start) in reserved {
+                        query(sql::SIGN_IN_RELEASE)
+                            .bind(&key.realm)
+                            .bind(&key.account)
+                            .bind(&key.address)
+                            .bind(window_start)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                        query(sql::SIGN_IN_DROP_EMPTY)
+                            .bind(&key.realm)
+                            .bind(&key.account)
+                            .bind(&key.address)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                    }
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn sign_in_failures(&self, key: &FailureKey, now: i64, window_secs: i64) -> StoreResult<u32> {
+                    let failures = sqlx::query_scalar::<$db, i64>(sql::SIGN_IN_GET)
+                        .bind(&key.realm)
+                        .bind(&key.account)
+                        .bind(&key.address)
+                        .bind(now.saturating_sub(window_secs))
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err($map_err)?;
+                    Ok(failures.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+                }
+
+                async fn clear_sign_in_failures(&self, realm: &str, account: &str) -> StoreResult<u64> {
+                    let done = query(sql::SIGN_IN_CLEAR_ACCOUNT)
+                        .bind(realm)
+                        .bind(account)
+                        .execute(self.writer())
+                        .await
+                        .map_err($map_err)?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn create_session(&self, session: &BrowserSession) -> StoreResult<()> {

@@ -252,15 +252,26 @@ pub const USER_DELETE_GRANTS: &str = "DELETE FROM grants WHERE realm = $1 AND su
 pub const USER_DELETE_CONSENTS: &str = "DELETE FROM consents WHERE realm = $1 AND user_id = $2";
 pub const USER_DELETE_SESSIONS: &str = "DELETE FROM sessions WHERE realm = $1 AND user_id = $2";
 
-/// `$2` is `now` and `$3` is `now - window`: a window that began at or before `$3` is
-/// over, and counting starts again at 1 in a window beginning at `$2`. One statement
-/// (an atomic upsert on both backends), so concurrent attempts are counted exactly.
-pub const LOGIN_COUNT: &str = "INSERT INTO login_attempts (key, count, window_start) VALUES ($1, 1, $2) \
-     ON CONFLICT (key) DO UPDATE SET \
-     count = CASE WHEN login_attempts.window_start <= $3 THEN 1 ELSE login_attempts.count + 1 END, \
-     window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END \
-     RETURNING count";
-pub const LOGIN_CLEAR: &str = "DELETE FROM login_attempts WHERE key = $1";
+/// `$4` is `now`, `$5` is `now - window` and `$6` the limit: a window that began at or
+/// before `$5` is over, and counting starts again at 1 in a window beginning at `$4`.
+/// A counter at its limit is left alone and no row is returned. One statement (an
+/// atomic upsert on both backends, which on PostgreSQL locks the row until the
+/// transaction ends), so concurrent failures are counted exactly and never past the
+/// limit.
+pub const SIGN_IN_RESERVE: &str = "INSERT INTO sign_in_failures (realm, account, address, failures, window_start) \
+     VALUES ($1, $2, $3, 1, $4) \
+     ON CONFLICT (realm, account, address) DO UPDATE SET \
+     failures = CASE WHEN sign_in_failures.window_start <= $5 THEN 1 ELSE sign_in_failures.failures + 1 END, \
+     window_start = CASE WHEN sign_in_failures.window_start <= $5 THEN $4 ELSE sign_in_failures.window_start END \
+     WHERE sign_in_failures.window_start <= $5 OR sign_in_failures.failures < $6 \
+     RETURNING failures, window_start";
+pub const SIGN_IN_RELEASE: &str = "UPDATE sign_in_failures SET failures = failures - 1 \
+     WHERE realm = $1 AND account = $2 AND address = $3 AND window_start = $4 AND failures > 0";
+pub const SIGN_IN_DROP_EMPTY: &str =
+    "DELETE FROM sign_in_failures WHERE realm = $1 AND account = $2 AND address = $3 AND failures <= 0";
+pub const SIGN_IN_GET: &str = "SELECT failures FROM sign_in_failures \
+     WHERE realm = $1 AND account = $2 AND address = $3 AND window_start > $4";
+pub const SIGN_IN_CLEAR_ACCOUNT: &str = "DELETE FROM sign_in_failures WHERE realm = $1 AND account = $2";
 
 pub const SESSION_INSERT: &str =
     concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)");

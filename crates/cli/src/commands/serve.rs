@@ -34,12 +34,13 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
         .await
         .map_err(|e| format!("cannot start: {e}"))?
-        .with_sign_in_limit_per_address(config.sign_in_limit_per_address);
+        .with_sign_in_failures_per_address(config.sign_in_failures_per_address);
     let state = AppState {
         authority: Arc::new(authority),
         settings: Arc::new(HttpSettings {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
+            trusted_proxies: config.trusted_proxies.clone(),
             ..Default::default()
         }),
     };

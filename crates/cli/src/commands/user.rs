@@ -77,6 +77,15 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Clear an account's failed sign-in counters, from every address
+    Unlock {
+        #[arg(long)]
+        realm: String,
+        /// User id or username
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a new password (read from standard input); revokes the user's grants
     SetPassword {
         #[arg(long)]
@@ -179,6 +188,12 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
         UserCommand::Delete { realm, user, json } => {
             admin.delete_user(&realm, &user).await.map_err(err)?;
             done(&format!("deleted user {user}"), json!({"realm": realm, "user": user, "deleted": true}), json);
+        }
+        UserCommand::Unlock { realm, user, json } => {
+            let (user, cleared) = admin.unlock_user(&realm, &user).await.map_err(err)?;
+            let out =
+                json!({ "id": user.id, "realm": user.realm, "username": user.username, "cleared_counters": cleared });
+            print(&out, json);
         }
         UserCommand::SetPassword { realm, user, password_stdin, json } => {
             if !password_stdin {

@@ -481,3 +481,53 @@ async fn users_and_grants_from_the_command_line() {
     w.refused(&["user", "show", "--realm", "default", "alice"], "does not exist");
     let _ = server.0.kill();
 }
+
+#[tokio::test]
+async fn user_unlock_clears_a_sign_in_lock() {
+    let w = Workspace::new();
+    let out = with_stdin(
+        &w,
+        &["user", "create", "--realm", "default", "--username", "alice", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let c = w.json(&[
+        "client",
+        "create",
+        "--realm",
+        "default",
+        "--name",
+        "app",
+        "--grant-types",
+        "password",
+        "--scope",
+        "a",
+        "--json",
+    ]);
+    let (id, secret) = (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned());
+    let (mut server, base) = serve(&w);
+    let http = reqwest::Client::new();
+    let login = async |password: &str| -> Value {
+        http.post(format!("{base}/realms/default/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "password"), ("username", "alice"), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    for i in 0..10 {
+        assert_eq!(login(&format!("wrong guess {i}")).await["error"], "invalid_grant");
+    }
+    let locked = login("correct horse battery").await;
+    assert!(locked["error_description"].as_str().unwrap().contains("too many"), "{locked}");
+    let unlocked = w.json(&["user", "unlock", "--realm", "default", "ALICE", "--json"]);
+    assert_eq!(unlocked["username"], "alice");
+    assert_eq!(unlocked["cleared_counters"], 2, "{unlocked}");
+    let tokens = login("correct horse battery").await;
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    w.refused(&["user", "unlock", "--realm", "default", "nobody"], "does not exist");
+    let _ = server.0.kill();
+}

@@ -345,7 +345,10 @@ pub async fn submit_login(
     let user = match throttle::sign_in(authority, &realm.name, username, password, addr).await {
         Ok(u) => u,
         Err(SignInFailure::Throttled) => {
-            return Ok(again("Too many sign-in attempts. Wait a few minutes and try again.").into());
+            return Ok(again("Too many failed sign-ins. Wait a few minutes and try again.").into());
+        }
+        Err(SignInFailure::UsernameTooLong) => {
+            return Ok(again(&format!("Usernames are at most {} bytes.", throttle::MAX_USERNAME_LEN)).into());
         }
         Err(SignInFailure::BadCredentials) => return Ok(again("Invalid username or password.").into()),
         Err(SignInFailure::Unavailable(e)) => return Err(e),

@@ -39,6 +39,7 @@ impl GrantHandler for PasswordGrant {
         let user = match throttle::sign_in(authority, &realm.name, username, password, ctx.request.client_addr).await {
             Ok(u) => u,
             Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
+            Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
             Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
             Err(SignInFailure::Unavailable(e)) => return Err(e),
         };

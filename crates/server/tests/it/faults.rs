@@ -13,7 +13,7 @@ use portcullis_core::model::{
     TokenRecord, User,
 };
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
-use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
+use portcullis_core::store::{CodeRedemption, FailureCount, FailureKey, Rotation, Store, StoreError, StoreResult};
 use portcullis_server::HttpSettings;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -101,8 +101,10 @@ switchable! {
     fn update_user(&self, u: &User) -> StoreResult<()>;
     fn set_user_password(&self, r: &str, id: &str, h: &str, now: i64) -> StoreResult<()>;
     fn delete_user(&self, r: &str, id: &str) -> StoreResult<()>;
-    fn count_login_attempt(&self, k: &str, now: i64, w: i64) -> StoreResult<u32>;
-    fn clear_login_attempts(&self, k: &str) -> StoreResult<()>;
+    fn reserve_sign_in_failure(&self, l: &[(FailureKey, u32)], now: i64, w: i64) -> StoreResult<Option<Vec<FailureCount>>>;
+    fn release_sign_in_failure(&self, r: &[(FailureKey, i64)]) -> StoreResult<()>;
+    fn sign_in_failures(&self, k: &FailureKey, now: i64, w: i64) -> StoreResult<u32>;
+    fn clear_sign_in_failures(&self, r: &str, a: &str) -> StoreResult<u64>;
     fn create_session(&self, s: &BrowserSession) -> StoreResult<()>;
     fn get_session(&self, h: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>>;
     fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;

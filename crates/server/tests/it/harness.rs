@@ -45,10 +45,24 @@ impl TestServer {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(Authority) -> Authority,
     ) -> Self {
+        Self::start_full(wrap, configure, HttpSettings::default()).await
+    }
+
+    /// A server on a fresh SQLite store with its authority set up by `configure` and
+    /// these HTTP settings (the header read timeout is the harness's own).
+    pub async fn start_with_http(configure: impl FnOnce(Authority) -> Authority, http: HttpSettings) -> Self {
+        Self::start_full(|st| st, configure, http).await
+    }
+
+    async fn start_full(
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+        http: HttpSettings,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let mut s = Self::instance_configured(&url, clock, wrap, configure).await;
+        let mut s = Self::instance_with(&url, clock, wrap, configure, http).await;
         s._dir = Some(dir);
         s
     }

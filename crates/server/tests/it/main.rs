@@ -18,5 +18,6 @@ mod outage;
 mod password_refresh;
 mod revocation;
 mod sessions;
+mod sign_in_throttling;
 mod transport;
 mod write_timeouts;

@@ -77,30 +77,6 @@ async fn clients_not_registered_for_the_password_grant_cannot_use_it() {
     assert_error(login(&s, "default", &c, "alice", "correct horse battery").await, 400, "unauthorized_client").await;
 }
 
-/// Attempts on different accounts from one address: limited per address (here 3),
-/// unless the limit is off (0), as behind a proxy that hides client addresses; the
-/// right password of an account is accepted while the address is under its limit.
-#[tokio::test]
-async fn the_per_address_limit_is_configurable_and_can_be_off() {
-    for (limit, expect_throttled_from) in [(3, Some(3)), (0, None)] {
-        let s = TestServer::start_configured(|st| st, |a| a.with_sign_in_limit_per_address(limit)).await;
-        let c = s.password_client("default", "first-party").await;
-        for i in 0..5 {
-            s.user("default", &format!("user{i}"), "correct horse battery", &[]).await;
-        }
-        for i in 0..5 {
-            let r = login(&s, "default", &c, &format!("user{i}"), "correct horse battery").await;
-            match expect_throttled_from {
-                Some(n) if i >= n => {
-                    let body = assert_error(r, 400, "invalid_grant").await;
-                    assert!(body["error_description"].as_str().unwrap().contains("too many"), "limit {limit}, {i}");
-                }
-                _ => assert_eq!(r.status(), 200, "limit {limit}, attempt {i}"),
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_burst_of_guesses_is_throttled_even_for_the_right_password() {
     let s = TestServer::start().await;

@@ -10,6 +10,7 @@ mod harness;
 mod keys;
 mod realms;
 mod sessions;
+mod sign_in_failures;
 mod tokens;
 mod users;
 
@@ -117,8 +118,11 @@ conformance! {
         sessions::consent_is_saved_and_replaced,
         sessions::deleting_a_client_removes_its_grants_consents_and_requests,
         sessions::deleting_a_realm_removes_its_users_and_sessions,
-        sessions::login_attempts_are_counted_per_window,
-        sessions::concurrent_login_attempts_are_counted_exactly,
+        sign_in_failures::failures_are_reserved_up_to_the_limit_per_window,
+        sign_in_failures::a_refused_reservation_writes_nothing,
+        sign_in_failures::a_release_takes_back_one_failure_of_its_window,
+        sign_in_failures::unlocking_clears_an_account_from_every_address,
+        sign_in_failures::a_concurrent_burst_never_passes_the_limit,
     ],
     url: [
         backend::migrations_are_idempotent,
