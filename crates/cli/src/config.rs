@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     pub sqlite_write_linger_us: Option<u64>,
     pub sign_in_limit_per_address: Option<u32>,
+    pub purge_interval_secs: Option<u64>,
+    pub pending_requests_per_session: Option<u32>,
+    pub pending_requests_per_address: Option<u32>,
 }
 
 impl FileConfig {
@@ -80,6 +83,15 @@ pub struct ServeArgs {
     /// Sign-in attempts allowed from one address per 15 minutes (0: no per-address limit)
     #[arg(long, env = "PORTCULLIS_SIGN_IN_LIMIT_PER_ADDRESS", value_name = "N")]
     pub sign_in_limit_per_address: Option<u32>,
+    /// Seconds between purges of expired rows (0: never purge)
+    #[arg(long, env = "PORTCULLIS_PURGE_INTERVAL_SECS", value_name = "SECS")]
+    pub purge_interval_secs: Option<u64>,
+    /// Pending sign-in requests one browser session keeps (its newest)
+    #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_SESSION", value_name = "N")]
+    pub pending_requests_per_session: Option<u32>,
+    /// Live pending sign-in requests allowed from one address (0: no limit)
+    #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
+    pub pending_requests_per_address: Option<u32>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -114,6 +126,9 @@ pub struct Config {
     pub max_connections: u32,
     pub sqlite_write_linger: Duration,
     pub sign_in_limit_per_address: u32,
+    /// Zero: no purge.
+    pub purge_interval: Duration,
+    pub pending_limits: portcullis_core::store::PendingLimits,
 }
 
 impl Config {
@@ -161,6 +176,24 @@ impl Config {
             Some(us) => Duration::from_micros(us),
             None => portcullis_store::DEFAULT_SQLITE_WRITE_LINGER,
         };
+        let purge_interval_secs = serve
+            .purge_interval_secs
+            .or(file.purge_interval_secs)
+            .unwrap_or(portcullis_core::purge::DEFAULT_INTERVAL.as_secs());
+        if purge_interval_secs > 86_400 {
+            return Err(format!("purge interval must be 0 to 86400 seconds, got {purge_interval_secs}"));
+        }
+        let per_session = serve
+            .pending_requests_per_session
+            .or(file.pending_requests_per_session)
+            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_SESSION);
+        if !(1..=1000).contains(&per_session) {
+            return Err(format!("pending requests per session must be 1 to 1000, got {per_session}"));
+        }
+        let per_address = serve
+            .pending_requests_per_address
+            .or(file.pending_requests_per_address)
+            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_ADDRESS);
         Ok(Self {
             database_url,
             bind,
@@ -176,6 +209,8 @@ impl Config {
                 .sign_in_limit_per_address
                 .or(file.sign_in_limit_per_address)
                 .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
+            purge_interval: Duration::from_secs(purge_interval_secs),
+            pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
         })
     }
 }

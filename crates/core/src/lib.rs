@@ -14,6 +14,7 @@ pub mod model;
 pub mod params;
 pub mod password;
 pub mod pkce;
+pub mod purge;
 pub mod redirect;
 pub mod scope;
 pub mod secret;

@@ -103,6 +103,10 @@ impl PgStore {
         None
     }
 
+    fn purges(&self) -> &'static [crate::sql::Purge] {
+        crate::sql::PURGES_PG
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

@@ -94,6 +94,10 @@ impl SqliteStore {
         self.direct.as_ref()
     }
 
+    fn purges(&self) -> &'static [crate::sql::Purge] {
+        crate::sql::PURGES_SQLITE
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.read
     }

@@ -10,7 +10,9 @@ use portcullis_core::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
 };
-use portcullis_core::store::{CodeRedemption, Rotation, Store, StoreError, StoreResult};
+use portcullis_core::store::{
+    CodeRedemption, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreResult,
+};
 
 use crate::harness::{TestServer, assert_error};
 
@@ -85,6 +87,7 @@ switchable! {
     fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;
     fn create_authorization_request(&self, r: &AuthorizationRequest) -> StoreResult<()>;
     fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+    fn create_capped_authorization_request(&self, s: Option<&BrowserSession>, r: &AuthorizationRequest, now: i64, l: PendingLimits) -> StoreResult<bool>;
     fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
     fn get_consent(&self, r: &str, u: &str, c: &str) -> StoreResult<Option<String>>;
     fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
@@ -97,6 +100,7 @@ switchable! {
     fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;
     fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
     fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
+    fn purge_expired(&self, c: PurgeCutoffs, batch: u32) -> StoreResult<PurgeReport>;
 }
 
 /// A server whose store can be switched off or made to panic.

@@ -8,6 +8,7 @@ mod fixtures;
 mod grants;
 mod harness;
 mod keys;
+mod purge;
 mod realms;
 mod sessions;
 mod tokens;
@@ -117,6 +118,12 @@ conformance! {
         sessions::deleting_a_realm_removes_its_users_and_sessions,
         sessions::login_attempts_are_counted_per_window,
         sessions::concurrent_login_attempts_are_counted_exactly,
+        purge::purge_deletes_expired_tokens_and_keeps_the_rest,
+        purge::purge_deletes_a_grant_only_when_nothing_names_it,
+        purge::purge_deletes_expired_sessions_requests_and_counters,
+        purge::purge_deletes_at_most_a_batch_per_table_per_call,
+        purge::pending_requests_keep_the_newest_per_session,
+        purge::pending_requests_are_capped_per_address,
     ],
     url: [
         backend::migrations_are_idempotent,
