@@ -8,6 +8,7 @@ mod client_cache;
 mod client_credentials;
 mod code_flow;
 mod faults;
+mod growth;
 mod introspection;
 mod metadata;
 mod multi_instance;
