@@ -245,4 +245,22 @@ mod tests {
         let serve = ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &serve).is_err());
     }
+
+    #[test]
+    fn purge_and_pending_request_settings_are_checked() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.purge_interval, Duration::from_secs(60));
+        assert_eq!((c.pending_limits.per_session, c.pending_limits.per_address), (32, 1000));
+        let off =
+            ServeArgs { purge_interval_secs: Some(0), pending_requests_per_address: Some(0), ..Default::default() };
+        let c = Config::resolve(&GlobalArgs::default(), &off).unwrap();
+        assert!(c.purge_interval.is_zero());
+        assert_eq!(c.pending_limits.per_address, 0);
+        for bad in [
+            ServeArgs { purge_interval_secs: Some(86_401), ..Default::default() },
+            ServeArgs { pending_requests_per_session: Some(0), ..Default::default() },
+        ] {
+            assert!(Config::resolve(&GlobalArgs::default(), &bad).is_err());
+        }
+    }
 }
