@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -55,6 +56,8 @@ REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off th
 BENCH_USER = "bench-user"
 PASSWORD_USER = "bench-user-{}"  # the password scenario's users, one per wrk connection
 SIGN_IN_FLAG = "--sign-in-limit-per-address"  # `serve` flag; 0 lifts the per-address sign-in limit
+PURGE_FLAG = "--purge-interval-secs"  # `serve` flag; 1 makes purge_1m start within a second of the fill
+PURGE_DEADLINE = 600  # seconds purge_1m waits for the purge to empty the expired rows
 PKCE_VERIFIER = "bench-pkce-verifier-" + "x" * 43
 PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
@@ -580,9 +583,10 @@ def sqlite_path(db_url: str) -> str:
     return db_url[len("sqlite://"):]
 
 
-def fill_sqlite_tokens(path: str, client_id: str, rows: int, now: int) -> None:
-    """Inserts rows live access tokens of `client_id` in realm default, one transaction per
-    BIG_TABLE_BATCH rows, on a connection of our own beside the running server (WAL mode)."""
+def fill_sqlite_tokens(path: str, client_id: str, rows: int, now: int, expires: int | None = None) -> None:
+    """Inserts rows access tokens of `client_id` in realm default, live for a day unless `expires`
+    is given, one transaction per BIG_TABLE_BATCH rows, on a connection of our own beside the
+    running server (WAL mode)."""
     deadline = time.monotonic() + big_table_deadline(rows)
     sql = ("INSERT INTO tokens (id, realm, kind, verifier_hash, client_id, subject, username, scope, grant_id, "
            "permissions, test, issued_at, expires_at, revoked_at, used_at) "
@@ -593,7 +597,7 @@ def fill_sqlite_tokens(path: str, client_id: str, rows: int, now: int) -> None:
         found = conn.execute("SELECT 1 FROM clients WHERE realm = 'default' AND client_id = ?", (client_id,))
         if found.fetchone() is None:
             raise HarnessError(f"{path}: no client {client_id} in realm default")
-        expires = now + 86_400
+        expires = now + 86_400 if expires is None else expires
         for first in range(0, rows, BIG_TABLE_BATCH):
             if time.monotonic() > deadline:
                 raise HarnessError(f"inserting {rows:,} tokens took longer than {big_table_deadline(rows):.0f} s "
@@ -623,18 +627,19 @@ def pg_random_bytes(n: int) -> str:
     return " || ".join(["int4send(floor(random() * 4294967296 - 2147483648)::int)"] * (n // 4))
 
 
-def fill_postgres_tokens(db_url: str, client_id: str, rows: int, now: int) -> None:
+def fill_postgres_tokens(db_url: str, client_id: str, rows: int, now: int, expires: int | None = None) -> None:
     """The same rows with one INSERT … SELECT over generate_series: 16 random bytes per id, the
     first 6 replaced by the time (the low 6 bytes of the big-endian bigint), then the version
     nibble set to 7 and the variant bits to 10."""
     cid = sql_literal(client_id)
     start_ms = (now - 86_400) * 1000
+    expires = now + 86_400 if expires is None else expires
     sql = (
         "INSERT INTO tokens (id, realm, kind, verifier_hash, client_id, subject, username, scope, grant_id, "
         "permissions, test, issued_at, expires_at, revoked_at, used_at) "
         "SELECT set_byte(set_byte(overlay(r PLACING substring(int8send(ms) FROM 3) FROM 1 FOR 6), "
         "6, 112 | (get_byte(r, 6) & 15)), 8, 128 | (get_byte(r, 8) & 63)), 'default', 'access', "
-        f"{pg_random_bytes(32)}, {cid}, {cid}, NULL, 'a', NULL, '', false, ms / 1000, {now + 86_400}, NULL, NULL "
+        f"{pg_random_bytes(32)}, {cid}, {cid}, NULL, 'a', NULL, '', false, ms / 1000, {expires}, NULL, NULL "
         f"FROM (SELECT {start_ms}::bigint + g * {DAY_MS}::bigint / {rows} AS ms, {pg_random_bytes(16)} AS r "
         f"FROM generate_series(0, {rows - 1}) AS g) AS s"
     )
@@ -672,6 +677,7 @@ class Side:
     def unknown_token(self) -> str: raise NotImplementedError
     def password_login(self) -> Load: raise NotImplementedError
     def fill_token_table(self, rows: int) -> str: raise NotImplementedError
+    def fill_expired_and_watch_purge(self, rows: int, notes: list[str]) -> None: raise NotImplementedError
     # for the end-user flows (authorization code, refresh)
     def require_user_flows(self, grant: str) -> None: raise NotImplementedError
     def flow_port(self) -> int: raise NotImplementedError
@@ -780,6 +786,8 @@ class PortcullisSide(Side):
         self.password_users: list[str] = []
         self.password_users_error: str | None = None
         self.sign_in_flag = False  # whether this binary's `serve` has SIGN_IN_FLAG (read in start)
+        self.purge_flag = False  # whether it has PURGE_FLAG (the background purge)
+        self.purge_watch: threading.Thread | None = None  # purge_1m's watcher, joined after the scenario
         self.big_table: dict | None = None
 
     def cli(self, *argv: str) -> dict:
@@ -824,13 +832,17 @@ class PortcullisSide(Side):
 
     def start(self) -> None:
         # An older binary (--ref) lacks the flag and would refuse to start with it.
-        self.sign_in_flag = SIGN_IN_FLAG in run_cmd([self.binary, "serve", "--help"], timeout=60, check=False).stdout
+        serve_help = run_cmd([self.binary, "serve", "--help"], timeout=60, check=False).stdout
+        self.sign_in_flag = SIGN_IN_FLAG in serve_help
+        self.purge_flag = PURGE_FLAG in serve_help
         for i in range(self.instances):
             port = free_port()
             cmd = [self.binary, "--database", self.db_url, "serve", "--bind", f"{LOOPBACK}:{port}",
                    "--log-level", self.args.log_level]
             if self.sign_in_flag:  # the password scenario's load all comes from 127.0.0.1
                 cmd += [SIGN_IN_FLAG, "0"]
+            if self.purge_flag:  # a pass a second: a few index probes when there is nothing to delete
+                cmd += [PURGE_FLAG, "1"]
             cmd += self.args.portcullis_arg
             t0 = time.monotonic()
             proc = PROCS.start(f"portcullis-{self.backend}-{i}", cmd, self.args.server_cores, self.logfile)
@@ -978,6 +990,53 @@ class PortcullisSide(Side):
             + (f", ANALYZE {analyze:.1f} s" if analyze is not None else "") + f"; {what} {size_text}")
         return (f"{rows:,} synthetic live tokens inserted first ({took:.0f} s; {what} {size_text}), "
                 "then a pool minted and measured as in introspect_opaque")
+
+    def count_expired(self, before: int) -> int:
+        sql = f"SELECT count(*) FROM tokens WHERE expires_at < {before}"
+        if self.backend == "sqlite":
+            conn = sqlite3.connect(sqlite_path(self.db_url), timeout=30)
+            try:
+                return conn.execute(sql).fetchone()[0]
+            finally:
+                conn.close()
+        return int(run_cmd(["psql", self.db_url, "-XAtqc", sql], timeout=60).stdout.strip())
+
+    def fill_expired_and_watch_purge(self, rows: int, notes: list[str]) -> None:
+        """Inserts `rows` tokens that expired an hour ago, then watches, from a thread, the server's
+        background purge delete them while the scenario's introspection load runs; the rate goes
+        into `notes` (read when the report is written)."""
+        if rows <= 0:
+            raise Skip("--purge-rows is 0")
+        if not self.purge_flag:
+            raise Skip(f"this binary's serve has no {PURGE_FLAG}: no background purge")
+        client_id = self.creds["default"][0]
+        now = int(time.time())
+        expired_at = now - 3600
+        log(f"{self.backend}: inserting {rows:,} expired tokens for the purge to delete")
+        t0 = time.monotonic()
+        if self.backend == "sqlite":
+            fill_sqlite_tokens(sqlite_path(self.db_url), client_id, rows, now, expires=expired_at)
+        else:
+            fill_postgres_tokens(self.db_url, client_id, rows, now, expires=expired_at)
+        log(f"{self.backend}: {rows:,} expired tokens inserted in {time.monotonic() - t0:.1f} s")
+
+        def watch() -> None:
+            start, left = time.monotonic(), self.count_expired(now)
+            first = left
+            while left > 0 and time.monotonic() - start < PURGE_DEADLINE:
+                time.sleep(0.25)
+                left = self.count_expired(now)
+            took = time.monotonic() - start
+            if left > 0:
+                notes.append(f"✗ the purge left {left:,} of {first:,} expired tokens after {PURGE_DEADLINE} s")
+            else:
+                notes.append(f"the background purge deleted {first:,} expired tokens (of {rows:,} inserted) in "
+                             f"{took:.1f} s: {first / max(took, 1e-9):,.0f} rows/s, while serving the "
+                             "introspection measured here")
+            log(f"{self.backend}: purge: {notes[-1]}")
+
+        self.purge_watch = threading.Thread(target=watch, daemon=True)
+        self.purge_watch.start()
 
     def log_position(self) -> int:
         try:
@@ -1133,6 +1192,9 @@ class PeerSide(Side):
         raise Skip("not applicable: oidc-provider keeps its tokens in memory (no table to grow); "
                    "its ordinary introspection is the introspect_opaque row")
 
+    def fill_expired_and_watch_purge(self, rows: int, notes: list[str]) -> None:
+        raise Skip("not applicable: oidc-provider keeps its tokens in memory (nothing to purge)")
+
 
 # ----------------------------------------------------------------------------- scenarios
 
@@ -1226,6 +1288,15 @@ def s_introspect_big(side: Side, ctx: Context):
     return fixed(Load(ports, [item], notes=[note]))
 
 
+def s_purge_big(side: Side, ctx: Context):
+    side.introspect_item("opaque", "", "cycle")
+    pool = side.mint_tokens("opaque", ctx.args.mint_seconds, ctx.args.intro_pool)
+    ports, item = side.introspect_item("opaque", pool, "cycle")
+    notes: list[str] = []
+    side.fill_expired_and_watch_purge(ctx.args.purge_rows, notes)  # the peer: Skip
+    return fixed(Load(ports, [item], notes=notes))
+
+
 def s_password(side: Side, ctx: Context):
     load = side.password_login()
     return fixed(load)
@@ -1285,6 +1356,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("password", "password grant",
              "POST token grant_type=password, one user per connection (bounded by argon2id by design).",
              s_password),
+    Scenario("purge_1m", "introspection during the purge of 1 million expired rows",
+             "As introspect_opaque while the background purge (serve --purge-interval-secs 1) deletes "
+             "--purge-rows (1 million) expired tokens inserted straight into the database just before; the "
+             "notes give the purge's rows/s; Portcullis only.", s_purge_big,
+             baseline="introspect_opaque"),
     # Last: it grows the database, and no other scenario may run on the big table.
     Scenario("introspect_10m", "introspection, 10 million live tokens",
              "As introspect_opaque after --big-table-rows (10 million) synthetic live tokens were inserted "
@@ -1396,6 +1472,10 @@ class Runner:
         try:
             self._measure_side_runs(sc, side, ctx, label)
         finally:
+            watch = getattr(side, "purge_watch", None)
+            if watch is not None:  # purge_1m: its note is complete, and no purge runs into the next scenario
+                watch.join(PURGE_DEADLINE + 60)
+                side.purge_watch = None
             if log_pos is not None:
                 found = side.log_since(log_pos)
                 if found:
@@ -1942,6 +2022,8 @@ def parse_args(argv=None):
     p.add_argument("--mint-seconds", type=int, default=5, help="longest time spent minting an introspection pool")
     p.add_argument("--big-table-rows", type=int, default=10_000_000,
                    help="synthetic live tokens inserted into the database before introspect_10m (0: skip it)")
+    p.add_argument("--purge-rows", type=int, default=1_000_000,
+                   help="expired tokens inserted for the background purge to delete in purge_1m (0: skip it)")
     p.add_argument("--strict-status", action="store_true",
                    help="inspect every response in every scenario (default: static scenarios use wrk's own count "
                         "of statuses > 399, which is cheaper for the load generator)")

@@ -34,6 +34,9 @@ pub struct FileConfig {
     #[serde(alias = "sign_in_limit_per_address")]
     pub sign_in_failures_per_address: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub purge_interval_secs: Option<u64>,
+    pub pending_requests_per_session: Option<u32>,
+    pub pending_requests_per_address: Option<u32>,
 }
 
 impl FileConfig {
@@ -110,6 +113,15 @@ pub struct ServeArgs {
     /// Proxies whose X-Forwarded-For names the client: IPs or CIDR blocks, comma separated
     #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_name = "CIDR,...")]
     pub trusted_proxies: Option<String>,
+    /// Seconds between purges of expired rows (0: never purge)
+    #[arg(long, env = "PORTCULLIS_PURGE_INTERVAL_SECS", value_name = "SECS")]
+    pub purge_interval_secs: Option<u64>,
+    /// Pending sign-in requests one browser session keeps (its newest)
+    #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_SESSION", value_name = "N")]
+    pub pending_requests_per_session: Option<u32>,
+    /// Live pending sign-in requests allowed from one address (0: no limit)
+    #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
+    pub pending_requests_per_address: Option<u32>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -150,6 +162,9 @@ pub struct Config {
     pub sqlite_synchronous: portcullis_store::SqliteSynchronous,
     pub sign_in_failures_per_address: u32,
     pub trusted_proxies: Vec<IpNet>,
+    /// Zero: no purge.
+    pub purge_interval: Duration,
+    pub pending_limits: portcullis_core::store::PendingLimits,
 }
 
 impl Config {
@@ -223,6 +238,24 @@ impl Config {
         .iter()
         .map(|s| s.parse::<IpNet>().map_err(|e| format!("invalid trusted proxy: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
+        let purge_interval_secs = serve
+            .purge_interval_secs
+            .or(file.purge_interval_secs)
+            .unwrap_or(portcullis_core::purge::DEFAULT_INTERVAL.as_secs());
+        if purge_interval_secs > 86_400 {
+            return Err(format!("purge interval must be 0 to 86400 seconds, got {purge_interval_secs}"));
+        }
+        let per_session = serve
+            .pending_requests_per_session
+            .or(file.pending_requests_per_session)
+            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_SESSION);
+        if !(1..=1000).contains(&per_session) {
+            return Err(format!("pending requests per session must be 1 to 1000, got {per_session}"));
+        }
+        let per_address = serve
+            .pending_requests_per_address
+            .or(file.pending_requests_per_address)
+            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_ADDRESS);
         Ok(Self {
             database_url,
             bind,
@@ -244,6 +277,8 @@ impl Config {
                 .or(file.sign_in_failures_per_address)
                 .unwrap_or(portcullis_core::throttle::PER_ADDRESS),
             trusted_proxies,
+            purge_interval: Duration::from_secs(purge_interval_secs),
+            pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
         })
     }
 }
@@ -335,5 +370,23 @@ mod tests {
         let serve = ServeArgs { sqlite_synchronous: Some("normal".into()), ..Default::default() };
         let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
         assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn purge_and_pending_request_settings_are_checked() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.purge_interval, Duration::from_secs(60));
+        assert_eq!((c.pending_limits.per_session, c.pending_limits.per_address), (32, 1000));
+        let off =
+            ServeArgs { purge_interval_secs: Some(0), pending_requests_per_address: Some(0), ..Default::default() };
+        let c = Config::resolve(&GlobalArgs::default(), &off).unwrap();
+        assert!(c.purge_interval.is_zero());
+        assert_eq!(c.pending_limits.per_address, 0);
+        for bad in [
+            ServeArgs { purge_interval_secs: Some(86_401), ..Default::default() },
+            ServeArgs { pending_requests_per_session: Some(0), ..Default::default() },
+        ] {
+            assert!(Config::resolve(&GlobalArgs::default(), &bad).is_err());
+        }
     }
 }

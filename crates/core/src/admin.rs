@@ -43,6 +43,20 @@ impl From<StoreError> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
+/// Longest username, in bytes (the sign-in form and the password grant refuse longer
+/// ones before anything is stored).
+pub const MAX_USERNAME_BYTES: usize = 255;
+/// Longest client name, in bytes.
+pub const MAX_CLIENT_NAME_BYTES: usize = 255;
+/// Longest redirect URI, in bytes: also the longest `redirect_uri` the authorization
+/// endpoint reads (`authorize::limits`).
+pub const MAX_REDIRECT_URI_BYTES: usize = 2000;
+/// Most redirect URIs, and most roles or teams, one client or user may have.
+pub const MAX_LIST_ITEMS: usize = 50;
+/// Longest list of a client's scopes, space-separated, in bytes: also the longest
+/// `scope` the authorization endpoint reads.
+pub const MAX_SCOPES_BYTES: usize = 2048;
+
 fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Invalid(m.into())
 }
@@ -402,12 +416,12 @@ impl UserSpec {
     fn apply(&self, u: &mut User, creating: bool) -> AdminResult<()> {
         if let Some(name) = &self.username {
             let ok = !name.is_empty()
-                && name.chars().count() <= 128
+                && name.len() <= MAX_USERNAME_BYTES
                 && name.trim() == name
                 && !name.chars().any(|c| c.is_control());
             if !ok {
                 return Err(invalid(
-                    "--username must be 1 to 128 characters, without control characters or surrounding spaces",
+                    "--username must be 1 to 255 bytes, without control characters or surrounding spaces",
                 ));
             }
             u.username = name.clone();
@@ -417,6 +431,10 @@ impl UserSpec {
         let names_ok = |v: &[String]| {
             v.iter().all(|r| !r.is_empty() && r.len() <= 64 && r.bytes().all(|b| b.is_ascii_graphic() && b != b','))
         };
+        let too_many = [&self.roles, &self.teams].into_iter().flatten().any(|v| v.len() > MAX_LIST_ITEMS);
+        if too_many {
+            return Err(invalid("a user may have at most 50 roles and 50 teams"));
+        }
         if let Some(r) = &self.roles {
             if !names_ok(r) {
                 return Err(invalid("role names are 1 to 64 printable ASCII characters without ','"));
@@ -460,8 +478,8 @@ impl ClientSpec {
     fn apply(&self, c: &mut Client, creating: bool) -> AdminResult<()> {
         if let Some(name) = &self.name {
             let name = name.trim();
-            if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-                return Err(invalid("--name must be 1 to 200 characters without control characters"));
+            if name.is_empty() || name.len() > MAX_CLIENT_NAME_BYTES || name.chars().any(char::is_control) {
+                return Err(invalid("--name must be 1 to 255 bytes without control characters"));
             }
             c.name = name.to_owned();
         } else if creating {
@@ -489,6 +507,9 @@ impl ClientSpec {
             c.grant_types = dedup(g.clone());
         }
         if let Some(uris) = &self.redirect_uris {
+            if uris.len() > MAX_LIST_ITEMS {
+                return Err(invalid("a client may have at most 50 redirect URIs"));
+            }
             for u in uris {
                 validate_redirect_uri(u)?;
             }
@@ -545,6 +566,9 @@ fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
 
 fn parse_scopes(values: &[String], flag: &str) -> AdminResult<Vec<String>> {
     let joined = values.join(" ");
+    if joined.len() > MAX_SCOPES_BYTES {
+        return Err(invalid(format!("{flag}: the scopes together must be at most 2048 bytes")));
+    }
     let set = ScopeSet::parse(&joined).map_err(|e| invalid(format!("{flag}: {}", e.description())))?;
     Ok(set.iter().map(str::to_owned).collect())
 }
@@ -554,8 +578,8 @@ fn parse_scopes(values: &[String], flag: &str) -> AdminResult<Vec<String>> {
 /// (RFC 8252 §7.1). Script-bearing schemes are refused (RFC 9700 §2.6).
 pub fn validate_redirect_uri(raw: &str) -> AdminResult<()> {
     let bad = |why: &str| invalid(format!("redirect URI '{}' {why}", raw.escape_default()));
-    if raw.len() > 2000 {
-        return Err(bad("is longer than 2000 characters"));
+    if raw.len() > MAX_REDIRECT_URI_BYTES {
+        return Err(bad("is longer than 2000 bytes"));
     }
     if raw.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') || raw.contains('*') {
         return Err(bad("contains whitespace, control characters, '\\' or a wildcard"));

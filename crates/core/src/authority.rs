@@ -12,7 +12,7 @@ use crate::error::OAuthError;
 use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord};
 use crate::password::PasswordChecker;
 use crate::secret::SecretHasher;
-use crate::store::{Store, StoreError};
+use crate::store::{PendingLimits, Store, StoreError};
 use crate::token::jwt::{self, AccessTokenClaims};
 use crate::token::keys::KeyRing;
 use crate::token::{opaque, token_id_hex};
@@ -47,6 +47,7 @@ pub struct Authority {
     realms: RwLock<HashMap<String, (Realm, Instant)>>,
     /// Failed sign-ins allowed from one address per window; 0: no per-address limit.
     sign_in_failures_per_address: u32,
+    pending_limits: PendingLimits,
     clients: ClientCache,
 }
 
@@ -129,6 +130,10 @@ impl Authority {
             keys: RwLock::new(HashMap::new()),
             realms: RwLock::new(HashMap::new()),
             sign_in_failures_per_address: crate::throttle::PER_ADDRESS,
+            pending_limits: PendingLimits {
+                per_session: crate::authorize::limits::DEFAULT_PENDING_PER_SESSION,
+                per_address: crate::authorize::limits::DEFAULT_PENDING_PER_ADDRESS,
+            },
             clients: ClientCache::default(),
         })
     }
@@ -143,6 +148,16 @@ impl Authority {
 
     pub fn sign_in_failures_per_address(&self) -> u32 {
         self.sign_in_failures_per_address
+    }
+
+    /// Caps on pending authorization requests (defaults in `authorize::limits`).
+    pub fn with_pending_limits(mut self, limits: PendingLimits) -> Self {
+        self.pending_limits = limits;
+        self
+    }
+
+    pub fn pending_limits(&self) -> PendingLimits {
+        self.pending_limits
     }
 
     pub fn now(&self) -> i64 {

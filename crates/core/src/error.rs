@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    /// `temporarily_unavailable` with 429: this caller has too much pending.
+    TooManyRequests,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "invalid_request",
             ErrorCode::PayloadTooLarge => "invalid_request",
+            ErrorCode::TooManyRequests => "temporarily_unavailable",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
         }
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::ServerError => 500,
             ErrorCode::TemporarilyUnavailable => 503,
             _ => 400,

@@ -15,6 +15,7 @@ pub mod params;
 pub mod password;
 pub mod pkce;
 pub mod public_url;
+pub mod purge;
 pub mod redirect;
 pub mod request_writes;
 pub mod scope;

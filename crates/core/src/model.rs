@@ -276,6 +276,8 @@ pub struct AuthorizationRequest {
     pub csrf_hash: [u8; 32],
     pub created_at: i64,
     pub expires_at: i64,
+    /// The address it came from (IPv6 by /64), for the per-address cap.
+    pub client_addr: Option<String>,
 }
 
 /// An OAuth client of a realm.

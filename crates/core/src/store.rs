@@ -64,6 +64,61 @@ pub enum Rotation {
     Reused,
 }
 
+/// What [`Store::purge_expired`] deletes: rows that expired before `expired_before`
+/// (tokens, codes, sessions, pending requests, and then the grants left with no token
+/// and no code) and sign-in counters whose window began before `window_started_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeCutoffs {
+    pub expired_before: i64,
+    pub window_started_before: i64,
+}
+
+/// Rows deleted by one [`Store::purge_expired`] call, per table, in a fixed order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub deleted: Vec<(&'static str, u64)>,
+}
+
+impl PurgeReport {
+    pub fn total(&self) -> u64 {
+        self.deleted.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Rows deleted from `table` (0 if it was not purged).
+    pub fn get(&self, table: &str) -> u64 {
+        self.deleted.iter().filter(|(t, _)| *t == table).map(|(_, n)| n).sum()
+    }
+
+    /// Adds `other`'s counts to these, table by table.
+    pub fn add(&mut self, other: &PurgeReport) {
+        for (table, n) in &other.deleted {
+            match self.deleted.iter_mut().find(|(t, _)| t == table) {
+                Some((_, sum)) => *sum += n,
+                None => self.deleted.push((table, *n)),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for PurgeReport {
+    /// `tokens=12 sessions=0 ...`, for the log line of each pass.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (table, n)) in self.deleted.iter().enumerate() {
+            write!(f, "{}{table}={n}", if i == 0 { "" } else { " " })?;
+        }
+        Ok(())
+    }
+}
+
+/// Caps on live pending authorization requests, applied as a new one is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingLimits {
+    /// A session keeps at most this many (its newest); older ones are deleted.
+    pub per_session: u32,
+    /// An address with this many live requests gets no more; 0: no limit.
+    pub per_address: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
@@ -197,6 +252,18 @@ pub trait Store: Send + Sync + 'static {
     async fn create_authorization_request(&self, request: &AuthorizationRequest) -> StoreResult<()>;
     /// The request if it exists and has not expired at `now`.
     async fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+    /// Stores `request` (and `session` first, when it is a new one), in one
+    /// transaction, unless `request.client_addr` already has `limits.per_address` live
+    /// requests at `now`: then `Ok(false)` and nothing is written. Then deletes the
+    /// oldest requests of its session beyond `limits.per_session`. Concurrent calls
+    /// may overshoot the per-address cap by how many are in flight.
+    async fn create_capped_authorization_request(
+        &self,
+        session: Option<&BrowserSession>,
+        request: &AuthorizationRequest,
+        now: i64,
+        limits: PendingLimits,
+    ) -> StoreResult<bool>;
     /// Consumes the request: true for exactly one caller.
     async fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
 
@@ -246,4 +313,13 @@ pub trait Store: Send + Sync + 'static {
         grace_since: Option<i64>,
         new_tokens: &[TokenRecord],
     ) -> StoreResult<Rotation>;
+
+    // Maintenance.
+
+    /// Deletes up to `batch_size` rows past `cutoffs` from each purged table, each
+    /// table in a short transaction of its own, so that callers repeat it (while some
+    /// table reports a full batch) rather than hold locks. A grant goes only once no
+    /// token and no code names it: its tokens read their revocation through it.
+    /// Idempotent, and safe to run on every instance at once.
+    async fn purge_expired(&self, cutoffs: PurgeCutoffs, batch_size: u32) -> StoreResult<PurgeReport>;
 }

@@ -111,6 +111,10 @@ impl PgStore {
         self.token_writer.check_running()
     }
 
+    fn purges(&self) -> &'static [crate::sql::Purge] {
+        crate::sql::PURGES_PG
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

@@ -429,6 +429,7 @@ pub(crate) struct AuthorizationRequestRow {
     csrf_hash: Vec<u8>,
     created_at: i64,
     expires_at: i64,
+    client_addr: Option<String>,
 }
 
 impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
@@ -452,6 +453,7 @@ impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
             prompt: r.prompt,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            client_addr: r.client_addr,
         })
     }
 }

@@ -99,7 +99,8 @@ macro_rules! impl_store {
                 StoredToken, TokenRecord, User,
             };
             use portcullis_core::store::{
-                CodeRedemption, FailureCount, FailureKey, Rotation, Store, StoreError, StoreResult,
+                CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store,
+                StoreError, StoreResult,
             };
             use sqlx::Database;
 
@@ -291,6 +292,7 @@ macro_rules! impl_store {
                     .bind(&r.csrf_hash[..])
                     .bind(r.created_at)
                     .bind(r.expires_at)
+                    .bind(r.client_addr.as_deref())
             }
 
             fn found(rows_affected: u64) -> StoreResult<()> {
@@ -773,6 +775,40 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                async fn create_capped_authorization_request(
+                    &self,
+                    session: Option<&BrowserSession>,
+                    request: &AuthorizationRequest,
+                    now: i64,
+                    limits: PendingLimits,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.begin().await.map_err($map_err)?;
+                    if let (Some(addr), cap @ 1..) = (request.client_addr.as_deref(), limits.per_address) {
+                        let live = sqlx::query_scalar::<$db, i64>(sql::REQUEST_COUNT_FOR_ADDRESS)
+                            .bind(addr)
+                            .bind(now)
+                            .bind(i64::from(cap))
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err($map_err)?;
+                        if live >= i64::from(cap) {
+                            return Ok(false);
+                        }
+                    }
+                    if let Some(session) = session {
+                        bind_session(query(sql::SESSION_INSERT), session).execute(&mut *tx).await.map_err($map_err)?;
+                    }
+                    bind_request(query(sql::REQUEST_INSERT), request).execute(&mut *tx).await.map_err($map_err)?;
+                    query(sql::REQUEST_TRIM_SESSION)
+                        .bind(&request.session_hash[..])
+                        .bind(i64::from(limits.per_session.max(1)))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(true)
+                }
+
                 async fn get_authorization_request(
                     &self,
                     id: &[u8; 16],
@@ -1022,6 +1058,55 @@ macro_rules! impl_store {
                     }
                     tx.commit().await.map_err($map_err)?;
                     Ok(outcome)
+                }
+
+                /// Each table's batch is one transaction; the grants its rows named are
+                /// checked in that same transaction, by primary key, so no statement
+                /// scans the grants table.
+                async fn purge_expired(&self, cutoffs: PurgeCutoffs, batch_size: u32) -> StoreResult<PurgeReport> {
+                    let mut report = PurgeReport::default();
+                    let mut grants_deleted = 0;
+                    for purge in self.purges() {
+                        let cutoff = match purge.cutoff {
+                            sql::Cutoff::Expired => cutoffs.expired_before,
+                            sql::Cutoff::WindowStarted => cutoffs.window_started_before,
+                        };
+                        let mut tx = self.begin().await.map_err($map_err)?;
+                        let limit = i64::from(batch_size.max(1));
+                        let deleted = if purge.returns_grants {
+                            let named = sqlx::query_scalar::<$db, Option<Vec<u8>>>(purge.sql)
+                                .bind(cutoff)
+                                .bind(limit)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .map_err($map_err)?;
+                            let deleted = named.len() as u64;
+                            let mut grants: Vec<Vec<u8>> = named.into_iter().flatten().collect();
+                            grants.sort_unstable();
+                            grants.dedup();
+                            for grant in &grants {
+                                let done = query(sql::GRANT_DELETE_IF_UNUSED)
+                                    .bind(&grant[..])
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err($map_err)?;
+                                grants_deleted += done.rows_affected();
+                            }
+                            deleted
+                        } else {
+                            query(purge.sql)
+                                .bind(cutoff)
+                                .bind(limit)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err($map_err)?
+                                .rows_affected()
+                        };
+                        tx.commit().await.map_err($map_err)?;
+                        report.deleted.push((purge.table, deleted));
+                    }
+                    report.deleted.push((sql::GRANTS_TABLE, grants_deleted));
+                    Ok(report)
                 }
             }
         }

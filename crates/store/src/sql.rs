@@ -89,7 +89,7 @@ macro_rules! request_columns {
     () => {
         "id, realm, session_hash, client_id, redirect_uri, redirect_uri_given, response_type, \
          response_mode, scope, state, code_challenge, code_challenge_method, prompt, csrf_hash, \
-         created_at, expires_at"
+         created_at, expires_at, client_addr"
     };
 }
 
@@ -282,11 +282,17 @@ pub const SESSION_DELETE: &str = "DELETE FROM sessions WHERE id_hash = $1";
 pub const REQUEST_INSERT: &str = concat!(
     "INSERT INTO authorization_requests (",
     request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
 );
 pub const REQUEST_GET: &str =
     concat!("SELECT ", request_columns!(), " FROM authorization_requests WHERE id = $1 AND expires_at > $2");
 pub const REQUEST_DELETE: &str = "DELETE FROM authorization_requests WHERE id = $1";
+/// Live requests from address `$1` at `$2`, counted no further than `$3`.
+pub const REQUEST_COUNT_FOR_ADDRESS: &str = "SELECT count(*) FROM (SELECT 1 FROM authorization_requests \
+     WHERE client_addr = $1 AND expires_at > $2 LIMIT $3) AS live";
+/// Keeps the newest `$2` requests of session `$1` (ids are time-ordered).
+pub const REQUEST_TRIM_SESSION: &str = "DELETE FROM authorization_requests WHERE session_hash = $1 \
+     AND id NOT IN (SELECT id FROM authorization_requests WHERE session_hash = $1 ORDER BY id DESC LIMIT $2)";
 
 pub const CONSENT_GET: &str = "SELECT scope FROM consents WHERE realm = $1 AND user_id = $2 AND client_id = $3";
 pub const CONSENT_SAVE: &str = "INSERT INTO consents (realm, user_id, client_id, scope, granted_at) \
@@ -317,3 +323,96 @@ pub const CODE_REDEEM: &str = concat!(
     "UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
     code_columns!()
 );
+
+/// Which cutoff of `PurgeCutoffs` a purge statement takes as `$1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cutoff {
+    Expired,
+    WindowStarted,
+}
+
+/// One table the purge keeps small: the statement deleting one batch (`$1` the
+/// cutoff, `$2` the batch size; an index range scan on the indexes of migration 0005)
+/// and whether it returns the grant ids of the rows it deleted, whose grants may then
+/// be left with nothing naming them.
+pub struct Purge {
+    pub table: &'static str,
+    pub cutoff: Cutoff,
+    pub returns_grants: bool,
+    pub sql: &'static str,
+}
+
+/// The purge statements; `$lock` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that
+/// instances purging at once take disjoint batches instead of waiting on each other
+/// (SQLite has one writer at a time anyway). A new table is one more line.
+macro_rules! purges {
+    ($lock:literal) => {
+        &[
+            Purge {
+                table: "tokens",
+                cutoff: Cutoff::Expired,
+                returns_grants: true,
+                sql: concat!(
+                    "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires_at < $1 LIMIT $2",
+                    $lock,
+                    ") RETURNING grant_id"
+                ),
+            },
+            Purge {
+                table: "authorization_codes",
+                cutoff: Cutoff::Expired,
+                returns_grants: true,
+                sql: concat!(
+                    "DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes \
+                     WHERE expires_at < $1 LIMIT $2",
+                    $lock,
+                    ") RETURNING grant_id"
+                ),
+            },
+            Purge {
+                table: "sessions",
+                cutoff: Cutoff::Expired,
+                returns_grants: false,
+                sql: concat!(
+                    "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2",
+                    $lock,
+                    ")"
+                ),
+            },
+            Purge {
+                table: "authorization_requests",
+                cutoff: Cutoff::Expired,
+                returns_grants: false,
+                sql: concat!(
+                    "DELETE FROM authorization_requests WHERE id IN (SELECT id FROM authorization_requests \
+                     WHERE expires_at < $1 LIMIT $2",
+                    $lock,
+                    ")"
+                ),
+            },
+            Purge {
+                table: "sign_in_failures",
+                cutoff: Cutoff::WindowStarted,
+                returns_grants: false,
+                sql: concat!(
+                    "DELETE FROM sign_in_failures WHERE (realm, account, address) IN \
+                     (SELECT realm, account, address FROM sign_in_failures WHERE window_start < $1 LIMIT $2",
+                    $lock,
+                    ")"
+                ),
+            },
+        ]
+    };
+}
+
+pub const PURGES_SQLITE: &[Purge] = purges!("");
+pub const PURGES_PG: &[Purge] = purges!(" FOR UPDATE SKIP LOCKED");
+
+/// Reported with the tables of `PURGES_*`.
+pub const GRANTS_TABLE: &str = "grants";
+/// A grant named by no token and no code can issue nothing more and revokes nothing:
+/// its tokens are the only thing that reads it. One that any token row still names
+/// stays, revoked or not, because `get_token` reads the revocation through it.
+pub const GRANT_DELETE_IF_UNUSED: &str = "DELETE FROM grants WHERE id = $1 \
+     AND NOT EXISTS (SELECT 1 FROM tokens WHERE grant_id = $1) \
+     AND NOT EXISTS (SELECT 1 FROM authorization_codes WHERE grant_id = $1)";

@@ -119,6 +119,10 @@ impl SqliteStore {
         self.direct.as_ref().expect("a SQLite file, not an in-memory database").writer().crash();
     }
 
+    fn purges(&self) -> &'static [crate::sql::Purge] {
+        crate::sql::PURGES_SQLITE
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.read
     }

@@ -98,6 +98,78 @@ impl TestDatabase {
     }
 }
 
+/// Tables `fill_expired` grows and `count_rows` counts.
+pub const FILLED_TABLES: [&str; 4] = ["tokens", "sessions", "authorization_requests", "sign_in_failures"];
+
+/// Inserts `per_table` rows into each of `FILLED_TABLES`, all expired at `expired_at`
+/// (sign-in counters: their window began then), with one statement per table, so
+/// that tests can grow a database past 100,000 rows in seconds.
+pub async fn fill_expired(url: &str, realm: &str, client_id: &str, per_table: i64, expired_at: i64) {
+    macro_rules! fill {
+        ($conn:ty, $statements:expr) => {{
+            let mut conn = <$conn>::connect(url).await.unwrap();
+            for sql in $statements {
+                sqlx::query(sql)
+                    .bind(per_table)
+                    .bind(realm)
+                    .bind(client_id)
+                    .bind(expired_at)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }};
+    }
+    if url.starts_with("sqlite:") { fill!(SqliteConnection, FILL_SQLITE) } else { fill!(PgConnection, FILL_PG) }
+}
+
+/// The rows in `table`, one of `FILLED_TABLES`.
+pub async fn count_rows(url: &str, table: &str) -> i64 {
+    assert!(FILLED_TABLES.contains(&table), "not a table tests count: {table}");
+    let sql = AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+    if url.starts_with("sqlite:") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}
+
+// `$1` rows, realm `$2`, client `$3`, expired at `$4`.
+const FILL_SQLITE: [&str; 4] = [
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+     INSERT INTO tokens (id, realm, kind, client_id, subject, scope, permissions, test, issued_at, expires_at) \
+     SELECT randomblob(16), $2, 'access', $3, $3, '', '', 0, $4 - 3600, $4 FROM n",
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+     INSERT INTO sessions (id_hash, realm, created_at, expires_at) SELECT randomblob(32), $2, $4 - 3600, $4 FROM n",
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+     INSERT INTO authorization_requests (id, realm, session_hash, client_id, redirect_uri, redirect_uri_given, \
+     response_type, response_mode, scope, state, csrf_hash, created_at, expires_at, client_addr) \
+     SELECT randomblob(16), $2, randomblob(32), $3, 'https://app.example/cb', 0, 'code', 'query', '', \
+     hex(randomblob(512)), randomblob(32), $4 - 600, $4, '192.0.2.1' FROM n",
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+     INSERT INTO sign_in_failures (realm, account, address, failures, window_start) \
+     SELECT $2, 'bulk:' || hex(randomblob(8)) || i, '192.0.2.1', 1, $4 FROM n",
+];
+
+const FILL_PG: [&str; 4] = [
+    "INSERT INTO tokens (id, realm, kind, client_id, subject, scope, permissions, test, issued_at, expires_at) \
+     SELECT decode(md5(random()::text || i::text), 'hex'), $2, 'access', $3, $3, '', '', false, \
+     $4::int8 - 3600, $4::int8 FROM generate_series(1, $1::int8) AS i",
+    "INSERT INTO sessions (id_hash, realm, created_at, expires_at) \
+     SELECT decode(md5(random()::text || i::text) || md5(i::text), 'hex'), $2, $4::int8 - 3600, $4::int8 \
+     FROM generate_series(1, $1::int8) AS i",
+    "INSERT INTO authorization_requests (id, realm, session_hash, client_id, redirect_uri, redirect_uri_given, \
+     response_type, response_mode, scope, state, csrf_hash, created_at, expires_at, client_addr) \
+     SELECT decode(md5(random()::text || i::text), 'hex'), $2, decode(md5(i::text) || md5(random()::text), 'hex'), \
+     $3, 'https://app.example/cb', false, 'code', 'query', '', repeat(md5(i::text), 32), \
+     decode(md5(i::text) || md5(i::text), 'hex'), $4::int8 - 600, $4::int8, '192.0.2.1' \
+     FROM generate_series(1, $1::int8) AS i",
+    "INSERT INTO sign_in_failures (realm, account, address, failures, window_start) \
+     SELECT $2, 'bulk:' || md5(random()::text) || i, '192.0.2.1', 1, $4::int8 FROM generate_series(1, $1::int8) AS i",
+];
+
 /// `url` with its database replaced by `db`, query string kept.
 pub fn with_database(url: &str, db: &str) -> String {
     let (head, query) = match url.split_once('?') {

@@ -34,7 +34,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
         .await
         .map_err(|e| format!("cannot start: {e}"))?
-        .with_sign_in_failures_per_address(config.sign_in_failures_per_address);
+        .with_sign_in_failures_per_address(config.sign_in_failures_per_address)
+        .with_pending_limits(config.pending_limits);
     let state = AppState {
         authority: Arc::new(authority),
         settings: Arc::new(HttpSettings {
@@ -45,7 +46,21 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         }),
     };
     tracing::info!(addr = %local, public_url, database = store.backend(), "listening");
-    portcullis_server::serve(listener, state, shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
+    // Every instance purges: the store makes concurrent passes safe. Aborted at
+    // shutdown; a batch cut short rolls back and is done again by the next pass.
+    let purge = (!config.purge_interval.is_zero()).then(|| {
+        tokio::spawn(portcullis_core::purge::run(
+            store.clone(),
+            Arc::new(SystemClock),
+            config.purge_interval,
+            portcullis_core::purge::DEFAULT_BATCH_SIZE,
+        ))
+    });
+    let served = portcullis_server::serve(listener, state, shutdown_signal()).await;
+    if let Some(purge) = purge {
+        purge.abort();
+    }
+    served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

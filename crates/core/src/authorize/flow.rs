@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::limits::address_key;
 use super::request::{Prompt, Rejection, ResponseType, ValidRequest, validate};
 use crate::authority::{Authority, TokenClaims, store_failure};
 use crate::error::{ErrorCode, OAuthError};
@@ -122,6 +123,13 @@ async fn new_session(
     realm: &str,
     user_id: Option<&str>,
 ) -> Result<(BrowserSession, NewSession), OAuthError> {
+    let (session, cookie) = mint_session(authority, realm, user_id);
+    authority.store.create_session(&session).await.map_err(store_failure)?;
+    Ok((session, cookie))
+}
+
+/// A new session, not yet stored.
+fn mint_session(authority: &Authority, realm: &str, user_id: Option<&str>) -> (BrowserSession, NewSession) {
     let now = authority.now();
     let secret = random_token_string();
     let session = BrowserSession {
@@ -132,16 +140,19 @@ async fn new_session(
         created_at: now,
         expires_at: now + SESSION_TTL,
     };
-    authority.store.create_session(&session).await.map_err(store_failure)?;
-    Ok((session, NewSession { cookie: cookie_for(authority, &secret), max_age: SESSION_TTL }))
+    (session, NewSession { cookie: cookie_for(authority, &secret), max_age: SESSION_TTL })
 }
 
-/// Stores the request for `session` and returns it with its CSRF token in the clear.
+/// Stores the request for `session` (and the session too when `new_session`) and
+/// returns it with its CSRF token in the clear; `None`, nothing stored, when `addr` has
+/// too many pending requests.
 async fn store_request(
     authority: &Authority,
     v: &ValidRequest,
     session: &BrowserSession,
-) -> Result<(AuthorizationRequest, String), OAuthError> {
+    new_session: bool,
+    addr: Option<IpAddr>,
+) -> Result<Option<(AuthorizationRequest, String)>, OAuthError> {
     let now = authority.now();
     let csrf = random_token_string();
     let req = AuthorizationRequest {
@@ -161,9 +172,14 @@ async fn store_request(
         csrf_hash: sha256(csrf.as_bytes()),
         created_at: now,
         expires_at: now + REQUEST_TTL,
+        client_addr: addr.map(address_key),
     };
-    authority.store.create_authorization_request(&req).await.map_err(store_failure)?;
-    Ok((req, csrf))
+    let stored = authority
+        .store
+        .create_capped_authorization_request(new_session.then_some(session), &req, now, authority.pending_limits())
+        .await
+        .map_err(store_failure)?;
+    Ok(stored.then_some((req, csrf)))
 }
 
 /// The reply-to of a stored request.
@@ -188,6 +204,7 @@ pub async fn authorize(
     realm: &str,
     pairs: &[(String, String)],
     cookie: Option<&str>,
+    addr: Option<IpAddr>,
 ) -> Result<Outcome, OAuthError> {
     let v = match validate(authority, realm, pairs).await {
         Ok(v) => v,
@@ -212,11 +229,16 @@ pub async fn authorize(
     let (session, set_session) = match session {
         Some(s) => (s, None),
         None => {
-            let (s, n) = new_session(authority, &v.realm.name, None).await?;
+            let (s, n) = mint_session(authority, &v.realm.name, None);
             (s, Some(n))
         }
     };
-    let (req, csrf) = store_request(authority, &v, &session).await?;
+    let Some((req, csrf)) = store_request(authority, &v, &session, set_session.is_some(), addr).await? else {
+        return Ok(page_error(OAuthError::new(
+            ErrorCode::TooManyRequests,
+            "too many sign-in requests are pending from your network; finish or close some, or try again later",
+        )));
+    };
     let step = match user {
         Some(user) if !v.prompt.login => consent_step(authority, &v.realm, &v.client, &req, csrf, &user).await?,
         _ => Step::Login(LoginPage {

@@ -5,15 +5,13 @@
 //! an open redirector (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2). Only then do errors go
 //! back to the client.
 
+use super::limits::too_long;
 use crate::authority::{Authority, store_failure};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, GrantType, Realm};
 use crate::pkce;
 use crate::redirect::{ClientRedirect, ResponseMode, matches_registered};
 use crate::scope::ScopeSet;
-
-/// Longest `state` echoed back; a longer one is refused rather than truncated.
-pub const MAX_STATE_LEN: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseType {
@@ -152,6 +150,9 @@ pub async fn validate(
     if repeated.iter().any(|r| r == "client_id" || r == "redirect_uri") {
         return Err(page("client_id and redirect_uri may each be sent only once"));
     }
+    if let Some(e) = too_long(pairs, |n| n == "client_id" || n == "redirect_uri") {
+        return Err(Rejection::Page(e));
+    }
     let client_id = get("client_id").ok_or_else(|| page("the client_id parameter is required"))?;
     let client =
         authority.store.get_client(&realm.name, client_id).await.map_err(|e| Rejection::Page(store_failure(e)))?;
@@ -173,10 +174,14 @@ pub async fn validate(
     let fail = |reply: &ReplyTo, code: ErrorCode, d: &'static str| {
         Err(Rejection::Redirect(reply.error(&OAuthError::new(code, d))))
     };
-    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
-        return fail(&reply, ErrorCode::InvalidRequest, "state is longer than 4096 bytes");
+    // An over-long state is not echoed, so that the error redirect stays small.
+    if let Some(e) = too_long(pairs, |n| n == "state") {
+        return Err(Rejection::Redirect(reply.error(&e)));
     }
     reply.state = state;
+    if let Some(e) = too_long(pairs, |n| !matches!(n, "client_id" | "redirect_uri" | "state")) {
+        return Err(Rejection::Redirect(reply.error(&e)));
+    }
     match get("response_mode").map(ResponseMode::parse) {
         None => {}
         Some(Some(m)) if !(response_type == Some("token") && m == ResponseMode::Query) => reply.mode = m,

@@ -53,7 +53,12 @@ fn failure(state: &AppState, realm: &str, e: OAuthError) -> Response {
 }
 
 /// `GET` or `POST {issuer}/oauth/authorize`.
-pub async fn authorize(State(state): State<AppState>, RealmName(realm): RealmName, req: Request) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    RealmName(realm): RealmName,
+    ClientAddr(addr): ClientAddr,
+    req: Request,
+) -> Response {
     let headers = req.headers().clone();
     let pairs = if req.method() == Method::POST {
         match read_body(req.into_body(), state.settings.body_limit).await {
@@ -68,7 +73,7 @@ pub async fn authorize(State(state): State<AppState>, RealmName(realm): RealmNam
         Err(e) => return failure(&state, &realm, e),
     };
     let cookie = session_cookie(&headers);
-    match flow::authorize(&state.authority, &realm, &pairs, cookie.as_deref()).await {
+    match flow::authorize(&state.authority, &realm, &pairs, cookie.as_deref(), addr).await {
         Ok(outcome) => render(outcome, &Urls::new(&state, &realm).ctx()),
         Err(e) => failure(&state, &realm, e),
     }

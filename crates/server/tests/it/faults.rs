@@ -13,7 +13,10 @@ use portcullis_core::model::{
     TokenRecord, User,
 };
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
-use portcullis_core::store::{CodeRedemption, FailureCount, FailureKey, Rotation, Store, StoreError, StoreResult};
+use portcullis_core::store::{
+    CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError,
+    StoreResult,
+};
 use portcullis_server::HttpSettings;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -110,6 +113,7 @@ switchable! {
     fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;
     fn create_authorization_request(&self, r: &AuthorizationRequest) -> StoreResult<()>;
     fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+    fn create_capped_authorization_request(&self, s: Option<&BrowserSession>, r: &AuthorizationRequest, now: i64, l: PendingLimits) -> StoreResult<bool>;
     fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
     fn get_consent(&self, r: &str, u: &str, c: &str) -> StoreResult<Option<String>>;
     fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
@@ -122,6 +126,7 @@ switchable! {
     fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;
     fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
     fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
+    fn purge_expired(&self, c: PurgeCutoffs, batch: u32) -> StoreResult<PurgeReport>;
 }
 
 /// A server whose store can be switched off or made to panic.

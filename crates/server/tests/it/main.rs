@@ -10,6 +10,7 @@ mod client_library;
 mod client_middleware;
 mod code_flow;
 mod faults;
+mod growth;
 mod introspection;
 mod metadata;
 mod multi_instance;

@@ -252,5 +252,11 @@ pub fn request(realm: &str, client_id: &str) -> AuthorizationRequest {
         csrf_hash: [0x44; 32],
         created_at: NOW,
         expires_at: NOW + 600,
+        client_addr: Some("2001:db8:1:2::/64".to_owned()),
     }
+}
+
+/// A session of no user expiring at `expires_at`.
+pub fn session_expiring(expires_at: i64) -> BrowserSession {
+    BrowserSession { expires_at, created_at: expires_at - 600, ..session("acme", None) }
 }

@@ -8,6 +8,7 @@ mod fixtures;
 mod grants;
 mod harness;
 mod keys;
+mod purge;
 mod realms;
 mod sessions;
 mod sign_in_failures;
@@ -123,6 +124,12 @@ conformance! {
         sign_in_failures::a_release_takes_back_one_failure_of_its_window,
         sign_in_failures::unlocking_clears_an_account_from_every_address,
         sign_in_failures::a_concurrent_burst_never_passes_the_limit,
+        purge::purge_deletes_expired_tokens_and_keeps_the_rest,
+        purge::purge_deletes_a_grant_only_when_nothing_names_it,
+        purge::purge_deletes_expired_sessions_requests_and_counters,
+        purge::purge_deletes_at_most_a_batch_per_table_per_call,
+        purge::pending_requests_keep_the_newest_per_session,
+        purge::pending_requests_are_capped_per_address,
     ],
     url: [
         backend::migrations_are_idempotent,

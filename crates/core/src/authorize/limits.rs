@@ -1,0 +1,83 @@
+//! Bounds on what the authorization endpoint stores for a browser that has not signed
+//! in: every parameter that is stored, echoed or compared has a length limit (longer
+//! is refused, never truncated), and pending requests are capped per browser session
+//! and per client address.
+
+use std::net::IpAddr;
+
+use crate::error::OAuthError;
+
+/// Pending requests a browser session keeps: a new one deletes the session's oldest
+/// beyond this, so a user with many tabs open is never refused, and a script reusing
+/// one cookie stores no more than this.
+pub const DEFAULT_PENDING_PER_SESSION: u32 = 32;
+/// Live pending requests one client address may have; past it the endpoint answers 429
+/// and stores nothing. A script without cookies gets a new session each time, so this
+/// is what bounds it. High, because many people may share a NAT.
+pub const DEFAULT_PENDING_PER_ADDRESS: u32 = 1000;
+
+/// The longest value accepted, in bytes, for each authorization request parameter that
+/// is stored, echoed or compared. `redirect_uri` matches the longest one an admin can
+/// register; `state` is echoed byte-exact up to its limit.
+pub const PARAM_LIMITS: &[(&str, usize)] = &[
+    ("client_id", 255),
+    ("redirect_uri", crate::admin::MAX_REDIRECT_URI_BYTES),
+    ("state", 4096),
+    ("scope", crate::admin::MAX_SCOPES_BYTES),
+    ("code_challenge", 128),
+    ("code_challenge_method", 16),
+    ("nonce", 512),
+    ("login_hint", 255),
+    ("prompt", 64),
+    ("response_type", 64),
+    ("response_mode", 64),
+];
+
+/// `invalid_request` naming the first parameter among `pairs` selected by `which` that
+/// is over its limit.
+pub fn too_long(pairs: &[(String, String)], which: impl Fn(&str) -> bool) -> Option<OAuthError> {
+    pairs.iter().filter(|(name, _)| which(name)).find_map(|(name, value)| {
+        let (_, limit) = PARAM_LIMITS.iter().find(|(n, _)| n == name)?;
+        (value.len() > *limit).then(|| OAuthError::invalid_request(format!("{name} is longer than {limit} bytes")))
+    })
+}
+
+/// The address a pending request is counted under: IPv4 as is, IPv6 by its /64, the
+/// block one subscriber usually gets whole.
+pub fn address_key(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_peers_share_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(address_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
+    fn limits_are_in_bytes_and_inclusive() {
+        let at = |v: String| vec![("state".to_owned(), v)];
+        assert!(too_long(&at("é".repeat(2048)), |_| true).is_none());
+        let e = too_long(&at("é".repeat(2048) + "x"), |_| true).unwrap();
+        assert_eq!(e.description(), "state is longer than 4096 bytes");
+        assert!(too_long(&at("x".repeat(5000)), |n| n != "state").is_none());
+    }
+}
