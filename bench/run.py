@@ -1806,7 +1806,8 @@ def write_markdown(report: dict, path: str) -> str:
         "",
         "Ratio = Portcullis req/s ÷ peer req/s (the peer keeps tokens in memory and is measured once, in the first "
         "phase). Floor = share of the same server's GET /healthz rate. ✗ = at least one repeat was invalid "
-        "(non-2xx, socket errors, or a server died); its numbers are shown but are not to be trusted.",
+        "(non-2xx, a 2xx without the expected content, socket errors, or a server died); its numbers are shown but "
+        "are not to be trusted.",
         "",
         "| scenario | backend | Portcullis req/s | p99 | peer req/s | p99 | ratio | of floor | notes |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
