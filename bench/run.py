@@ -400,6 +400,9 @@ class Wrk:
         url = f"http://{LOOPBACK}:{load.ports[0]}/"
         cmd = ["taskset", "-c", self.lg_cores, "wrk", "-t", str(threads), "-c", str(connections),
                "-d", f"{max(1, int(duration))}s", "--timeout", f"{self.args.timeout:g}s", "-s", script, url]
+        # Write back what earlier runs left dirty in the page cache, so that an fsync of this run
+        # (SQLite with synchronous=full) does not pay for another server's unsynced writes.
+        os.sync()
         for pid in pids:
             reset_peak_rss(pid)
         cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
