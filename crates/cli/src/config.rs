@@ -364,12 +364,12 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_commits_survive_power_loss_unless_told_otherwise() {
+    fn sqlite_commits_survive_power_loss_only_when_asked() {
         let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
-        assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Full);
-        let serve = ServeArgs { sqlite_synchronous: Some("normal".into()), ..Default::default() };
-        let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
         assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Normal);
+        let serve = ServeArgs { sqlite_synchronous: Some("full".into()), ..Default::default() };
+        let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
+        assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Full);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Form parsing cost against input size: a body of many short parameter names must
-//! cost about what a body of the same size with one long value costs (the duplicate
-//! check is a set, not a scan), and both must grow linearly with the size.
+//! Form parsing cost against input size: both a body of many short parameter names
+//! and one of a single long value must grow linearly with the size (the duplicate
+//! check is a set, not a scan), and a body past the parameter cap must cost no more
+//! than one at the cap.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use portcullis_core::urlencoded::parse_form;

@@ -281,7 +281,7 @@ mod tests {
             readers.push(store.read.acquire().await.unwrap());
         }
         assert_eq!(pragma::<String>(&mut writer, "PRAGMA journal_mode").await, "wal");
-        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 2, "FULL by default");
+        assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 1, "NORMAL by default");
         assert_eq!(pragma::<i64>(&mut writer, "PRAGMA query_only").await, 0);
         for conn in std::iter::once(&mut writer).chain(readers.iter_mut()) {
             assert_eq!(pragma::<i64>(conn, "PRAGMA foreign_keys").await, 1);

@@ -62,6 +62,7 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let http = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..http };
         let mut s = Self::instance_with(&url, clock, wrap, configure, http).await;
         s._dir = Some(dir);
         s
