@@ -26,6 +26,8 @@ mod manager;
 mod requests;
 #[cfg(feature = "resource")]
 pub mod resource;
+#[cfg(feature = "sqlite")]
+mod sqlite_store;
 mod store;
 mod token;
 
@@ -35,5 +37,7 @@ pub use error::{Error, Result};
 pub use introspection::Introspection;
 pub use manager::TokenManager;
 pub use portcullis_proto::TokenResponse;
+#[cfg(feature = "sqlite")]
+pub use sqlite_store::SqliteTokenStore;
 pub use store::{MemoryStore, TokenStore};
 pub use token::{AccessToken, StoredToken, Subject};

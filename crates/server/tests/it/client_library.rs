@@ -232,3 +232,36 @@ async fn a_wrong_secret_is_invalid_client_and_a_bad_issuer_is_a_discovery_error(
     let e = TokenManager::discover("http://127.0.0.1:9/realms/x", ClientConfig::new("x")).await.err().unwrap();
     assert!(matches!(e, Error::Network(_)), "{e}");
 }
+
+/// With the SQLite store a restarted service keeps its tokens: the new manager serves
+/// the stored token without asking the server, and refreshes with the stored refresh
+/// token.
+#[tokio::test]
+async fn tokens_survive_a_restart_with_the_sqlite_store() {
+    use portcullis_client::SqliteTokenStore;
+    let s = TestServer::start().await;
+    let (c, response) = user_setup(&s).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let alice = Subject::User("alice".into());
+    let (own, registered) = {
+        let m = manager(&s, &c, |cfg| cfg.with_store(SqliteTokenStore::open(&path).unwrap())).await;
+        let registered = m.register(&alice, response).await.unwrap();
+        (m.get(&Subject::Client, Some(&["a"])).await.unwrap(), registered)
+    };
+    let written = tokens_written(&s).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let restarted = manager(&s, &c, |cfg| cfg.with_store(SqliteTokenStore::open(&path).unwrap())).await;
+    assert_eq!(restarted.get(&Subject::Client, Some(&["a"])).await.unwrap().secret(), own.secret());
+    assert_eq!(restarted.get(&alice, Some(&["a", "b"])).await.unwrap().secret(), registered.secret());
+    assert_eq!(tokens_written(&s).await, written, "served from the file");
+    let narrowed = restarted.get(&alice, Some(&["b"])).await.unwrap();
+    assert!(s.is_active("default", &c, narrowed.secret()).await, "the stored refresh token worked");
+    assert_eq!(restarted.delete_all(&alice).await.unwrap(), 2);
+    let again = manager(&s, &c, |cfg| cfg.with_store(SqliteTokenStore::open(&path).unwrap())).await;
+    assert!(matches!(again.get(&alice, None).await, Err(Error::NoRefreshToken)), "deletions persist too");
+}
