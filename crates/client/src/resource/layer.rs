@@ -26,11 +26,22 @@ pub struct RequireToken {
     kinds: Vec<String>,
     permissions: Vec<String>,
     resource_metadata: Option<String>,
+    form_body: bool,
 }
+
+/// Largest form body read for an `access_token` when the form-body method is on.
+const FORM_BODY_LIMIT: usize = 64 * 1024;
 
 impl RequireToken {
     pub fn new(verifier: Verifier) -> Self {
-        Self { verifier, scopes: Vec::new(), kinds: Vec::new(), permissions: Vec::new(), resource_metadata: None }
+        Self {
+            verifier,
+            scopes: Vec::new(),
+            kinds: Vec::new(),
+            permissions: Vec::new(),
+            resource_metadata: None,
+            form_body: false,
+        }
     }
 
     /// The token must carry `scope`.
@@ -65,6 +76,14 @@ impl RequireToken {
         self
     }
 
+    /// Also accepts the token as `access_token` in an `application/x-www-form-urlencoded`
+    /// body (RFC 6750 §2.2) when no Authorization header carries one. Off by default;
+    /// the query string (§2.3) is never read.
+    pub fn allow_form_body(mut self) -> Self {
+        self.form_body = true;
+        self
+    }
+
     /// The claims of `token` if it satisfies every requirement.
     pub async fn check(&self, token: Option<&str>) -> Result<Claims, TokenError> {
         let token = token.ok_or(TokenError::Missing)?;
@@ -89,6 +108,12 @@ impl RequireToken {
     fn refusal(&self, e: &TokenError) -> Response {
         refusal(e, self.resource_metadata.as_deref())
     }
+}
+
+fn is_form(parts: &Parts) -> bool {
+    parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    })
 }
 
 /// The bearer token of `parts` (RFC 6750 §2.1), never from the query string.
@@ -175,8 +200,17 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let require = self.require.clone();
         Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            match require.check(bearer(&parts)).await {
+            let (mut parts, mut body) = request.into_parts();
+            let mut token = bearer(&parts).map(str::to_owned);
+            if token.is_none() && require.form_body && is_form(&parts) {
+                let Ok(bytes) = axum::body::to_bytes(body, FORM_BODY_LIMIT).await else {
+                    return Ok(require.refusal(&TokenError::Malformed));
+                };
+                token =
+                    url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned());
+                body = axum::body::Body::from(bytes);
+            }
+            match require.check(token.as_deref()).await {
                 Ok(claims) => {
                     parts.extensions.insert(VerifiedToken(claims));
                     inner.call(Request::from_parts(parts, body)).await

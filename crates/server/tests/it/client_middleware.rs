@@ -149,3 +149,35 @@ async fn the_extractor_refuses_without_the_layer() {
     let r = reqwest::Client::new().get(&base).bearer_auth("anything").send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// RFC 6750 §2.2's form body works only when enabled; the query string never does.
+#[tokio::test]
+async fn the_form_body_carries_a_token_only_when_enabled_and_the_query_never() {
+    let s = TestServer::start().await;
+    let (c, verifier) = setup(&s, TokenFormat::Opaque).await;
+    let token = s.token("acme", &c, Some("orders.read")).await;
+    let serve = |layer: RequireToken| async move {
+        let app = Router::new()
+            .route(
+                "/orders",
+                axum::routing::post(|VerifiedToken(claims): VerifiedToken, body: String| async move {
+                    format!("{} {body}", claims.sub.unwrap_or_default())
+                }),
+            )
+            .layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    };
+    let http = reqwest::Client::new();
+    let form = [("access_token", token.as_str()), ("item", "42")];
+    let off = serve(RequireToken::new(verifier.clone())).await;
+    assert_eq!(http.post(format!("{off}/orders")).form(&form).send().await.unwrap().status(), 401);
+    let on = serve(RequireToken::new(verifier).allow_form_body()).await;
+    let r = http.post(format!("{on}/orders")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().ends_with("item=42"), "the handler still gets the body");
+    let r = http.post(format!("{on}/orders?access_token={token}")).body("").send().await.unwrap();
+    assert_eq!(r.status(), 401, "never from the query string");
+}
