@@ -28,6 +28,7 @@ pub struct ClientConfig {
     pub(crate) leeway: Duration,
     pub(crate) min_introspect_interval: Duration,
     pub(crate) revoke_on_delete: bool,
+    pub(crate) refresh_ahead: Option<Duration>,
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) http_timeout: Duration,
 }
@@ -56,6 +57,7 @@ impl ClientConfig {
             leeway: Duration::from_secs(30),
             min_introspect_interval: Duration::ZERO,
             revoke_on_delete: false,
+            refresh_ahead: None,
             store: None,
             http_timeout: Duration::from_secs(30),
         }
@@ -92,6 +94,14 @@ impl ClientConfig {
     /// `delete` also revokes the token at the server (best effort, the outcome logged).
     pub fn with_revoke_on_delete(mut self, revoke: bool) -> Self {
         self.revoke_on_delete = revoke;
+        self
+    }
+
+    /// How long before a token counts as expired a `get` that finds it starts a refresh
+    /// in the background (give or take a fifth, so that managers started together do
+    /// not refresh together). By default a tenth of the token's lifetime.
+    pub fn with_refresh_ahead(mut self, ahead: Duration) -> Self {
+        self.refresh_ahead = Some(ahead);
         self
     }
 

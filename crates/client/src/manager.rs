@@ -58,7 +58,7 @@ impl TokenManager {
         let store: Arc<dyn TokenStore> = config.store.clone().unwrap_or_else(|| Arc::new(MemoryStore::default()));
         let mut tokens: HashMap<Subject, Vec<Cached>> = HashMap::new();
         for t in store.load().await? {
-            let cached = Cached::new(t, config.leeway);
+            let cached = Cached::new(t, &config);
             tokens.entry(cached.token.0.subject.clone()).or_default().push(cached);
         }
         Ok(Self {
@@ -161,14 +161,14 @@ impl TokenManager {
 }
 
 impl Cached {
-    fn new(token: StoredToken, leeway: Duration) -> Self {
+    fn new(token: StoredToken, config: &ClientConfig) -> Self {
         let refresh_from = token.expires_at.and_then(|exp| {
             let lifetime = exp.duration_since(token.obtained_at).ok()?;
-            // A tenth of the lifetime before the leeway, give or take a fifth of that,
-            // so that many managers started together do not refresh together.
-            let ahead = lifetime / 10;
-            let jitter = ahead.mul_f64(0.8 + 0.4 * unit_random(&token.access_token));
-            exp.checked_sub(leeway + jitter)
+            // Before the leeway, give or take a fifth, so that many managers started
+            // together do not refresh together.
+            let ahead = config.refresh_ahead.unwrap_or(lifetime / 10);
+            let jittered = ahead.mul_f64(0.8 + 0.4 * unit_random(&token.access_token));
+            Some(exp.checked_sub(config.leeway + jittered).unwrap_or(token.obtained_at))
         });
         Self { token: AccessToken(Arc::new(token)), refresh_from }
     }
@@ -265,7 +265,7 @@ impl Inner {
             expires_at: response.expires_in.map(|s| now + Duration::from_secs(s)),
             obtained_at: now,
         };
-        let cached = Cached::new(token, self.config.leeway);
+        let cached = Cached::new(token, &self.config);
         let mut saved = vec![cached.token.0.as_ref().clone()];
         let mut replaced = Vec::new();
         {

@@ -2,6 +2,23 @@
 //! the issuer's JWKS, opaque tokens through introspection) and require a scope, a
 //! token kind or permissions of it, as a tower layer with an axum extractor. Failures
 //! answer as RFC 6750 §3 asks.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use portcullis_client::ClientConfig;
+//! use portcullis_client::resource::{RequireToken, VerifiedToken, Verifier};
+//!
+//! # async fn run() -> Result<(), portcullis_client::Error> {
+//! // This API's own client authenticates the introspection of opaque tokens.
+//! let config = ClientConfig::new("RS_ID").with_secret("RS_SECRET");
+//! let verifier = Verifier::discover("http://127.0.0.1:8080/realms/default", config).await?;
+//! let app: Router = Router::new()
+//!     .route("/invoices", get(|VerifiedToken(claims): VerifiedToken| async move { claims.sub.unwrap_or_default() }))
+//!     .layer(RequireToken::new(verifier).scope("invoices.read").kind("access"));
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
 
 mod claims;
 mod jwks;

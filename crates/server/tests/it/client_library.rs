@@ -265,3 +265,61 @@ async fn tokens_survive_a_restart_with_the_sqlite_store() {
     let again = manager(&s, &c, |cfg| cfg.with_store(SqliteTokenStore::open(&path).unwrap())).await;
     assert!(matches!(again.get(&alice, None).await, Err(Error::NoRefreshToken)), "deletions persist too");
 }
+
+/// A hit near expiry is answered at once from the cache and starts one refresh in the
+/// background, so callers under load never wait on an expiring token.
+#[tokio::test]
+async fn a_token_near_expiry_is_refreshed_in_the_background() {
+    let s = TestServer::start().await;
+    let c = s.cc_client("default", "svc", "a").await;
+    // Every token is "near expiry" from the start under an hour's refresh-ahead.
+    let m = manager(&s, &c, |cfg| cfg.with_refresh_ahead(Duration::from_secs(3600))).await;
+    let first = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
+    assert_eq!(tokens_written(&s).await, 1);
+    let hit = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
+    assert_eq!(hit.secret(), first.secret(), "answered from the cache, not after a refresh");
+    let mut written = 1;
+    for _ in 0..100 {
+        written = tokens_written(&s).await;
+        if written >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(written >= 2, "the background refresh reached the server");
+    let later = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
+    assert_ne!(later.secret(), first.secret(), "the refreshed token replaced the old one");
+
+    // Without a refresh-ahead window reaching back to now, a hit starts nothing.
+    let quiet = manager(&s, &c, |cfg| cfg).await;
+    let t = quiet.get(&Subject::Client, Some(&["a"])).await.unwrap();
+    let before = tokens_written(&s).await;
+    assert_eq!(quiet.get(&Subject::Client, Some(&["a"])).await.unwrap().secret(), t.secret());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(tokens_written(&s).await, before);
+}
+
+/// client_secret_post sends the credentials in the body; a public client sends only
+/// its id (and the server refuses it client credentials, typed).
+#[tokio::test]
+async fn client_secret_post_and_public_clients_authenticate_as_registered() {
+    use portcullis_client::AuthMethod;
+    use portcullis_core::model::AuthMethod as ServerAuth;
+    let s = TestServer::start().await;
+    let spec = ClientSpec {
+        name: Some("post".into()),
+        grant_types: Some(vec![GrantType::ClientCredentials]),
+        scopes: Some(vec!["a".into()]),
+        auth_method: Some(ServerAuth::ClientSecretPost),
+        ..Default::default()
+    };
+    let post = s.client_with("default", spec).await;
+    let m = manager(&s, &post, |cfg| cfg.with_auth_method(AuthMethod::ClientSecretPost)).await;
+    let t = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
+    assert!(m.introspect(t.secret()).await.unwrap().active, "introspection authenticates the same way");
+    // The same client presenting Basic is refused: the registered method is enforced.
+    let basic = manager(&s, &post, |cfg| cfg).await;
+    assert!(matches!(basic.get(&Subject::Client, Some(&["a"])).await, Err(Error::InvalidClient(_))));
+    let public = TokenManager::discover(&s.issuer("default"), ClientConfig::new(&post.id)).await.unwrap();
+    assert!(matches!(public.get(&Subject::Client, Some(&["a"])).await, Err(Error::InvalidClient(_))));
+}
