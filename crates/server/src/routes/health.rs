@@ -15,11 +15,18 @@ pub async fn healthz() -> Response {
 }
 
 /// Ready when the database answers and the store's writers run; otherwise 503 with
-/// the reason, for the operator (a load balancer needs only the status).
+/// which of the two failed. The database's own message (which may name hosts and
+/// users) goes to the log, not to this public endpoint.
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.authority.store.ping().await.map_err(|e| match e {
         StoreError::Unavailable(reason) => {
-            OAuthError::new(ErrorCode::TemporarilyUnavailable, format!("not ready: {reason}"))
+            tracing::warn!(reason, "not ready");
+            let what = if reason.contains("writer") {
+                "not ready: the database writer has stopped"
+            } else {
+                "not ready: the database cannot be reached"
+            };
+            OAuthError::new(ErrorCode::TemporarilyUnavailable, what)
         }
         other => store_failure(other),
     })?;
