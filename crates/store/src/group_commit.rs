@@ -22,6 +22,8 @@ use crate::handoff::{self, Ticket};
 
 /// Most rows in one transaction.
 const MAX_BATCH: usize = 256;
+/// Most inserts waiting for the writer; one more is refused with `Unavailable` (503).
+const QUEUE: usize = 16 * MAX_BATCH;
 /// How many times the writer yields, waiting for more rows, before it commits.
 const YIELDS: usize = 4;
 
@@ -49,7 +51,11 @@ pub(crate) struct GroupCommit {
 
 impl GroupCommit {
     pub(crate) fn spawn(write: WriteBatch) -> Self {
-        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        Self::spawn_with_queue(write, QUEUE)
+    }
+
+    fn spawn_with_queue(write: WriteBatch, capacity: usize) -> Self {
+        let (queue, rx) = mpsc::channel(capacity);
         tokio::spawn(writer(rx, write));
         Self { queue }
     }
@@ -60,7 +66,12 @@ impl GroupCommit {
     pub(crate) async fn insert(&self, token: TokenRecord, client_revision: Option<i64>) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         let (ticket, _waiter) = handoff::ticket();
-        self.queue.send(Queued { row: (token, client_revision), ticket, reply }).await.map_err(|_| stopped())?;
+        // A full queue is answered at once, as SQLite's writer does: waiting behind a
+        // backlog would only end in the request's timeout.
+        self.queue.try_send(Queued { row: (token, client_revision), ticket, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Unavailable("the token write queue is full".into()),
+            mpsc::error::TrySendError::Closed(_) => stopped(),
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -190,5 +201,43 @@ mod tests {
             assert!(matches!(insert.await.unwrap(), Err(StoreError::Unavailable(_))));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one batch, no retries");
+    }
+
+    /// Past the queue's capacity an insert is refused at once, not held until timeout.
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let (release, hold) = tokio::sync::watch::channel(false);
+        let started = Arc::new(tokio::sync::Notify::new());
+        let signal = started.clone();
+        let write: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
+            let (mut hold, signal) = (hold.clone(), signal.clone());
+            Box::pin(async move {
+                signal.notify_one();
+                let _ = hold.wait_for(|go| *go).await;
+                Ok(vec![true; rows.len()])
+            })
+        });
+        let writer = Arc::new(GroupCommit::spawn_with_queue(write, 2));
+        let insert = |n: u8| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.insert(token(n), None).await })
+        };
+        // One batch held inside the writer, then two queued behind it fill the queue.
+        let mut inserts = vec![insert(0)];
+        started.notified().await;
+        inserts.push(insert(1));
+        inserts.push(insert(2));
+        while writer.queue.capacity() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // The bound only guards against a hang: a refusal is immediate.
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(10), writer.insert(token(9), None))
+            .await
+            .expect("a full queue answers instead of waiting");
+        assert!(matches!(refused, Err(StoreError::Unavailable(m)) if m.contains("full")));
+        release.send(true).unwrap();
+        for insert in inserts {
+            assert!(insert.await.unwrap().unwrap());
+        }
     }
 }

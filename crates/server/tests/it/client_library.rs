@@ -272,8 +272,9 @@ async fn tokens_survive_a_restart_with_the_sqlite_store() {
 async fn a_token_near_expiry_is_refreshed_in_the_background() {
     let s = TestServer::start().await;
     let c = s.cc_client("default", "svc", "a").await;
-    // Every token is "near expiry" from the start under an hour's refresh-ahead.
-    let m = manager(&s, &c, |cfg| cfg.with_refresh_ahead(Duration::from_secs(3600))).await;
+    // Every token (an hour long) is "near expiry" from the start under a day's refresh-ahead,
+    // whatever the jitter (a fifth either way).
+    let m = manager(&s, &c, |cfg| cfg.with_refresh_ahead(Duration::from_secs(86_400))).await;
     let first = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
     assert_eq!(tokens_written(&s).await, 1);
     let hit = m.get(&Subject::Client, Some(&["a"])).await.unwrap();
