@@ -24,10 +24,6 @@ impl GrantHandler for AuthorizationCodeGrant {
         GrantType::AuthorizationCode
     }
 
-    fn allowed_params(&self) -> &'static [&'static str] {
-        &["code", "redirect_uri", "code_verifier"]
-    }
-
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let presented = params.require("code")?;

@@ -18,10 +18,6 @@ impl GrantHandler for ClientCredentialsGrant {
         GrantType::ClientCredentials
     }
 
-    fn allowed_params(&self) -> &'static [&'static str] {
-        &["scope"]
-    }
-
     /// "The client credentials grant type MUST only be used by confidential clients"
     /// (§4.4), and "a refresh token SHOULD NOT be included" (§4.4.3).
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {

@@ -37,8 +37,6 @@ pub struct RequestContext {
 #[async_trait]
 pub trait GrantHandler: Send + Sync {
     fn grant_type(&self) -> GrantType;
-    /// The parameters this grant reads; others are ignored (RFC 6749 §3.2).
-    fn allowed_params(&self) -> &'static [&'static str];
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError>;
 }
 

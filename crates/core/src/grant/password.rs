@@ -27,10 +27,6 @@ impl GrantHandler for PasswordGrant {
         GrantType::Password
     }
 
-    fn allowed_params(&self) -> &'static [&'static str] {
-        &["username", "password", "scope"]
-    }
-
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let username = params.require("username")?;

@@ -25,10 +25,6 @@ impl GrantHandler for RefreshTokenGrant {
         GrantType::RefreshToken
     }
 
-    fn allowed_params(&self) -> &'static [&'static str] {
-        &["refresh_token", "scope"]
-    }
-
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let presented = params.require("refresh_token")?;
