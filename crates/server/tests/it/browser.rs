@@ -104,14 +104,19 @@ pub fn authorize_url(s: &TestServer, realm: &str, query: &[(&str, &str)]) -> Str
 
 /// The authorize URL of the plain public-client code flow: `code`, the test redirect
 /// URI, an S256 challenge, and `extra` parameters.
-pub fn pkce_authorize_url(s: &TestServer, client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
-    let mut q = vec![
+/// The authorization request of a PKCE code flow to `REDIRECT`.
+pub fn pkce_query<'a>(client_id: &'a str, challenge: &'a str) -> [(&'a str, &'a str); 5] {
+    [
         ("response_type", "code"),
         ("client_id", client_id),
         ("redirect_uri", REDIRECT),
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
-    ];
+    ]
+}
+
+pub fn pkce_authorize_url(s: &TestServer, client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = pkce_query(client_id, challenge).to_vec();
     q.extend_from_slice(extra);
     authorize_url(s, "default", &q)
 }

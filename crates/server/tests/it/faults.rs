@@ -21,7 +21,7 @@ use portcullis_server::HttpSettings;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::browser::{Browser, REDIRECT, hidden, location, param, pkce_authorize_url, pkce_pair};
+use crate::browser::{Browser, REDIRECT, hidden, location, param, pkce_authorize_url, pkce_pair, pkce_query};
 use crate::harness::{TestServer, assert_error};
 
 /// Delegates to a real store until switched off.
@@ -178,19 +178,7 @@ async fn an_unreachable_database_is_503_everywhere_and_recovers() {
     let public = s.code_client("default", "Invoice App", true).await;
     let (verifier, challenge) = pkce_pair();
     let code_params = Browser::new()
-        .authorize_and_allow(
-            &s,
-            "default",
-            &[
-                ("response_type", "code"),
-                ("client_id", &public.id),
-                ("redirect_uri", REDIRECT),
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ],
-            "alice",
-            "correct horse battery",
-        )
+        .authorize_and_allow(&s, "default", &pkce_query(&public.id, &challenge), "alice", "correct horse battery")
         .await;
     let code = param(&code_params, "code").unwrap();
     let authorize = pkce_authorize_url(&s, &public.id, &challenge, &[]);

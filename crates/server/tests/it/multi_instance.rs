@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::browser::{Browser, REDIRECT, param, pkce_pair};
+use crate::browser::{Browser, REDIRECT, param, pkce_pair, pkce_query};
 use crate::harness::{TestServer, on_postgres};
 
 /// Splits `n` identical POSTs across the two instances; returns the statuses.
@@ -44,19 +44,7 @@ async fn one_code_raced_across_two_instances_has_one_winner() {
         a.user("default", "alice", "correct horse battery", &[]).await;
         let (verifier, challenge) = pkce_pair();
         let params = Browser::new()
-            .authorize_and_allow(
-                &a,
-                "default",
-                &[
-                    ("response_type", "code"),
-                    ("client_id", &client.id),
-                    ("redirect_uri", REDIRECT),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                ],
-                "alice",
-                "correct horse battery",
-            )
+            .authorize_and_allow(&a, "default", &pkce_query(&client.id, &challenge), "alice", "correct horse battery")
             .await;
         let form = vec![
             ("grant_type".to_string(), "authorization_code".to_string()),
