@@ -25,7 +25,6 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     pub sqlite_busy_timeout_ms: Option<u64>,
     pub max_connections: Option<u32>,
-    pub sqlite_write_linger_us: Option<u64>,
     pub sqlite_write_queue: Option<usize>,
     pub database_acquire_timeout_ms: Option<u64>,
     pub database_statement_timeout_ms: Option<u64>,
@@ -85,9 +84,6 @@ pub struct ServeArgs {
     /// Database connections per pool
     #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u32>,
-    /// Microseconds SQLite's token writer waits for more writes to commit together
-    #[arg(long, env = "PORTCULLIS_SQLITE_WRITE_LINGER_US", value_name = "US")]
-    pub sqlite_write_linger_us: Option<u64>,
     /// Most writes waiting for SQLite's writer thread; more are answered 503 at once
     #[arg(long, env = "PORTCULLIS_SQLITE_WRITE_QUEUE", value_name = "N")]
     pub sqlite_write_queue: Option<usize>,
@@ -154,7 +150,6 @@ pub struct Config {
     pub body_limit: usize,
     pub sqlite_busy_timeout: Duration,
     pub max_connections: u32,
-    pub sqlite_write_linger: Duration,
     pub sqlite_write_queue: usize,
     pub database_acquire_timeout: Duration,
     /// Zero: no limit.
@@ -198,11 +193,6 @@ impl Config {
         if !(1..=1000).contains(&max_connections) {
             return Err(format!("max connections must be 1 to 1000, got {max_connections}"));
         }
-        let linger = match serve.sqlite_write_linger_us.or(file.sqlite_write_linger_us) {
-            Some(us) if us > 10_000 => return Err(format!("SQLite write linger must be 0 to 10000 µs, got {us}")),
-            Some(us) => Duration::from_micros(us),
-            None => portcullis_store::DEFAULT_SQLITE_WRITE_LINGER,
-        };
         let sqlite_synchronous = match pick(&serve.sqlite_synchronous, &file.sqlite_synchronous) {
             None => portcullis_store::SqliteSynchronous::default(),
             Some(v) => portcullis_store::SqliteSynchronous::parse(&v)
@@ -266,7 +256,6 @@ impl Config {
             body_limit,
             sqlite_busy_timeout: Duration::from_millis(busy),
             max_connections,
-            sqlite_write_linger: linger,
             sqlite_write_queue,
             database_acquire_timeout,
             database_statement_timeout,

@@ -53,6 +53,13 @@ impl Drop for Waiter {
     }
 }
 
+/// Claims a token write run on the caller's task (`portcullis_core::request_writes`):
+/// refused once the request has timed out, and held until the write has committed or
+/// failed, so the request is not answered by a timeout in between.
+pub(crate) fn claim_write() -> StoreResult<WriteClaim> {
+    WriteClaim::of(RequestWrites::current().as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,23 @@
-//! SQLite and PostgreSQL implementations of [`portcullis_core::store::Store`].
+//! SQLite and PostgreSQL implementations of [`portcullis_core::store::Store`], one wing
+//! per database ([`sqlite`], [`postgres`]), each implementing every role trait in a file
+//! of its own. What the wings share is only what is truly the same on both: the SQL
+//! text ([`sql`]), row conversions ([`rows`]), the cold paths written once against sqlx
+//! ([`cold`]), error wording ([`errors`]) and the write hand-off ([`handoff`]).
 //!
-//! [`connect`] picks the backend from the URL and applies the embedded migrations.
+//! [`connect`] picks the wing from the URL and applies the embedded migrations.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_core::store::{Store, StoreError};
 
-mod group_commit;
+mod cold;
+mod errors;
 mod handoff;
 mod postgres;
 mod rows;
-mod shared;
 mod sql;
 mod sqlite;
-mod sqlite_direct;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -32,9 +35,6 @@ pub struct StoreOptions {
     /// Size of the PostgreSQL pool, or of SQLite's read pool (it always has exactly
     /// one write connection). 0 counts as 1.
     pub max_connections: u32,
-    /// How long SQLite's token writer waits after the first write of a batch for more
-    /// to join it (group commit). 0 commits whatever is waiting at once.
-    pub sqlite_write_linger: Duration,
     /// Most writes waiting for SQLite's writer thread; one more is refused at once
     /// with `Unavailable` (503), instead of waiting behind a backlog until its request
     /// times out.
@@ -59,8 +59,8 @@ pub enum SqliteSynchronous {
     Full,
     /// Commits are durable against a crash of the process but not of the machine: the
     /// last commits before a power loss can roll back. The default, because `Full`
-    /// measured 20-22% slower on the write paths (README, "Durability"), more than the
-    /// 10% the default was allowed to cost.
+    /// cost more on the write paths than the default was allowed to (README,
+    /// "Durability").
     #[default]
     Normal,
 }
@@ -88,7 +88,6 @@ impl Default for StoreOptions {
         Self {
             sqlite_busy_timeout: Duration::from_secs(5),
             max_connections: 16,
-            sqlite_write_linger: DEFAULT_SQLITE_WRITE_LINGER,
             sqlite_synchronous: SqliteSynchronous::default(),
             sqlite_write_queue: DEFAULT_SQLITE_WRITE_QUEUE,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
@@ -97,9 +96,9 @@ impl Default for StoreOptions {
     }
 }
 
-/// See `StoreOptions::sqlite_write_queue`: the writer commits ~20,000 jobs a second
-/// on one core, so a full queue is a fifth of a second of work; at 64 concurrent
-/// clients the queue holds fewer than 64.
+/// See `StoreOptions::sqlite_write_queue`: a fraction of a second of the writer's work
+/// on one core (bench/README.md, "Profiling"), and far more than 64 concurrent clients
+/// ever have waiting.
 pub const DEFAULT_SQLITE_WRITE_QUEUE: usize = 4096;
 
 /// See `StoreOptions::acquire_timeout`: a pool that cannot hand out a connection
@@ -110,13 +109,6 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// See `StoreOptions::statement_timeout`: every statement of the server takes
 /// milliseconds; five seconds is a stuck lock or a sick database.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// See `StoreOptions::sqlite_write_linger`. 0, because lingering measured no gain:
-/// with the server on one core, 0, 200 and 1000 µs gave client_credentials 18.1k,
-/// 15.5k and 16.5k req/s and refresh 6.4k, 5.7k and 6.4k (noise is ±15% here). The
-/// writer thread waits for the core while the runtime serves requests, so batches form
-/// without it; on more cores a linger may pay, hence the setting.
-pub const DEFAULT_SQLITE_WRITE_LINGER: Duration = Duration::ZERO;
 
 /// Opens the database at `url` and brings its schema up to date:
 /// `sqlite:PATH` or `sqlite://PATH` (the file is created if missing; `sqlite::memory:`

@@ -63,7 +63,6 @@ pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
     let options = StoreOptions {
         sqlite_busy_timeout: config.sqlite_busy_timeout,
         max_connections: config.max_connections,
-        sqlite_write_linger: config.sqlite_write_linger,
         sqlite_synchronous: config.sqlite_synchronous,
         sqlite_write_queue: config.sqlite_write_queue,
         acquire_timeout: config.database_acquire_timeout,

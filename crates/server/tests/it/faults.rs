@@ -14,8 +14,8 @@ use portcullis_core::model::{
 };
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
 use portcullis_core::store::{
-    CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError,
-    StoreResult,
+    AdminStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, PendingLimits, PurgeCutoffs,
+    PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore, UserStore,
 };
 use portcullis_server::HttpSettings;
 use serde_json::Value;
@@ -54,14 +54,13 @@ impl SwitchableStore {
     }
 }
 
-/// Writes the `Store` impl: every method checks the switch, then delegates.
+/// Writes one role's impl: every method checks the switch, then delegates
+/// (`backend`, in `AdminStore`, only delegates).
 macro_rules! switchable {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+    ($role:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* } $($backend:item)?) => {
         #[async_trait]
-        impl Store for SwitchableStore {
-            fn backend(&self) -> &'static str {
-                self.inner.backend()
-            }
+        impl $role for SwitchableStore {
+            $($backend)?
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.check()?;
@@ -74,59 +73,88 @@ macro_rules! switchable {
 }
 
 switchable! {
-    fn ping(&self) -> StoreResult<()>;
-    fn pepper(&self, c: &[u8]) -> StoreResult<Vec<u8>>;
-    fn setting(&self, n: &str) -> StoreResult<Option<Vec<u8>>>;
-    fn put_setting(&self, n: &str, v: &[u8], keep: bool) -> StoreResult<Vec<u8>>;
-    fn create_realm(&self, r: &Realm, k: &SigningKeyRecord) -> StoreResult<()>;
-    fn get_realm(&self, n: &str) -> StoreResult<Option<Realm>>;
-    fn list_realms(&self) -> StoreResult<Vec<Realm>>;
-    fn update_realm(&self, r: &Realm) -> StoreResult<()>;
-    fn delete_realm(&self, n: &str) -> StoreResult<()>;
-    fn signing_keys(&self, r: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>>;
-    fn rotate_signing_key(&self, k: &SigningKeyRecord, now: i64, until: i64) -> StoreResult<()>;
-    fn create_client(&self, c: &Client) -> StoreResult<()>;
-    fn get_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
-    fn find_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
-    fn list_clients(&self, r: &str) -> StoreResult<Vec<Client>>;
-    fn update_client(&self, c: &Client) -> StoreResult<()>;
-    fn delete_client(&self, r: &str, id: &str) -> StoreResult<()>;
-    fn rotate_client_secret(&self, r: &str, id: &str, h: &[u8], at: Option<i64>) -> StoreResult<()>;
-    fn insert_token(&self, t: &TokenRecord) -> StoreResult<()>;
-    fn insert_token_if_client_at(&self, t: &TokenRecord, revision: i64) -> StoreResult<bool>;
-    fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
-    fn get_token_and_client_revision(&self, id: &[u8; 16], realm: &str, client_id: &str) -> StoreResult<(Option<StoredToken>, Option<i64>)>;
-    fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
-    fn create_user(&self, u: &User) -> StoreResult<()>;
-    fn get_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
-    fn find_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
-    fn list_users(&self, r: &str) -> StoreResult<Vec<User>>;
-    fn update_user(&self, u: &User) -> StoreResult<()>;
-    fn set_user_password(&self, r: &str, id: &str, h: &str, now: i64) -> StoreResult<()>;
-    fn delete_user(&self, r: &str, id: &str) -> StoreResult<()>;
-    fn reserve_sign_in_failure(&self, l: &[(FailureKey, u32)], now: i64, w: i64) -> StoreResult<Option<Vec<FailureCount>>>;
-    fn release_sign_in_failure(&self, r: &[(FailureKey, i64)]) -> StoreResult<()>;
-    fn sign_in_failures(&self, k: &FailureKey, now: i64, w: i64) -> StoreResult<u32>;
-    fn clear_sign_in_failures(&self, r: &str, a: &str) -> StoreResult<u64>;
-    fn create_session(&self, s: &BrowserSession) -> StoreResult<()>;
-    fn get_session(&self, h: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>>;
-    fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;
-    fn create_authorization_request(&self, r: &AuthorizationRequest) -> StoreResult<()>;
-    fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
-    fn create_capped_authorization_request(&self, s: Option<&BrowserSession>, r: &AuthorizationRequest, now: i64, l: PendingLimits) -> StoreResult<bool>;
-    fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
-    fn get_consent(&self, r: &str, u: &str, c: &str) -> StoreResult<Option<String>>;
-    fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
-    fn create_grant(&self, g: &Grant, t: &[TokenRecord]) -> StoreResult<()>;
-    fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: &[u8; 16]) -> StoreResult<()>;
-    fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;
-    fn redeem_code(&self, id: &[u8; 16], now: i64, t: &[TokenRecord]) -> StoreResult<CodeRedemption>;
-    fn insert_tokens(&self, t: &[TokenRecord]) -> StoreResult<()>;
-    fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;
-    fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;
-    fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
-    fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
-    fn purge_expired(&self, c: PurgeCutoffs, batch: u32) -> StoreResult<PurgeReport>;
+    AdminStore {
+        fn ping(&self) -> StoreResult<()>;
+        fn pepper(&self, c: &[u8]) -> StoreResult<Vec<u8>>;
+        fn setting(&self, n: &str) -> StoreResult<Option<Vec<u8>>>;
+        fn put_setting(&self, n: &str, v: &[u8], keep: bool) -> StoreResult<Vec<u8>>;
+        fn create_realm(&self, r: &Realm, k: &SigningKeyRecord) -> StoreResult<()>;
+        fn get_realm(&self, n: &str) -> StoreResult<Option<Realm>>;
+        fn list_realms(&self) -> StoreResult<Vec<Realm>>;
+        fn update_realm(&self, r: &Realm) -> StoreResult<()>;
+        fn delete_realm(&self, n: &str) -> StoreResult<()>;
+        fn signing_keys(&self, r: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>>;
+        fn rotate_signing_key(&self, k: &SigningKeyRecord, now: i64, until: i64) -> StoreResult<()>;
+        fn purge_expired(&self, c: PurgeCutoffs, batch: u32) -> StoreResult<PurgeReport>;
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+switchable! {
+    ClientStore {
+        fn create_client(&self, c: &Client) -> StoreResult<()>;
+        fn get_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
+        fn find_client(&self, r: &str, id: &str) -> StoreResult<Option<Client>>;
+        fn list_clients(&self, r: &str) -> StoreResult<Vec<Client>>;
+        fn update_client(&self, c: &Client) -> StoreResult<()>;
+        fn delete_client(&self, r: &str, id: &str) -> StoreResult<()>;
+        fn rotate_client_secret(&self, r: &str, id: &str, h: &[u8], at: Option<i64>) -> StoreResult<()>;
+    }
+}
+
+switchable! {
+    TokenStore {
+        fn insert_token_if_client_at(&self, t: &TokenRecord, revision: i64) -> StoreResult<bool>;
+        fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>>;
+        fn get_token_and_client_revision(&self, id: &[u8; 16], realm: &str, client_id: &str) -> StoreResult<(Option<StoredToken>, Option<i64>)>;
+        fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+        fn insert_tokens(&self, t: &[TokenRecord]) -> StoreResult<()>;
+    }
+}
+
+switchable! {
+    GrantStore {
+        fn create_grant(&self, g: &Grant, t: &[TokenRecord]) -> StoreResult<()>;
+        fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: &[u8; 16]) -> StoreResult<()>;
+        fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;
+        fn redeem_code(&self, id: &[u8; 16], now: i64, t: &[TokenRecord]) -> StoreResult<CodeRedemption>;
+        fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;
+        fn list_grants(&self, r: &str, u: Option<&str>, c: Option<&str>) -> StoreResult<Vec<Grant>>;
+        fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+        fn rotate_refresh_token(&self, old: &[u8; 16], now: i64, g: Option<i64>, t: &[TokenRecord]) -> StoreResult<Rotation>;
+    }
+}
+
+switchable! {
+    UserStore {
+        fn create_user(&self, u: &User) -> StoreResult<()>;
+        fn get_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
+        fn find_user(&self, r: &str, id: &str) -> StoreResult<Option<User>>;
+        fn list_users(&self, r: &str) -> StoreResult<Vec<User>>;
+        fn update_user(&self, u: &User) -> StoreResult<()>;
+        fn set_user_password(&self, r: &str, id: &str, h: &str, now: i64) -> StoreResult<()>;
+        fn delete_user(&self, r: &str, id: &str) -> StoreResult<()>;
+        fn create_session(&self, s: &BrowserSession) -> StoreResult<()>;
+        fn get_session(&self, h: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>>;
+        fn delete_session(&self, h: &[u8; 32]) -> StoreResult<()>;
+        fn create_authorization_request(&self, r: &AuthorizationRequest) -> StoreResult<()>;
+        fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>>;
+        fn create_capped_authorization_request(&self, s: Option<&BrowserSession>, r: &AuthorizationRequest, now: i64, l: PendingLimits) -> StoreResult<bool>;
+        fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool>;
+        fn get_consent(&self, r: &str, u: &str, c: &str) -> StoreResult<Option<String>>;
+        fn save_consent(&self, r: &str, u: &str, c: &str, sc: &str, now: i64) -> StoreResult<()>;
+    }
+}
+
+switchable! {
+    ThrottleStore {
+        fn reserve_sign_in_failure(&self, l: &[(FailureKey, u32)], now: i64, w: i64) -> StoreResult<Option<Vec<FailureCount>>>;
+        fn release_sign_in_failure(&self, r: &[(FailureKey, i64)]) -> StoreResult<()>;
+        fn sign_in_failures(&self, k: &FailureKey, now: i64, w: i64) -> StoreResult<u32>;
+        fn clear_sign_in_failures(&self, r: &str, a: &str) -> StoreResult<u64>;
+    }
 }
 
 /// A server whose store can be switched off or made to panic.

@@ -104,10 +104,10 @@ pub async fn list_items_round_trip_exactly(store: Arc<dyn Store>) {
 
     let mut t = fixtures::bare_token("acme", "commas");
     t.permissions = vec!["x y".to_owned()];
-    assert!(matches!(store.insert_token(&t).await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.insert_tokens(std::slice::from_ref(&t)).await, Err(StoreError::Backend(_))));
     t.permissions = vec!["x,y".to_owned()];
     t.issued_at = NOW;
-    store.insert_token(&t).await.unwrap();
+    store.insert_tokens(std::slice::from_ref(&t)).await.unwrap();
     assert_eq!(store.get_token(&t.id).await.unwrap().unwrap().record, t);
 }
 

@@ -131,7 +131,7 @@ pub fn bare_token(realm: &str, client_id: &str) -> TokenRecord {
 
 pub async fn insert_live_token(store: &Arc<dyn Store>, realm: &str, client_id: &str) -> [u8; 16] {
     let t = bare_token(realm, client_id);
-    store.insert_token(&t).await.unwrap();
+    store.insert_tokens(std::slice::from_ref(&t)).await.unwrap();
     t.id
 }
 

@@ -1,5 +1,6 @@
 //! The conformance suite: every case runs once on SQLite and once on PostgreSQL, each
-//! time on a database of its own.
+//! time on a database of its own, and the store cases once more on an in-memory SQLite
+//! database (which goes through the same code as a file).
 
 mod backend;
 mod clients;
@@ -15,7 +16,8 @@ mod sign_in_failures;
 mod tokens;
 mod users;
 
-/// For each `module::case`, `sqlite::case` and `postgres::case` tests. A case is an
+/// For each `module::case`, `sqlite::case`, `sqlite_memory::case` and `postgres::case`
+/// tests (`url:` cases not in memory: they connect by themselves). A case is an
 /// `async fn(Arc<dyn Store>)`, or an `async fn(String)` taking the database URL when
 /// it must connect by itself (listed under `url:`).
 macro_rules! conformance {
@@ -34,6 +36,15 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $ucase() {
                     crate::harness::sqlite(crate::$um::$ucase).await
+                }
+            )*
+        }
+
+        mod sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::$m::$case(crate::harness::open("sqlite::memory:").await).await
                 }
             )*
         }

@@ -37,7 +37,7 @@ pub async fn purge_deletes_expired_tokens_and_keeps_the_rest(store: Arc<dyn Stor
     let spent_expired =
         TokenRecord { used_at: Some(NOW - 30), expires_at: Some(NOW - 5), ..fixtures::grant_token(&grant) };
     for t in [&expired, &live, &forever, &revoked_live] {
-        store.insert_token(t).await.unwrap();
+        store.insert_tokens(std::slice::from_ref(t)).await.unwrap();
     }
     store.insert_tokens(&[spent.clone(), spent_expired.clone()]).await.unwrap();
 

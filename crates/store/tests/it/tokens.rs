@@ -26,7 +26,7 @@ pub async fn token_round_trips_every_field(store: Arc<dyn Store>) {
     customer.issued_at = i64::MIN;
 
     for token in [&full, &bare, &api, &customer] {
-        store.insert_token(token).await.unwrap();
+        store.insert_tokens(std::slice::from_ref(token)).await.unwrap();
     }
     for token in [full, bare, api, customer] {
         let stored = store.get_token(&token.id).await.unwrap();
@@ -87,7 +87,7 @@ pub async fn token_for_unknown_client_is_refused(store: Arc<dyn Store>) {
     fixtures::create_client(&store, "beta", "web").await;
     for (realm, client) in [("acme", "ghost"), ("acme", "web"), ("nowhere", "web")] {
         let token = fixtures::bare_token(realm, client);
-        match store.insert_token(&token).await {
+        match store.insert_tokens(std::slice::from_ref(&token)).await {
             Err(StoreError::Backend(_)) => {}
             other => panic!("token for {realm}/{client}: {other:?}"),
         }
@@ -99,9 +99,9 @@ pub async fn duplicate_token_id_is_conflict(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
     fixtures::create_client(&store, "acme", "web").await;
     let token = fixtures::bare_token("acme", "web");
-    store.insert_token(&token).await.unwrap();
+    store.insert_tokens(std::slice::from_ref(&token)).await.unwrap();
     let again = TokenRecord { id: token.id, ..fixtures::token("acme", "web") };
-    match store.insert_token(&again).await {
+    match store.insert_tokens(std::slice::from_ref(&again)).await {
         Err(StoreError::Conflict(what)) => assert!(what.contains("token"), "{what}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -109,29 +109,38 @@ pub async fn duplicate_token_id_is_conflict(store: Arc<dyn Store>) {
     assert_eq!(stored.record, token, "the first token is untouched");
 }
 
-/// Group commit: many concurrent inserts are batched, each caller learns its own
-/// outcome, and a bad row in a batch fails only its own caller.
+/// Group commit (the hot insert of client_credentials): many concurrent inserts are
+/// batched, each caller learns its own outcome, and a bad row in a batch (here a
+/// duplicate id) fails only its own caller.
 pub async fn concurrent_inserts_each_get_their_own_outcome(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
-    fixtures::create_client(&store, "acme", "web").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    let taken = fixtures::token("acme", "web");
+    store.insert_tokens(std::slice::from_ref(&taken)).await.unwrap();
     let mut set = JoinSet::new();
     for i in 0..200 {
         let store = store.clone();
-        // Every tenth row names a client that does not exist.
-        let client = if i % 10 == 0 { "ghost" } else { "web" };
-        let token = fixtures::token("acme", client);
-        set.spawn(async move { (token.id, client, store.insert_token(&token).await) });
+        // Every tenth row reuses an id that is already stored.
+        let duplicate = i % 10 == 0;
+        let mut token = fixtures::token("acme", "web");
+        if duplicate {
+            token.id = taken.id;
+        }
+        set.spawn(async move {
+            let result = store.insert_token_if_client_at(&token, web.revision).await;
+            (token, duplicate, result)
+        });
     }
     let mut ok = 0;
     while let Some(joined) = set.join_next().await {
-        let (id, client, result) = joined.unwrap();
-        let stored = store.get_token(&id).await.unwrap();
-        if client == "ghost" {
-            assert!(result.is_err(), "a row for an unknown client was accepted");
-            assert_eq!(stored, None);
+        let (token, duplicate, result) = joined.unwrap();
+        let stored = store.get_token(&token.id).await.unwrap().expect("stored");
+        if duplicate {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "a duplicate id was accepted: {result:?}");
+            assert_eq!(stored.record, taken, "the stored token is untouched");
         } else {
-            result.unwrap();
-            assert!(stored.is_some(), "an acknowledged insert is readable at once");
+            assert!(result.unwrap(), "the client did not change");
+            assert_eq!(stored.record, token, "an acknowledged insert is readable at once");
             ok += 1;
         }
     }
@@ -195,7 +204,7 @@ pub async fn token_is_read_with_a_client_revision(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
     let web = fixtures::create_client(&store, "acme", "web").await;
     let token = fixtures::token("acme", "web");
-    store.insert_token(&token).await.unwrap();
+    store.insert_tokens(std::slice::from_ref(&token)).await.unwrap();
     let (stored, revision) = store.get_token_and_client_revision(&token.id, "acme", "web").await.unwrap();
     assert_eq!(stored.unwrap().record, token);
     assert_eq!(revision, Some(web.revision));

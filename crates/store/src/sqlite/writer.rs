@@ -8,14 +8,13 @@
 //! only if the thread takes it before its caller gives up or its request times out
 //! (`crate::handoff`).
 //!
-//! After the first job it may sleep for the configured linger (a kernel timer, precise
-//! to tens of microseconds, unlike tokio's 1 ms wheel) and take what arrived meanwhile.
-//! On Linux the thread runs under `SCHED_BATCH`, which is what makes batches form when
+//! It takes what is waiting and does not linger for more: with the server on one core,
+//! waiting measured no gain (bench/README.md, "Profiling"). On Linux the thread runs under `SCHED_BATCH`, which is what makes batches form when
 //! it shares a core with the runtime: woken by a job, a normal thread preempts the
-//! runtime thread at once and commits that one job (6 jobs per commit measured at 64
-//! connections); a batch thread waits until the runtime thread has served what is ready
-//! and parks, then commits it all (about 50 per commit, and 1.5× the client_credentials
-//! throughput). With a core of its own it runs at once either way.
+//! runtime thread at once and commits that one job; a batch thread waits until the
+//! runtime thread has served what is ready and parks, then commits it all (the figures
+//! are in bench/README.md, "Profiling"). With a core of its own it runs at once either
+//! way.
 //!
 //! It checkpoints the WAL itself, but only after answering the batch that filled it:
 //! SQLite's automatic checkpoint runs inside COMMIT, so its two fsyncs held up every
@@ -27,13 +26,12 @@ use std::cell::Cell;
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use portcullis_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::map_err;
+use super::errors::map_rusqlite as map_err;
 use crate::handoff;
 
 /// Most jobs in one transaction.
@@ -69,11 +67,11 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`, which must be a read-write connection.
     /// At most `queue` jobs wait for it; more are refused at once (`Unavailable`).
-    pub(crate) fn spawn(conn: Connection, linger: Duration, queue: usize) -> StoreResult<Self> {
+    pub(crate) fn spawn(conn: Connection, queue: usize) -> StoreResult<Self> {
         let (jobs, waiting) = mpsc::sync_channel(queue.max(1));
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, waiting, linger))
+            .spawn(move || run(conn, waiting))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer thread: {e}")))?;
         Ok(Self { jobs, thread })
     }
@@ -203,7 +201,7 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
     conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(map_err)
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Message>, linger: Duration) {
+fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
     conn.wal_hook(Some(note_wal_pages));
     yield_to_wakeups();
@@ -219,10 +217,6 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>, linger: Duration) {
             }
         }
         take_waiting(&queue, &mut batch, &mut after_batch);
-        if !linger.is_zero() && batch.len() < MAX_BATCH && after_batch.is_none() {
-            std::thread::sleep(linger);
-            take_waiting(&queue, &mut batch, &mut after_batch);
-        }
         run_batch(&conn, &mut batch);
         if WAL_PAGES.get() >= CHECKPOINT_PAGES {
             checkpoint(&conn);
@@ -316,15 +310,17 @@ fn take_waiting(queue: &mpsc::Receiver<Message>, batch: &mut Vec<Job>, after_bat
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn writer(linger: Duration) -> (tempfile::TempDir, Writer, Connection) {
+    fn writer() -> (tempfile::TempDir, Writer, Connection) {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("w.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);").unwrap();
         let reader = Connection::open(&path).unwrap();
-        (dir, Writer::spawn(conn, linger, 64).unwrap(), reader)
+        (dir, Writer::spawn(conn, 64).unwrap(), reader)
     }
 
     fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<i64> + Send + 'static {
@@ -342,9 +338,11 @@ mod tests {
     /// Thirty concurrent inserts share transactions with `failing`, submitted the same
     /// way: it must fail with a conflict and leave nothing, and the others all land.
     async fn only_the_failing_job_fails(undo: Undo, failing: fn(&Connection) -> StoreResult<()>) {
-        let (_dir, writer, reader) = writer(Duration::from_millis(2));
+        let (_dir, writer, reader) = writer();
         let writer = std::sync::Arc::new(writer);
         writer.submit(undo, insert(1)).await.unwrap();
+        // Paused while the jobs queue, so that they share a batch.
+        let paused = writer.pause();
         let tasks: Vec<_> = (10..40)
             .map(|v| {
                 let w = writer.clone();
@@ -353,6 +351,8 @@ mod tests {
             .collect();
         let w = writer.clone();
         let failing = tokio::spawn(async move { w.submit(undo, failing).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(paused);
         for t in tasks {
             t.await.unwrap().unwrap();
         }
@@ -387,8 +387,10 @@ mod tests {
     /// after it runs in autocommit mode.
     #[tokio::test]
     async fn a_transaction_rolled_back_under_the_batch_fails_all_of_it() {
-        let (_dir, writer, reader) = writer(Duration::from_millis(50));
+        let (_dir, writer, reader) = writer();
         let writer = std::sync::Arc::new(writer);
+        // Paused while the three jobs queue, in order, so that they share a batch.
+        let paused = writer.pause();
         let w = writer.clone();
         let before = tokio::spawn(async move { w.write_one_statement(insert(1)).await });
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -400,6 +402,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let w = writer.clone();
         let after = tokio::spawn(async move { w.write_one_statement(insert(2)).await });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(paused);
         assert!(before.await.unwrap().is_err());
         assert!(rollback.await.unwrap().is_err());
         assert!(after.await.unwrap().is_err());
@@ -416,7 +420,7 @@ mod tests {
         let path = dir.path().join("w.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE blobs (b BLOB);").unwrap();
-        let writer = Writer::spawn(conn, Duration::ZERO, 64).unwrap();
+        let writer = Writer::spawn(conn, 64).unwrap();
         // Each job adds at least one 4 KiB page: 3,000 pages in all.
         for _ in 0..3_000 {
             writer
@@ -433,7 +437,7 @@ mod tests {
     /// A panic inside a job fails its batch, not the writer: later writes still work.
     #[tokio::test]
     async fn a_panicking_job_does_not_stop_the_writer() {
-        let (_dir, writer, reader) = writer(Duration::ZERO);
+        let (_dir, writer, reader) = writer();
         let panicked = writer.write(|_conn| -> StoreResult<()> { panic!("job bug") }).await;
         assert!(panicked.is_err());
         assert_eq!(writer.write(insert(7)).await.unwrap(), 7);
@@ -444,7 +448,7 @@ mod tests {
     /// as soon as `write` returns.
     #[tokio::test]
     async fn a_write_is_visible_when_it_returns() {
-        let (_dir, writer, reader) = writer(Duration::from_micros(200));
+        let (_dir, writer, reader) = writer();
         for v in 0..20 {
             writer.write(insert(v)).await.unwrap();
             assert_eq!(stored(&reader).last(), Some(&v));
@@ -460,7 +464,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);").unwrap();
         let reader = Connection::open(&path).unwrap();
-        let writer = std::sync::Arc::new(Writer::spawn(conn, Duration::ZERO, 2).unwrap());
+        let writer = std::sync::Arc::new(Writer::spawn(conn, 2).unwrap());
         let resume = writer.pause();
         writer.jobs.try_send(Message::Job(Box::new(|_| None))).map_err(drop).unwrap();
         let w = writer.clone();

@@ -1,40 +1,73 @@
-//! SQLite: one write connection and a pool of readers, so that writers queue in the
-//! process instead of contending for SQLite's lock.
+//! SQLite: one file, one process writing at a time.
+//!
+//! The hot calls (token, code and refresh writes; token, client, grant and user
+//! lookups) run without sqlx: reads synchronously on the caller's thread
+//! ([`readers`]), writes as jobs of one writer thread that commits them in groups
+//! ([`writer`]), with the statement helpers in [`statements`]. sqlx-sqlite runs each
+//! statement on its connection's worker thread, and on one core the context switches of
+//! those hand-offs cost several times SQLite's own work (bench/README.md, "Profiling").
+//! The cold calls (administration, sign-in, sessions, purge) run on sqlx through
+//! [`cold`]: one write connection and a pool of read-only connections, so that writers
+//! queue in the process instead of contending for SQLite's lock. Both use the same SQL
+//! (`crate::sql`) and row conversions (`crate::rows`).
+//!
+//! One file per role: [`admin`], [`clients`], [`tokens`], [`grants`], [`users`],
+//! [`throttle`].
 
+mod admin;
+mod clients;
+mod cold;
+mod errors;
+mod grants;
+mod readers;
+mod statements;
+mod throttle;
+mod tokens;
+mod users;
+mod writer;
+
+use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::store::{StoreError, StoreResult};
+use portcullis_core::store::StoreResult;
+use rusqlite::{Connection, OpenFlags};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::time::Instant;
 
 use crate::StoreOptions;
-use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
-use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
-use crate::sqlite_direct::DirectSqlite;
+use crate::cold::Pools;
+use crate::errors::{migrate_error, with_context};
+use errors::{BUSY, map_err, map_rusqlite};
+use readers::Readers;
+use writer::Writer;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// A SQLite database file (or `sqlite::memory:`). Every write and every transaction
-/// goes through a pool of exactly one connection; reads go through a pool of
-/// read-only (`query_only`) connections.
+/// A SQLite database file, or an in-memory database (`sqlite::memory:`), which is a
+/// private file in a temporary directory in memory (`/dev/shm` where there is one),
+/// deleted with the store: the hot path's connections and sqlx's must all open it,
+/// and a true in-memory database is visible to one connection only (or, shared-cache,
+/// without WAL and with table locks that readers would wait on).
 pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
-    token_writer: GroupCommit,
-    /// The hot path without sqlx (`crate::sqlite_direct`); `None` for an in-memory
-    /// database, which other connections cannot open.
-    direct: Option<DirectSqlite>,
+    pools: Pools<Sqlite>,
+    readers: Readers,
+    writer: Writer,
+    /// Declared last, so it is deleted after every connection has closed.
+    _memory: Option<tempfile::TempDir>,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite:PATH`,
     /// `sqlite://PATH` or `sqlite::memory:`) and brings its schema up to date.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
-        let base = SqliteConnectOptions::from_str(url)
-            .map_err(|e| with_context(map_err(e), "invalid SQLite URL"))?
+        let memory = if is_in_memory(url) { Some(memory_dir()?) } else { None };
+        let named = match &memory {
+            Some(dir) => SqliteConnectOptions::new().filename(dir.path().join("memory.db")),
+            None => SqliteConnectOptions::from_str(url).map_err(|e| with_context(map_err(e), "invalid SQLite URL"))?,
+        };
+        let base = named
             .create_if_missing(true)
             // sqlx turns these on by default; they are spelled out because the
             // cascades and the single-writer design depend on them.
@@ -54,92 +87,67 @@ impl SqliteStore {
         .await
         .map_err(|e| with_context(map_err(e), &ctx))?;
         migrate(&write).await.map_err(|e| with_context(e, &ctx))?;
-
-        // In-memory databases do not do WAL, so separate readers would only wait on
-        // the writer's table locks (SQLITE_LOCKED): there, the writer reads too.
-        let in_memory = is_in_memory(url);
-        let read = if in_memory {
-            write.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(options.max_connections.max(1))
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(base.clone().pragma("query_only", "ON"))
-                .await
-                .map_err(|e| with_context(map_err(e), &ctx))?
-        };
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.clone().pragma("query_only", "ON"))
+            .await
+            .map_err(|e| with_context(map_err(e), &ctx))?;
+        let readers =
+            Readers::new(base.get_filename().to_owned(), options.sqlite_busy_timeout, read_connections(options))
+                .map_err(|e| with_context(e, &ctx))?;
+        let writer = open_hot_writer(base.get_filename(), options).map_err(|e| with_context(e, &ctx))?;
         tracing::info!(backend = "sqlite", path, "database ready");
-        let pool = write.clone();
-        let batch: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
-            let pool = pool.clone();
-            Box::pin(async move {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-                let written = store_impl::insert_pending_in(&mut tx, &rows).await?;
-                tx.commit().await.map_err(map_err)?;
-                Ok(written)
-            })
-        });
-        let direct = match in_memory {
-            true => None,
-            false => Some(
-                DirectSqlite::open(
-                    base.get_filename().to_owned(),
-                    options.sqlite_busy_timeout,
-                    options.max_connections.max(1) as usize,
-                    options.sqlite_write_linger,
-                    options.sqlite_synchronous,
-                    options.sqlite_write_queue,
-                )
-                .map_err(|e| with_context(e, &ctx))?,
-            ),
-        };
-        Ok(Self { read, write, token_writer: GroupCommit::spawn(batch), direct })
-    }
-
-    fn direct(&self) -> Option<&DirectSqlite> {
-        self.direct.as_ref()
+        Ok(Self { pools: Pools::new(read, write, "BEGIN IMMEDIATE"), readers, writer, _memory: memory })
     }
 
     /// Readiness beyond a round trip: the writer thread must be running.
-    fn check_writers(&self) -> StoreResult<()> {
-        self.token_writer.check_running()?;
-        self.direct.as_ref().map_or(Ok(()), DirectSqlite::check_writer)
+    fn check_writer(&self) -> StoreResult<()> {
+        self.writer.check_running()
     }
 
     /// Stops the writer thread from taking writes until the returned sender is dropped:
     /// writes queue up meanwhile, as behind a slow commit.
     #[cfg(feature = "testing")]
     pub fn pause_writer(&self) -> std::sync::mpsc::Sender<()> {
-        self.direct.as_ref().expect("a SQLite file, not an in-memory database").writer().pause()
+        self.writer.pause()
     }
 
     /// Makes the writer thread panic between batches, as a bug outside any job would.
     #[cfg(feature = "testing")]
     pub fn crash_writer(&self) {
-        self.direct.as_ref().expect("a SQLite file, not an in-memory database").writer().crash();
-    }
-
-    fn purges(&self) -> &'static [crate::sql::Purge] {
-        crate::sql::PURGES_SQLITE
-    }
-
-    fn reader(&self) -> &SqlitePool {
-        &self.read
-    }
-
-    fn writer(&self) -> &SqlitePool {
-        &self.write
-    }
-
-    /// IMMEDIATE takes the write lock up front, so a transaction never has to upgrade
-    /// a read lock, which SQLite refuses with SQLITE_BUSY instead of waiting when
-    /// another process (the CLI, say) wrote in between.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.write.begin_with("BEGIN IMMEDIATE").await
+        self.writer.crash();
     }
 }
 
-impl_store!(SqliteStore, Sqlite, "sqlite", super::map_err);
+fn read_connections(options: &StoreOptions) -> usize {
+    options.max_connections.max(1) as usize
+}
+
+/// The hot path's writer thread on its own connection to the (migrated, WAL) file.
+fn open_hot_writer(path: &Path, options: &StoreOptions) -> StoreResult<Writer> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(map_rusqlite)?;
+    conn.busy_timeout(options.sqlite_busy_timeout).map_err(map_rusqlite)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(map_rusqlite)?;
+    // As on sqlx's writer (see `SqliteSynchronous`).
+    conn.pragma_update(None, "synchronous", options.sqlite_synchronous.pragma()).map_err(map_rusqlite)?;
+    conn.set_prepared_statement_cache_capacity(statements::STATEMENT_CACHE);
+    Writer::spawn(conn, options.sqlite_write_queue)
+}
+
+/// A fresh directory for an in-memory database: in `/dev/shm` (memory) where it
+/// exists, else in the temporary directory.
+fn memory_dir() -> StoreResult<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("portcullis-memory-");
+        b
+    };
+    let dir = if shm.is_dir() { builder.tempdir_in(shm) } else { builder.tempdir() };
+    dir.map_err(|e| portcullis_core::store::StoreError::Backend(format!("cannot create an in-memory database: {e}")))
+}
 
 /// The writer stays open for good: an in-memory database lives only as long as its
 /// last connection, and a file keeps its WAL index mapped.
@@ -195,67 +203,11 @@ fn is_in_memory(url: &str) -> bool {
     database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Class {
-    Unique,
-    Unavailable,
-    Other,
-}
-
-// SQLite result codes; the extended ones carry the primary one in their low byte.
-const BUSY: i32 = 5;
-const LOCKED: i32 = 6;
-const IOERR: i32 = 10;
-const CANTOPEN: i32 = 14;
-const PROTOCOL: i32 = 15;
-const CONSTRAINT_PRIMARYKEY: i32 = 1555;
-const CONSTRAINT_UNIQUE: i32 = 2067;
-
-/// By SQLite extended result code.
-pub(crate) fn classify(code: i32) -> Class {
-    match code {
-        CONSTRAINT_PRIMARYKEY | CONSTRAINT_UNIQUE => Class::Unique,
-        _ => match code & 0xff {
-            BUSY | LOCKED | IOERR | CANTOPEN | PROTOCOL => Class::Unavailable,
-            _ => Class::Other,
-        },
-    }
-}
-
-/// The one place where sqlx's SQLite errors become `StoreError`s.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    let sqlx::Error::Database(db) = &e else {
-        return non_database_error(e);
-    };
-    let code = db.code().and_then(|c| c.parse().ok()).unwrap_or(0);
-    match classify(code) {
-        Class::Unique => {
-            let msg = db.message();
-            unique_violation(msg.strip_prefix("UNIQUE constraint failed: ").unwrap_or(msg))
-        }
-        Class::Unavailable => StoreError::Unavailable(db.to_string()),
-        Class::Other => StoreError::Backend(db.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use portcullis_core::store::StoreError;
 
-    #[test]
-    fn result_codes_are_classified() {
-        assert_eq!(classify(1555), Class::Unique);
-        assert_eq!(classify(2067), Class::Unique);
-        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_IOERR_READ,
-        // SQLITE_CANTOPEN.
-        for code in [5, 517, 6, 266, 14] {
-            assert_eq!(classify(code), Class::Unavailable, "{code}");
-        }
-        // SQLITE_CONSTRAINT_FOREIGNKEY, SQLITE_CONSTRAINT_CHECK, SQLITE_ERROR.
-        for code in [787, 275, 1] {
-            assert_eq!(classify(code), Class::Other, "{code}");
-        }
-    }
+    use super::*;
 
     async fn pragma<T>(conn: &mut sqlx::SqliteConnection, name: &'static str) -> T
     where
@@ -271,14 +223,14 @@ mod tests {
         let options =
             StoreOptions { sqlite_busy_timeout: Duration::from_millis(1234), max_connections: 3, ..Default::default() };
         let store = SqliteStore::connect(&url, &options).await.unwrap();
-        assert_eq!(store.write.options().get_max_connections(), 1);
-        assert_eq!(store.read.options().get_max_connections(), 3);
+        assert_eq!(store.pools.write.options().get_max_connections(), 1);
+        assert_eq!(store.pools.read.options().get_max_connections(), 3);
 
-        let mut writer = store.write.acquire().await.unwrap();
+        let mut writer = store.pools.write.acquire().await.unwrap();
         // Held at once, so that they are three distinct connections.
         let mut readers = Vec::new();
         for _ in 0..3 {
-            readers.push(store.read.acquire().await.unwrap());
+            readers.push(store.pools.read.acquire().await.unwrap());
         }
         assert_eq!(pragma::<String>(&mut writer, "PRAGMA journal_mode").await, "wal");
         assert_eq!(pragma::<i64>(&mut writer, "PRAGMA synchronous").await, 1, "NORMAL by default");
@@ -300,7 +252,7 @@ mod tests {
     async fn dollar_placeholders_bind_by_number() {
         let store = SqliteStore::connect("sqlite::memory:", &StoreOptions::default()).await.unwrap();
         let row: (String, String, String) =
-            sqlx::query_as("SELECT $2, $1, $2").bind("one").bind("two").fetch_one(store.reader()).await.unwrap();
+            sqlx::query_as("SELECT $2, $1, $2").bind("one").bind("two").fetch_one(&store.pools.read).await.unwrap();
         assert_eq!(row, ("two".to_owned(), "one".to_owned(), "two".to_owned()));
     }
 
@@ -308,8 +260,8 @@ mod tests {
     async fn unique_violations_name_the_clash() {
         let store = SqliteStore::connect("sqlite::memory:", &StoreOptions::default()).await.unwrap();
         let insert = "INSERT INTO settings (name, value) VALUES ('a', x'00')";
-        sqlx::query(insert).execute(store.writer()).await.unwrap();
-        let e = sqlx::query(insert).execute(store.writer()).await.unwrap_err();
+        sqlx::query(insert).execute(&store.pools.write).await.unwrap();
+        let e = sqlx::query(insert).execute(&store.pools.write).await.unwrap_err();
         assert!(matches!(map_err(e), StoreError::Conflict(m) if m.contains("setting")));
     }
 

@@ -1,4 +1,20 @@
-//! PostgreSQL: one pool; the server serializes what needs serializing.
+//! PostgreSQL: one pool, shared by every instance of the server.
+//!
+//! Token inserts from concurrent requests are batched into one statement
+//! ([`group_commit`]); the other hot calls (codes, refresh rotation, revocation, token,
+//! client, grant and user lookups) have their own bodies in the role files; the cold
+//! calls run the shared sqlx code ([`cold`]). One file per role: [`admin`],
+//! [`clients`], [`tokens`], [`grants`], [`users`], [`throttle`].
+
+mod admin;
+mod clients;
+mod cold;
+mod errors;
+mod grants;
+mod group_commit;
+mod throttle;
+mod tokens;
+mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -9,9 +25,11 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::group_commit::{GroupCommit, PendingToken, WriteBatch};
-use crate::shared::{impl_store, migrate_error, non_database_error, unique_violation, with_context};
+use crate::cold::Pools;
+use crate::errors::{migrate_error, with_context};
 use crate::{STARTUP_TIMEOUT, StoreOptions};
+use errors::map_err;
+use group_commit::{GroupCommit, PendingToken, WriteBatch};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -51,7 +69,7 @@ async fn insert_many(pool: &PgPool, rows: &[PendingToken]) -> StoreResult<Vec<bo
 
 /// A PostgreSQL database.
 pub struct PgStore {
-    pool: PgPool,
+    pools: Pools<Postgres>,
     token_writer: GroupCommit,
 }
 
@@ -97,88 +115,6 @@ impl PgStore {
             let pool = writer_pool.clone();
             Box::pin(async move { insert_many(&pool, &rows).await })
         });
-        Ok(Self { pool, token_writer: GroupCommit::spawn(batch) })
-    }
-
-    /// PostgreSQL has no SQLite hot path: sqlx's asynchronous protocol hands nothing
-    /// to another thread.
-    fn direct(&self) -> Option<&crate::sqlite_direct::DirectSqlite> {
-        None
-    }
-
-    /// Readiness beyond a round trip: the token writer must be running.
-    fn check_writers(&self) -> StoreResult<()> {
-        self.token_writer.check_running()
-    }
-
-    fn purges(&self) -> &'static [crate::sql::Purge] {
-        crate::sql::PURGES_PG
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-}
-
-impl_store!(PgStore, Postgres, "postgres", super::map_err);
-
-#[derive(Debug, PartialEq, Eq)]
-enum Class {
-    Unique,
-    Unavailable,
-    Other,
-}
-
-/// By SQLSTATE.
-fn classify(sqlstate: &str) -> Class {
-    match sqlstate {
-        "23505" => Class::Unique,
-        // connection_exception and its subclasses
-        s if s.starts_with("08") => Class::Unavailable,
-        // admin_shutdown, crash_shutdown, cannot_connect_now
-        "57P01" | "57P02" | "57P03" => Class::Unavailable,
-        // out_of_memory, too_many_connections
-        "53200" | "53300" => Class::Unavailable,
-        // serialization_failure, deadlock_detected: the statement may succeed if retried
-        "40001" | "40P01" => Class::Unavailable,
-        _ => Class::Other,
-    }
-}
-
-/// The one place where sqlx's PostgreSQL errors become `StoreError`s.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    let sqlx::Error::Database(db) = &e else {
-        return non_database_error(e);
-    };
-    match classify(db.code().as_deref().unwrap_or("")) {
-        Class::Unique => unique_violation(db.constraint().unwrap_or("an unnamed constraint")),
-        Class::Unavailable => StoreError::Unavailable(db.to_string()),
-        Class::Other => StoreError::Backend(db.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlstates_are_classified() {
-        assert_eq!(classify("23505"), Class::Unique);
-        for code in ["08000", "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01"] {
-            assert_eq!(classify(code), Class::Unavailable, "{code}");
-        }
-        // foreign_key_violation, check_violation, syntax_error, invalid_password,
-        // character_not_in_repertoire (a NUL in TEXT)
-        for code in ["23503", "23514", "42601", "28P01", "22021", ""] {
-            assert_eq!(classify(code), Class::Other, "{code}");
-        }
+        Ok(Self { pools: Pools::new(pool.clone(), pool, "BEGIN"), token_writer: GroupCommit::spawn(batch) })
     }
 }

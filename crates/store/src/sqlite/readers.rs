@@ -12,10 +12,9 @@ use std::time::Duration;
 use portcullis_core::store::StoreResult;
 use rusqlite::{Connection, OpenFlags};
 
-use super::map_err;
+use super::errors::map_rusqlite as map_err;
 
-/// Statements kept prepared per connection: the hot path uses a handful.
-const STATEMENT_CACHE: usize = 32;
+use super::statements::STATEMENT_CACHE;
 
 pub(crate) struct Readers {
     path: PathBuf,

@@ -1,0 +1,3 @@
+//! The cold paths (`crate::cold`) on PostgreSQL.
+
+crate::cold::cold_paths!(sqlx::Postgres, super::errors::map_err);

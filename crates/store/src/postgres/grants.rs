@@ -1,0 +1,134 @@
+//! PostgreSQL: grants, authorization codes and refresh rotation.
+
+use portcullis_core::model::{AuthorizationCode, Grant, TokenRecord};
+use portcullis_core::store::{CodeRedemption, GrantStore, Rotation, StoreResult};
+use sqlx::Postgres;
+
+use super::PgStore;
+use super::cold::{self, bind_token, query};
+use super::errors::map_err;
+use crate::rows::{AuthorizationCodeRow, GrantRow, SpentTokenRow};
+use crate::sql;
+
+#[async_trait::async_trait]
+impl GrantStore for PgStore {
+    async fn create_grant(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()> {
+        cold::create_grant(&self.pools, grant, tokens).await
+    }
+
+    async fn create_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+        request_id: &[u8; 16],
+    ) -> StoreResult<()> {
+        cold::create_grant_with_code(&self.pools, grant, code, request_id).await
+    }
+
+    async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
+        sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_GET)
+            .bind(&id[..])
+            .fetch_optional(&self.pools.read)
+            .await
+            .map_err(map_err)?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption> {
+        let _claim = crate::handoff::claim_write()?;
+        let mut tx = self.pools.begin().await.map_err(map_err)?;
+        let redeemed = sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_REDEEM)
+            .bind(&id[..])
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let outcome = match redeemed {
+            Some(row) => {
+                for token in tokens {
+                    bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err(map_err)?;
+                }
+                CodeRedemption::Redeemed(row.try_into()?)
+            }
+            None => {
+                let stored = sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_GET)
+                    .bind(&id[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                match stored {
+                    None => CodeRedemption::Unknown,
+                    Some(row) => {
+                        let code = AuthorizationCode::try_from(row)?;
+                        query(sql::GRANT_REVOKE)
+                            .bind(&code.grant_id[..])
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        CodeRedemption::Replayed(code)
+                    }
+                }
+            }
+        };
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+
+    async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
+        sqlx::query_as::<Postgres, GrantRow>(sql::GRANT_GET)
+            .bind(&id[..])
+            .fetch_optional(&self.pools.read)
+            .await
+            .map_err(map_err)?
+            .map(Grant::try_from)
+            .transpose()
+    }
+
+    async fn list_grants(&self, realm: &str, user: Option<&str>, client: Option<&str>) -> StoreResult<Vec<Grant>> {
+        cold::list_grants(&self.pools, realm, user, client).await
+    }
+
+    async fn revoke_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
+        cold::revoke_grant(&self.pools, id, now).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &[u8; 16],
+        now: i64,
+        grace_since: Option<i64>,
+        new_tokens: &[TokenRecord],
+    ) -> StoreResult<Rotation> {
+        let _claim = crate::handoff::claim_write()?;
+        let mut tx = self.pools.begin().await.map_err(map_err)?;
+        let spent = query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+        let outcome = if spent.rows_affected() > 0 {
+            Rotation::Rotated
+        } else {
+            // A missing token is a reuse too: there is nothing to revoke, and
+            // nothing is stored.
+            let state = sqlx::query_as::<Postgres, SpentTokenRow>(sql::TOKEN_SPENT)
+                .bind(&old[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if SpentTokenRow::within_grace(state.as_ref(), grace_since) {
+                Rotation::WithinGrace
+            } else {
+                if let Some(grant_id) = state.and_then(|s| s.grant_id) {
+                    query(sql::GRANT_REVOKE).bind(grant_id).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+                }
+                Rotation::Reused
+            }
+        };
+        if outcome != Rotation::Reused {
+            for token in new_tokens {
+                bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err(map_err)?;
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,62 @@
+//! SQLite: access and refresh tokens.
+
+use portcullis_core::model::{StoredToken, TokenRecord};
+use portcullis_core::store::{StoreResult, TokenStore};
+
+use super::SqliteStore;
+use super::statements::{
+    Columns, client_revision_of, execute, insert_token, query_optional, stored_token, stored_token_row,
+};
+use crate::sql;
+
+#[async_trait::async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_token_if_client_at(&self, token: &TokenRecord, client_revision: i64) -> StoreResult<bool> {
+        let token = token.clone();
+        self.writer
+            .write_one_statement(move |conn| {
+                if client_revision_of(conn, &token.realm, &token.client_id)? != Some(client_revision) {
+                    return Ok(false);
+                }
+                insert_token(conn, &token)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {
+        self.readers.read(|conn| stored_token(conn, id))
+    }
+
+    async fn get_token_and_client_revision(
+        &self,
+        id: &[u8; 16],
+        realm: &str,
+        client_id: &str,
+    ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
+        // One statement (one snapshot) when the token exists.
+        self.readers.read(|conn| {
+            let row = query_optional(conn, sql::TOKEN_GET_WITH_CLIENT_REVISION, [&&id[..], &realm, &client_id], |r| {
+                let mut c = Columns::new(r);
+                let revision = c.get::<Option<i64>>("client_revision")?;
+                Ok((stored_token_row(&mut c)?, revision))
+            })?;
+            match row {
+                Some((token, revision)) => Ok((Some(token.try_into()?), revision)),
+                None => Ok((None, client_revision_of(conn, realm, client_id)?)),
+            }
+        })
+    }
+
+    async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
+        let id = *id;
+        self.writer.write_one_statement(move |conn| Ok(execute(conn, sql::TOKEN_REVOKE, [&&id[..], &now])? > 0)).await
+    }
+
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+        let tokens = tokens.to_vec();
+        let one = tokens.len() == 1;
+        let work = move |conn: &rusqlite::Connection| tokens.iter().try_for_each(|t| insert_token(conn, t));
+        if one { self.writer.write_one_statement(work).await } else { self.writer.write(work).await }
+    }
+}
