@@ -121,8 +121,8 @@ pub struct ServeArgs {
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
-/// connection is a thread and more of them than cores only adds hand-offs (measured:
-/// introspection 17.9k req/s with 16 readers, 21.3k with 2, on one server core).
+/// connection is a thread and more of them than cores only adds hand-offs (measured on
+/// introspection: bench/README.md, "Profiling").
 fn default_pool_size(database_url: &str) -> u32 {
     if database_url.starts_with("sqlite:") {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2)
@@ -238,14 +238,14 @@ impl Config {
         let per_session = serve
             .pending_requests_per_session
             .or(file.pending_requests_per_session)
-            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_SESSION);
+            .unwrap_or(portcullis_core::authority::DEFAULT_PENDING_PER_SESSION);
         if !(1..=1000).contains(&per_session) {
             return Err(format!("pending requests per session must be 1 to 1000, got {per_session}"));
         }
         let per_address = serve
             .pending_requests_per_address
             .or(file.pending_requests_per_address)
-            .unwrap_or(portcullis_core::authorize::limits::DEFAULT_PENDING_PER_ADDRESS);
+            .unwrap_or(portcullis_core::authority::DEFAULT_PENDING_PER_ADDRESS);
         Ok(Self {
             database_url,
             bind,

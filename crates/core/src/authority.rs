@@ -2,17 +2,19 @@
 //! Endpoints (in [`crate::endpoint`]) and grants (in [`crate::grant`]) are built on it.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::client_auth::{self, PresentedClient};
 use crate::client_cache::ClientCache;
 use crate::clock::Clock;
-use crate::error::OAuthError;
-use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord};
+use crate::error::{OAuthError, store_failure};
+use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User};
 use crate::password::PasswordChecker;
 use crate::secret::SecretHasher;
 use crate::store::{PendingLimits, Store, StoreError};
+use crate::throttle::{self, SignInContext, SignInFailure};
 use crate::token::jwt::{self, AccessTokenClaims};
 use crate::token::keys::KeyRing;
 use crate::token::{opaque, token_id_hex};
@@ -28,14 +30,15 @@ pub const REALM_CACHE_TTL: Duration = Duration::from_secs(1);
 /// An unknown `kid` triggers a reload at most this often.
 const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Maps a storage failure to what the client sees: 503 when the database is out of
-/// reach (RFC 7009 §2.2.1 lets clients retry), 500 otherwise; never the cause itself.
-pub fn store_failure(e: StoreError) -> OAuthError {
-    match e {
-        StoreError::Unavailable(_) => OAuthError::unavailable(e),
-        other => OAuthError::server_error(other),
-    }
-}
+/// Pending authorization requests a browser session keeps: a new one deletes the
+/// session's oldest beyond this, so a user with many tabs open is never refused, and a
+/// script reusing one cookie stores no more than this.
+pub const DEFAULT_PENDING_PER_SESSION: u32 = 32;
+/// Live pending authorization requests one client address may have; past it the
+/// authorization endpoint answers 429 and stores nothing. A script without cookies gets
+/// a new session each time, so this is what bounds it. High, because many people may
+/// share a NAT.
+pub const DEFAULT_PENDING_PER_ADDRESS: u32 = 1000;
 
 pub struct Authority {
     pub store: Arc<dyn Store>,
@@ -68,6 +71,37 @@ pub struct TokenClaims {
 pub struct Authenticated {
     pub client: Arc<Client>,
     pub cached: bool,
+}
+
+/// What an issuing step made of a request it did not refuse: a token, or word that
+/// the client changed under it.
+///
+/// A token minted for a copy of the client (cached: see `client_cache`) is stored only
+/// while the client is still at that copy's `revision`. `ClientChanged` says it was
+/// not, and nothing was stored: the token endpoint then decides the request again, once,
+/// on the client read afresh. Only a change during that retry reaches the client, as
+/// [`OAuthError::client_changed`] ([`Issued::into_result`]).
+#[must_use]
+pub enum Issued<T> {
+    Token(T),
+    ClientChanged,
+}
+
+impl<T> Issued<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Issued<U> {
+        match self {
+            Issued::Token(t) => Issued::Token(f(t)),
+            Issued::ClientChanged => Issued::ClientChanged,
+        }
+    }
+
+    /// The answer to the client, once no retry is left.
+    pub fn into_result(self) -> Result<T, OAuthError> {
+        match self {
+            Issued::Token(t) => Ok(t),
+            Issued::ClientChanged => Err(OAuthError::client_changed()),
+        }
+    }
 }
 
 /// A token minted and stored: the string for the client, once.
@@ -129,10 +163,10 @@ impl Authority {
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
             realms: RwLock::new(HashMap::new()),
-            sign_in_failures_per_address: crate::throttle::PER_ADDRESS,
+            sign_in_failures_per_address: throttle::PER_ADDRESS,
             pending_limits: PendingLimits {
-                per_session: crate::authorize::limits::DEFAULT_PENDING_PER_SESSION,
-                per_address: crate::authorize::limits::DEFAULT_PENDING_PER_ADDRESS,
+                per_session: DEFAULT_PENDING_PER_SESSION,
+                per_address: DEFAULT_PENDING_PER_ADDRESS,
             },
             clients: ClientCache::default(),
         })
@@ -146,11 +180,8 @@ impl Authority {
         self
     }
 
-    pub fn sign_in_failures_per_address(&self) -> u32 {
-        self.sign_in_failures_per_address
-    }
-
-    /// Caps on pending authorization requests (defaults in `authorize::limits`).
+    /// Caps on pending authorization requests (defaults [`DEFAULT_PENDING_PER_SESSION`]
+    /// and [`DEFAULT_PENDING_PER_ADDRESS`]).
     pub fn with_pending_limits(mut self, limits: PendingLimits) -> Self {
         self.pending_limits = limits;
         self
@@ -212,6 +243,24 @@ impl Authority {
         Ok(ring)
     }
 
+    /// Signs a user in by username and password under the sign-in throttle
+    /// ([`throttle::sign_in`]); `addr` is the client's address, when known.
+    pub async fn sign_in(
+        &self,
+        realm: &str,
+        username: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<User, SignInFailure> {
+        let ctx = SignInContext {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            passwords: &self.passwords,
+            failures_per_address: self.sign_in_failures_per_address,
+        };
+        throttle::sign_in(&ctx, realm, username, password, addr).await
+    }
+
     /// Forgets cached keys, e.g. after a rotation made by this process.
     pub fn forget_keys(&self, realm: &str) {
         self.keys.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
@@ -255,21 +304,21 @@ impl Authority {
     /// Mints an access token in the realm's format and stores its record before
     /// returning it, so a token a client holds always has a row behind it. The row is
     /// written only if the client is still at `client.revision`; otherwise nothing is
-    /// stored and the error is [`OAuthError::client_changed`].
+    /// stored and the outcome is [`Issued::ClientChanged`].
     pub async fn issue_access_token(
         &self,
         realm: &Realm,
         client: &Client,
         kind: TokenKind,
         claims: TokenClaims,
-    ) -> Result<IssuedToken, OAuthError> {
+    ) -> Result<Issued<IssuedToken>, OAuthError> {
         let minted = self.mint_access(realm, client, kind, claims).await?;
         let written =
             self.store.insert_token_if_client_at(&minted.record, client.revision).await.map_err(store_failure)?;
         if !written {
-            return Err(OAuthError::client_changed());
+            return Ok(Issued::ClientChanged);
         }
-        Ok(IssuedToken { expires_in: minted.expires_in(), token: minted.token })
+        Ok(Issued::Token(IssuedToken { expires_in: minted.expires_in(), token: minted.token }))
     }
 
     /// An access token in the realm's format, not yet stored.
@@ -383,5 +432,20 @@ impl Authority {
         let access = self.mint_access(realm, client, TokenKind::Access, claims).await?;
         let refresh = client.allows_grant(GrantType::RefreshToken).then(|| self.mint_refresh(realm, client, grant));
         Ok(GrantTokens { access, refresh })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that changed again during the one retry is told what it was told when
+    /// this outcome was an error description: 503 `temporarily_unavailable`, retry.
+    #[test]
+    fn a_client_changed_during_the_retry_is_answered_503_retry() {
+        let e = Issued::<()>::ClientChanged.into_result().unwrap_err();
+        assert_eq!((e.code.as_str(), e.code.http_status()), ("temporarily_unavailable", 503));
+        assert_eq!(e.description(), "the client was changed while this request was served; retry");
+        assert!(Issued::Token(7).map(|n| n + 1).into_result().is_ok_and(|n| n == 8));
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, store_failure};
 use crate::model::{AuthMethod, Client};
 use crate::params::Params;
 use crate::secret::SecretHasher;
@@ -125,7 +125,7 @@ pub async fn authenticate(
     let Some(client_id) = presented.client_id() else {
         return Err(OAuthError::invalid_client("client authentication is required"));
     };
-    let client = store.get_client(realm, client_id).await.map_err(crate::authority::store_failure)?;
+    let client = store.get_client(realm, client_id).await.map_err(store_failure)?;
     verify(client.as_ref(), hasher, presented)?;
     client.ok_or_else(failed)
 }

@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::store::StoreError;
+
 /// The error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and
 /// RFC 8628 §3.5, plus `not_found` for a realm that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +71,6 @@ impl ErrorCode {
     }
 }
 
-const CLIENT_CHANGED: &str = "the client was changed while this request was served; retry";
-
 /// A protocol error: an RFC code, a description for the client, and (for
 /// `server_error` and `temporarily_unavailable`) the cause, which is logged and
 /// never shown.
@@ -86,14 +86,10 @@ impl OAuthError {
     }
 
     /// The client changed (in another request or on another instance) while this
-    /// request used an older copy of it: retried once against the database, then
-    /// reported as temporarily unavailable.
+    /// request used an older copy of it, and changed again on the one retry against
+    /// the database (`authority::Issued::ClientChanged`, answered here).
     pub fn client_changed() -> Self {
-        Self::new(ErrorCode::TemporarilyUnavailable, CLIENT_CHANGED)
-    }
-
-    pub fn is_client_changed(&self) -> bool {
-        self.code == ErrorCode::TemporarilyUnavailable && self.description == CLIENT_CHANGED
+        Self::new(ErrorCode::TemporarilyUnavailable, "the client was changed while this request was served; retry")
     }
 
     /// A refusal of the request as made (a 4xx), as opposed to a failure to serve it.
@@ -142,6 +138,15 @@ impl OAuthError {
     pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::new(ErrorCode::TemporarilyUnavailable, "the server cannot reach its database; retry later")
             .with_source(source)
+    }
+}
+
+/// Maps a storage failure to what the client sees: 503 when the database is out of
+/// reach (RFC 7009 §2.2.1 lets clients retry), 500 otherwise; never the cause itself.
+pub fn store_failure(e: StoreError) -> OAuthError {
+    match e {
+        StoreError::Unavailable(_) => OAuthError::unavailable(e),
+        other => OAuthError::server_error(other),
     }
 }
 

@@ -28,9 +28,10 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::authority::{Authority, store_failure};
-use crate::error::OAuthError;
+use crate::clock::Clock;
+use crate::error::{OAuthError, store_failure};
 use crate::model::{User, UserKind};
+use crate::password::PasswordChecker;
 use crate::store::{FailureKey, Store, StoreResult};
 
 /// Length of a counting window.
@@ -98,12 +99,21 @@ pub enum SignInFailure {
     Unavailable(OAuthError),
 }
 
+/// What a sign-in uses of the server's state (`Authority::sign_in` lends it).
+pub struct SignInContext<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub passwords: &'a PasswordChecker,
+    /// Failed sign-ins allowed from one address per window; 0: no per-address limit.
+    pub failures_per_address: u32,
+}
+
 /// The one sign-in sequence of the login page and the password grant: wait out the
 /// account's delay, find the account by username, reserve a failure on the pair and
 /// the address, check the password (against a dummy hash when there is no account),
 /// require an enabled staff account, then settle the reservation.
 pub async fn sign_in(
-    authority: &Authority,
+    ctx: &SignInContext<'_>,
     realm: &str,
     username: &str,
     password: &str,
@@ -117,7 +127,7 @@ pub async fn sign_in(
     if username.is_empty() {
         return Err(SignInFailure::BadCredentials);
     }
-    let store = authority.store.as_ref();
+    let store = ctx.store;
     let key = |account: &str, address: &str| FailureKey {
         realm: realm.to_owned(),
         account: account.to_owned(),
@@ -127,7 +137,7 @@ pub async fn sign_in(
     let address = addr.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), address_key);
     let account_wide = key(&account, "");
     let account_failures =
-        store.sign_in_failures(&account_wide, authority.now(), WINDOW_SECS).await.map_err(unavailable)?;
+        store.sign_in_failures(&account_wide, ctx.clock.now(), WINDOW_SECS).await.map_err(unavailable)?;
     let delay = account_delay(account_failures);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -136,13 +146,12 @@ pub async fn sign_in(
     // Only a username match signs in (find_user also matches ids).
     let user = user.filter(|u| account_key(&u.username) == account);
 
-    let slot = authority.passwords.slot().await;
-    let per_address = authority.sign_in_failures_per_address();
+    let slot = ctx.passwords.slot().await;
     let mut limits = vec![(key(&account, &address), PER_PAIR)];
-    if per_address > 0 {
-        limits.push((key("", &address), per_address));
+    if ctx.failures_per_address > 0 {
+        limits.push((key("", &address), ctx.failures_per_address));
     }
-    let now = authority.now();
+    let now = ctx.clock.now();
     let Some(counts) = store.reserve_sign_in_failure(&limits, now, WINDOW_SECS).await.map_err(unavailable)? else {
         return Err(SignInFailure::Throttled);
     };

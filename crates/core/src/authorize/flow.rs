@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::limits::address_key;
 use super::request::{Prompt, Rejection, ResponseType, ValidRequest, validate};
-use crate::authority::{Authority, TokenClaims, store_failure};
-use crate::error::{ErrorCode, OAuthError};
+use crate::authority::{Authority, TokenClaims};
+use crate::error::{ErrorCode, OAuthError, store_failure};
 use crate::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, TokenKind, User, UserKind,
 };
@@ -364,7 +364,7 @@ pub async fn submit_login(
     if username.is_empty() || password.is_empty() {
         return Ok(again("Enter your username and password.").into());
     }
-    let user = match throttle::sign_in(authority, &realm.name, username, password, addr).await {
+    let user = match authority.sign_in(&realm.name, username, password, addr).await {
         Ok(u) => u,
         Err(SignInFailure::Throttled) => {
             return Ok(again("Too many failed sign-ins. Wait a few minutes and try again.").into());

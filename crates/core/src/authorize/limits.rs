@@ -1,20 +1,12 @@
 //! Bounds on what the authorization endpoint stores for a browser that has not signed
 //! in: every parameter that is stored, echoed or compared has a length limit (longer
 //! is refused, never truncated), and pending requests are capped per browser session
-//! and per client address.
+//! and per client address (the caps are settings of the `Authority`, whose defaults
+//! are `authority::DEFAULT_PENDING_PER_SESSION` and `DEFAULT_PENDING_PER_ADDRESS`).
 
 use std::net::IpAddr;
 
 use crate::error::OAuthError;
-
-/// Pending requests a browser session keeps: a new one deletes the session's oldest
-/// beyond this, so a user with many tabs open is never refused, and a script reusing
-/// one cookie stores no more than this.
-pub const DEFAULT_PENDING_PER_SESSION: u32 = 32;
-/// Live pending requests one client address may have; past it the endpoint answers 429
-/// and stores nothing. A script without cookies gets a new session each time, so this
-/// is what bounds it. High, because many people may share a NAT.
-pub const DEFAULT_PENDING_PER_ADDRESS: u32 = 1000;
 
 /// The longest value accepted, in bytes, for each authorization request parameter that
 /// is stored, echoed or compared. `redirect_uri` matches the longest one an admin can

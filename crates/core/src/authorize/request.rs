@@ -6,8 +6,8 @@
 //! back to the client.
 
 use super::limits::too_long;
-use crate::authority::{Authority, store_failure};
-use crate::error::{ErrorCode, OAuthError};
+use crate::authority::Authority;
+use crate::error::{ErrorCode, OAuthError, store_failure};
 use crate::model::{Client, GrantType, Realm};
 use crate::pkce;
 use crate::redirect::{ClientRedirect, ResponseMode, matches_registered};

@@ -7,8 +7,8 @@ pub mod metadata;
 pub mod revoke;
 pub mod token;
 
-use crate::authority::{Authority, store_failure};
-use crate::error::OAuthError;
+use crate::authority::Authority;
+use crate::error::{OAuthError, store_failure};
 use crate::model::{Client, Realm, StoredToken, TokenKind};
 use crate::token::jwt::{self, MAX_JWT_LEN};
 use crate::token::{opaque, parse_token_id_hex};

@@ -1,9 +1,9 @@
 //! Token revocation (RFC 7009).
 
 use super::resolve;
-use crate::authority::{Authority, store_failure};
+use crate::authority::Authority;
 use crate::client_auth;
-use crate::error::OAuthError;
+use crate::error::{OAuthError, store_failure};
 use crate::model::TokenKind;
 use crate::params::Params;
 

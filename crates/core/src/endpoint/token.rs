@@ -3,7 +3,7 @@
 
 use portcullis_proto::TokenResponse;
 
-use crate::authority::Authority;
+use crate::authority::{Authority, Issued};
 use crate::client_auth;
 use crate::error::OAuthError;
 use crate::grant::{self, GrantContext, RequestContext};
@@ -30,11 +30,16 @@ pub async fn token(
     // client's revision (`client_cache`); the other grants read the client afresh.
     if grant_type != GrantType::ClientCredentials {
         let client = client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented);
-        return run(&client.await?).await;
+        return run(&client.await?).await?.into_result();
     }
     let first = authority.authenticate_cached(&realm.name, &presented).await?;
     match run(&first.client).await {
-        Err(e) if e.is_client_changed() => run(&*authority.authenticate_fresh(&realm.name, &presented).await?).await,
+        Ok(Issued::Token(response)) => Ok(response),
+        // The copy was older than the database: decided again, once, on the client as
+        // it is now.
+        Ok(Issued::ClientChanged) => {
+            run(&*authority.authenticate_fresh(&realm.name, &presented).await?).await?.into_result()
+        }
         // A refusal decided on a cached copy (a scope or grant type it does not allow)
         // is checked against the database before it is answered: the client may have
         // been widened since, here or on another instance.
@@ -43,9 +48,9 @@ pub async fn token(
             if fresh.revision == first.client.revision {
                 return Err(e);
             }
-            run(&fresh).await
+            run(&fresh).await?.into_result()
         }
-        done => done,
+        Err(e) => Err(e),
     }
 }
 
@@ -53,7 +58,7 @@ async fn run(
     handler: &dyn grant::GrantHandler,
     ctx: &GrantContext<'_>,
     params: &Params,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued<TokenResponse>, OAuthError> {
     let grant_type = handler.grant_type();
     if !ctx.client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant_type} grant")));

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler, user_authorities};
-use crate::authority::store_failure;
-use crate::error::OAuthError;
+use crate::authority::Issued;
+use crate::error::{OAuthError, store_failure};
 use crate::model::GrantType;
 use crate::params::Params;
 use crate::pkce;
@@ -24,7 +24,7 @@ impl GrantHandler for AuthorizationCodeGrant {
         GrantType::AuthorizationCode
     }
 
-    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let presented = params.require("code")?;
         let parsed = opaque::parse_code(presented).ok_or_else(bad_code)?;
@@ -85,7 +85,7 @@ impl GrantHandler for AuthorizationCodeGrant {
         // concurrent exchanges exactly one gets here, and a replay arriving later
         // revokes the tokens this one issued.
         match authority.store.redeem_code(&code.id, now, &tokens.records()).await.map_err(store_failure)? {
-            CodeRedemption::Redeemed(_) => Ok(tokens.response(authorities, None)),
+            CodeRedemption::Redeemed(_) => Ok(Issued::Token(tokens.response(authorities, None))),
             CodeRedemption::Replayed(_) | CodeRedemption::Unknown => Err(bad_code()),
         }
     }

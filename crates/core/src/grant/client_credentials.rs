@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler};
-use crate::authority::TokenClaims;
+use crate::authority::{Issued, TokenClaims};
 use crate::error::OAuthError;
 use crate::model::{GrantType, TokenKind};
 use crate::params::Params;
@@ -20,7 +20,7 @@ impl GrantHandler for ClientCredentialsGrant {
 
     /// "The client credentials grant type MUST only be used by confidential clients"
     /// (§4.4), and "a refresh token SHOULD NOT be included" (§4.4.3).
-    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError> {
         let client = ctx.client;
         if client.is_public() {
             return Err(OAuthError::unauthorized_client("public clients cannot use the client_credentials grant"));
@@ -29,13 +29,13 @@ impl GrantHandler for ClientCredentialsGrant {
         let scope = scope.to_string_list();
         let claims = TokenClaims { subject: client.client_id.clone(), scope: scope.clone(), ..Default::default() };
         let issued = ctx.authority.issue_access_token(ctx.realm, client, TokenKind::Access, claims).await?;
-        Ok(TokenResponse {
+        Ok(issued.map(|issued| TokenResponse {
             access_token: issued.token,
             token_type: "Bearer".to_owned(),
             expires_in: Some(issued.expires_in.max(0) as u64),
             refresh_token: None,
             scope: Some(scope),
             authorities: None,
-        })
+        }))
     }
 }

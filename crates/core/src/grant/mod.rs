@@ -9,8 +9,8 @@ mod refresh_token;
 use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
-use crate::authority::Authority;
-use crate::error::OAuthError;
+use crate::authority::{Authority, Issued};
+use crate::error::{OAuthError, store_failure};
 use crate::model::{Client, GrantType, Realm};
 use crate::params::Params;
 
@@ -37,7 +37,9 @@ pub struct RequestContext {
 #[async_trait]
 pub trait GrantHandler: Send + Sync {
     fn grant_type(&self) -> GrantType;
-    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError>;
+    /// The token response, [`Issued::ClientChanged`] when a write conditional on the
+    /// client's revision found it changed, or the refusal.
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError>;
 }
 
 /// The handler of an implemented grant type; `unsupported_grant_type` for the rest.
@@ -55,7 +57,7 @@ pub fn handler_for(grant: GrantType) -> Result<&'static dyn GrantHandler, OAuthE
 
 /// The user's roles, as the `authorities` of token responses (Spring compatible).
 pub(crate) async fn user_authorities(ctx: &GrantContext<'_>, subject: &str) -> Result<Option<Vec<String>>, OAuthError> {
-    let user = ctx.authority.store.get_user(&ctx.realm.name, subject).await.map_err(crate::authority::store_failure)?;
+    let user = ctx.authority.store.get_user(&ctx.realm.name, subject).await.map_err(store_failure)?;
     Ok(user.map(|u| u.roles))
 }
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler};
-use crate::authority::store_failure;
-use crate::error::OAuthError;
+use crate::authority::Issued;
+use crate::error::{OAuthError, store_failure};
 use crate::model::{Grant, GrantType};
 use crate::params::Params;
 use crate::scope::ScopeSet;
@@ -27,12 +27,12 @@ impl GrantHandler for PasswordGrant {
         GrantType::Password
     }
 
-    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let username = params.require("username")?;
         let password = params.require("password")?;
         let scope = ScopeSet::resolve(params.get("scope"), &client.scopes, &client.default_scopes)?.to_string_list();
-        let user = match throttle::sign_in(authority, &realm.name, username, password, ctx.request.client_addr).await {
+        let user = match authority.sign_in(&realm.name, username, password, ctx.request.client_addr).await {
             Ok(u) => u,
             Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
             Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
@@ -54,6 +54,6 @@ impl GrantHandler for PasswordGrant {
         };
         let tokens = authority.mint_for_grant(realm, client, &grant, &scope, Some(user.roles.clone())).await?;
         authority.store.create_grant(&grant, &tokens.records()).await.map_err(store_failure)?;
-        Ok(tokens.response(Some(user.roles), None))
+        Ok(Issued::Token(tokens.response(Some(user.roles), None)))
     }
 }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler};
-use crate::authority::store_failure;
-use crate::error::OAuthError;
+use crate::authority::Issued;
+use crate::error::{OAuthError, store_failure};
 use crate::model::{GrantType, RefreshPolicy, TokenKind};
 use crate::params::Params;
 use crate::scope::ScopeSet;
@@ -25,7 +25,7 @@ impl GrantHandler for RefreshTokenGrant {
         GrantType::RefreshToken
     }
 
-    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<TokenResponse, OAuthError> {
+    async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError> {
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let presented = params.require("refresh_token")?;
         let parsed = opaque::parse(presented).filter(|p| p.kind == TokenKind::Refresh).ok_or_else(bad_refresh)?;
@@ -70,7 +70,7 @@ impl GrantHandler for RefreshTokenGrant {
         let rotate = realm.refresh_policy == RefreshPolicy::Rotate || client.is_public() || old.used_at.is_some();
         if !rotate {
             authority.store.insert_tokens(std::slice::from_ref(&tokens.access.record)).await.map_err(store_failure)?;
-            return Ok(tokens.response(authorities, Some(presented.to_owned())));
+            return Ok(Issued::Token(tokens.response(authorities, Some(presented.to_owned()))));
         }
         let grace_since = (realm.refresh_grace > 0).then(|| now - realm.refresh_grace);
         let outcome = authority
@@ -79,7 +79,7 @@ impl GrantHandler for RefreshTokenGrant {
             .await
             .map_err(store_failure)?;
         match outcome {
-            Rotation::Rotated | Rotation::WithinGrace => Ok(tokens.response(authorities, None)),
+            Rotation::Rotated | Rotation::WithinGrace => Ok(Issued::Token(tokens.response(authorities, None))),
             Rotation::Reused => {
                 tracing::warn!(realm = %realm.name, client = %client.client_id, "refresh token reuse; grant revoked");
                 Err(OAuthError::invalid_grant("the refresh token was already used; its grant has been revoked"))

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::authority::store_failure;
-use portcullis_core::error::{ErrorCode, OAuthError};
+use portcullis_core::error::{ErrorCode, OAuthError, store_failure};
 use portcullis_core::store::StoreError;
 
 use crate::response::no_store_json;
