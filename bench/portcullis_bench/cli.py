@@ -16,8 +16,11 @@ from .chart import write_svg
 from .common import BENCH_DIR, PEER_NODE_VERSION, PROCS, log
 from .procfs import parse_cpu_list
 from .report import compare_with_baselines, machine_facts, write_markdown
+from .postgres import postgres_settings
 from .runner import Runner
 from .scenarios import SCENARIOS
+from .sustained import run_sustained
+from .sustained_report import write_sustained_markdown, write_sustained_svg
 
 
 
@@ -67,6 +70,11 @@ def parse_args(argv=None):
                         "of statuses > 399, which is cheaper for the load generator)")
     p.add_argument("--out", default=os.path.join(BENCH_DIR, "results"), help="where the report files go")
     p.add_argument("--keep-workdir", action="store_true", help="keep the temporary directory (logs, pools, raw runs)")
+    p.add_argument("--sustained", type=int, nargs="?", const=10, default=None, metavar="MINUTES",
+                   help="sustained-load mode instead of the scenarios: the mixed scenario's capacity (one --duration "
+                        "run after --warmup), then MINUTES (10 when no number is given) at 80%% of it, rate-limited, "
+                        "on each of --backends in turn; RSS every second, p99 and errors per minute; no peer; writes "
+                        "results/<date>-sustained.{json,md,svg}")
     args = p.parse_args(argv)
     if ":" not in args.cores:
         p.error("--cores takes SERVER:LOADGEN, e.g. 0:1")
@@ -77,6 +85,8 @@ def parse_args(argv=None):
         p.error("--big-table-rows must be 0 or more")
     if args.check_every < 0:
         p.error("--check-every must be 0 or more")
+    if args.sustained is not None and args.sustained < 1:
+        p.error("--sustained takes a whole number of minutes, 1 or more")
     args.sqlite_synchronous = [v for v in args.sqlite_synchronous.split(",") if v]
     if set(args.sqlite_synchronous) - {"full", "normal"} or len(set(args.sqlite_synchronous)) != len(
             args.sqlite_synchronous):
@@ -113,8 +123,9 @@ def main(argv=None) -> int:
         k: getattr(args, k) for k in ("duration", "repeats", "warmup", "connections", "server_cores", "loadgen_cores",
                                       "threads", "timeout", "backends", "scenarios", "intro_pool", "mint_seconds",
                                       "big_table_rows", "strict_status", "portcullis_arg", "log_level",
-                                      "sqlite_synchronous", "check_every")}}
-    report["machine"] = machine_facts(binary)
+                                      "sqlite_synchronous", "check_every", "sustained")}}
+    report["machine"] = machine_facts(binary, args.postgres_url)
+    report["machine"]["postgres_settings"] = postgres_settings(args.postgres_url)
     report["machine"]["portcullis_source"] = args.source
     if args.source.get("commit"):
         report["machine"]["git_commit"] = args.source["commit"]
@@ -122,7 +133,7 @@ def main(argv=None) -> int:
     report["scenarios"] = [{"id": s.id, "title": s.title, "description": s.description} for s in SCENARIOS]
     exit_code = 0
     try:
-        report.update(runner.run(binary))
+        report.update(run_sustained(runner, binary) if args.sustained else runner.run(binary))
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc}); stopping every process and writing what was measured")
         exit_code = 130
@@ -146,11 +157,15 @@ def main(argv=None) -> int:
     report["server_log"] = runner.log_lines
     report["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, started.strftime("%Y-%m-%d-%H%M"))
+    stem = os.path.join(args.out, started.strftime("%Y-%m-%d-%H%M") + ("-sustained" if args.sustained else ""))
     with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=1, sort_keys=False)
-    table = write_markdown(report, stem + ".md")
-    write_svg(report, stem + ".svg")
+    if args.sustained:
+        table = write_sustained_markdown(report, stem + ".md")
+        write_sustained_svg(report, stem + ".svg")
+    else:
+        table = write_markdown(report, stem + ".md")
+        write_svg(report, stem + ".svg")
     print(table)
     log(f"wrote {stem}.json, {stem}.md, {stem}.svg")
     if args.keep_workdir:

@@ -52,6 +52,10 @@ class PortcullisSide(Side):
         self.purge_watch: threading.Thread | None = None  # purge_1m's watcher, joined after the scenario
         self.big_table: dict | None = None
 
+    @property
+    def postgres_db(self) -> str | None:
+        return urllib.parse.urlsplit(self.db_url).path.lstrip("/") if self.backend.startswith("postgres") else None
+
     def cli(self, *argv: str) -> dict:
         res = run_cmd([self.binary, "--database", self.db_url, *argv, "--json"], timeout=60)
         return json.loads(res.stdout) if res.stdout.strip() else {}

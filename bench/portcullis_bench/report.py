@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 from .common import REPO_DIR, log
+from .postgres import settings_text
 from .scenarios import SCENARIOS
 
 
@@ -47,7 +48,7 @@ def baseline_note(entry: dict) -> str:
     return text + ("" if entry["valid"] else " (an invalid run is involved)")
 
 
-def machine_facts(binary: str | None) -> dict:
+def machine_facts(binary: str | None, postgres_url: str) -> dict:
     def read(path: str) -> str:
         try:
             with open(path) as f:
@@ -78,7 +79,7 @@ def machine_facts(binary: str | None) -> dict:
         "python": platform.python_version(),
         "portcullis_binary": binary,
         "portcullis_version": out([binary, "--version"]) if binary else None,
-        "postgres_server": out(["psql", "-XAtqc", "show server_version", "postgres://postgres@127.0.0.1:5432/test"]),
+        "postgres_server": out(["psql", "-XAtqc", "show server_version", postgres_url]),
     }
     return facts
 
@@ -89,6 +90,23 @@ def fmt_rps(x) -> str:
 
 def fmt_ms(us) -> str:
     return "—" if us is None else f"{us / 1000:.2f} ms"
+
+
+def fmt_cores(x) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def postgres_line(report: dict) -> str:
+    """The PostgreSQL server's version and durability settings, as the machine section's last line: a
+    report measured with synchronous_commit or fsync off is not comparable with one measured with them on."""
+    m = report["machine"]
+    phases = [p for p in report.get("phases", []) if p.get("postgres_settings")]
+    text = (f"PostgreSQL {m.get('postgres_server') or '(version not read)'} at the --postgres-url: "
+            f"{settings_text(m.get('postgres_settings'))}.")
+    for p in phases:
+        if p["postgres_settings"] != m.get("postgres_settings"):
+            text += f" In phase {p['backend']}'s database: {settings_text(p['postgres_settings'])}."
+    return text
 
 
 def index_results(report: dict) -> dict:
@@ -128,6 +146,8 @@ def write_markdown(report: dict, path: str) -> str:
         f"{a['duration']:g} s per run, median of {a['repeats']} repeat(s), warm-up {a['warmup']:g} s. "
         f"Peer: node-oidc-provider {report['peer'].get('version', '—')} on node {m['node'] or '—'}, tokens in memory. "
         f"Load average at start: {m['loadavg_at_start']}.",
+        "",
+        postgres_line(report),
         "",
         "Ratio = Portcullis req/s ÷ peer req/s (the peer keeps tokens in memory and is measured once, in the first "
         "phase). Floor = share of the same server's GET /healthz rate. ✗ = at least one repeat was invalid "
@@ -199,16 +219,22 @@ def write_markdown(report: dict, path: str) -> str:
         if p.get("skipped"):
             lines.append(f"- backend **{p['backend']}**: {p['skipped']}")
     lines += ["", "## Per-run detail", "",
-              "| scenario | side | backend | req/s | p50 | p99 | p99.9 | server CPU s | CPU µs/req | peak RSS | wrk CPU s | "
-              "postgres CPU s | valid |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "Server cores and postgres cores: CPU seconds per second of the run (1.0 = one core kept busy); "
+              "postgres cores counts the phase's own database's backends and the server's shared processes (WAL "
+              "writer, checkpointer…), not other databases' backends; postgres CPU s is every process named "
+              "postgres.", "",
+              "| scenario | side | backend | req/s | p50 | p99 | p99.9 | server CPU s | server cores | CPU µs/req | "
+              "peak RSS | wrk CPU s | postgres CPU s | postgres cores | valid |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         s = r["summary"]
         lines.append(f"| {r['scenario']} | {r['side']} | {r['backend']} | {fmt_rps(s['rps'])} | {fmt_ms(s['p50_us'])} | "
                      f"{fmt_ms(s['p99_us'])} | {fmt_ms(s['p999_us'])} | {s['server_cpu_s']:.1f} | "
+                     f"{fmt_cores(s.get('server_cores_busy'))} | "
                      f"{s['server_cpu_per_request_us'] if s['server_cpu_per_request_us'] is not None else '—'} | "
                      f"{(s['peak_rss_kb'] or 0) / 1024:.1f} MB | {s['loadgen_cpu_s']:.1f} | "
-                     f"{s['postgres_cpu_s']:.1f} | {s['valid_repeats']}/{s['repeats']} |")
+                     f"{s['postgres_cpu_s']:.1f} | {fmt_cores(s.get('postgres_cores_busy'))} | "
+                     f"{s['valid_repeats']}/{s['repeats']} |")
     lines += ["", "## Start-up", ""]
     for p in report["phases"]:
         for st in p.get("startup", []):

@@ -12,6 +12,7 @@ from typing import Callable
 from .common import HarnessError, PURGE_DEADLINE, SIGN_IN_FLAG, SYNCHRONOUS_FLAG, Skip, http_request, log, run_cmd
 from .peer import PeerSide
 from .portcullis import PortcullisSide
+from .postgres import postgres_settings, settings_text
 from .procfs import is_zombie
 from .scenarios import Context, SCENARIOS, Scenario
 from .side import Side
@@ -19,12 +20,18 @@ from .wrk import Load, Wrk
 
 
 
+def median_or_none(values: list) -> float | None:
+    """The median of the values that were measured (postgres_cores_busy is None on SQLite)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def median_summary(runs: list[dict]) -> dict:
     valid = [r for r in runs if r["valid"]]
     use = valid or runs
     keys = ["rps", "p50_us", "p99_us", "p999_us", "server_cpu_s", "server_cpu_per_request_us", "loadgen_cpu_s",
-            "postgres_cpu_s"]
-    out = {k: statistics.median([r[k] for r in use if r.get(k) is not None]) if use else None for k in keys}
+            "postgres_cpu_s", "server_cores_busy", "postgres_cores_busy"]
+    out = {k: median_or_none([r.get(k) for r in use]) for k in keys}
     out["peak_rss_kb"] = statistics.median([max(x for x in r["server_peak_rss_kb"] if x) for r in use
                                             if any(r["server_peak_rss_kb"])]) if use else None
     out["repeats"] = len(runs)
@@ -92,7 +99,7 @@ class Measurement:
             preflight(load)
         if rep == 0 and args.warmup > 0 and not load.consuming:
             wrk.run(load, args.warmup, args.connections, side.pids())
-        res = wrk.run(load, args.duration, args.connections, side.pids())
+        res = wrk.run(load, args.duration, args.connections, side.pids(), postgres_db=side.postgres_db)
         self.runs.append(res)
         flag = "ok" if res["valid"] else "INVALID: " + "; ".join(res["problems"])
         log(f"{self.label} #{rep + 1}: {res['rps']:,.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
@@ -175,7 +182,8 @@ class Runner:
             load = side.healthz()
             try:
                 for rep in range(self.args.repeats):
-                    res = self.wrk.run(load, self.args.duration, self.args.connections, side.pids())
+                    res = self.wrk.run(load, self.args.duration, self.args.connections, side.pids(),
+                                       postgres_db=side.postgres_db)
                     r["runs"].append(res)
                     log(f"healthz [{side.name}/{side.backend}] again #{rep + 1}: {res['rps']:,.0f} req/s, "
                         f"p99 {res['p99_us'] / 1000:.2f} ms")
@@ -240,9 +248,52 @@ class Runner:
                 return None, None
             parts = urllib.parse.urlsplit(args.postgres_url)
             db_url = urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
+            phase["postgres_settings"] = postgres_settings(db_url)
+            log(f"{backend}: PostgreSQL {settings_text(phase['postgres_settings'])}")
         else:
             raise SystemExit(f"unknown backend {backend} (sqlite, postgres, postgres-2)")
         return PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances, synchronous), db_name
+
+    def start_backend(self, phase: dict, side: PortcullisSide, ctx: Context, password_users: int) -> None:
+        """Provisions the opened database through the CLI, starts the server(s) and records them in the phase."""
+        backend, synchronous = side.backend, side.synchronous
+        side.provision(password_users)
+        side.start()
+        phase["startup"] = side.startup
+        phase["public_url"] = side.public_url
+        ctx.portcullis_grants = side.grants()
+        phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
+        phase["ran"] = True
+        phase["sign_in_limit_per_address_lifted"] = side.sign_in_flag
+        log(f"{backend}: {side.instances} instance(s) on ports {side.ports}, pids {side.pids()}"
+            + (f", {SYNCHRONOUS_FLAG} {synchronous}" if synchronous else "")
+            + f"; grants {sorted(ctx.portcullis_grants)}")
+        if side.instances > 1:
+            try:
+                phase["cross_instance_check"] = side.cross_instance_check()
+                log(f"{backend}: {phase['cross_instance_check']}")
+            except HarnessError as exc:
+                phase["cross_instance_check"] = f"FAILED: {exc}"
+                log(f"{backend}: {exc}")
+                self.failures.append({"scenario": "(start)", "side": side.name, "backend": backend,
+                                      "error": str(exc)})
+        if not side.sign_in_flag:
+            log(f"{backend}: this binary's serve has no {SIGN_IN_FLAG}: the password scenario will be "
+                "throttled")
+
+    def close_backend(self, phase: dict, side: PortcullisSide, db_name: str | None) -> None:
+        """Stops the server(s), records what their log showed, drops the PostgreSQL database."""
+        args = self.args
+        phase["stop"] = side.stop()
+        phase["log"] = side.log_findings()
+        if side.big_table:
+            phase["big_table"] = side.big_table
+        if db_name:
+            try:
+                run_cmd(["psql", args.postgres_url, "-qc",
+                         f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'], timeout=60)
+            except HarnessError as exc:
+                log(f"could not drop {db_name}: {exc}")
 
     def run_backends(self, group: list[tuple[str, str | None]], binary: str | None, ctx: Context,
                      peer: PeerSide | None) -> list[dict]:
@@ -267,29 +318,7 @@ class Runner:
                 # one wrk thread per connection, as many per instance (see Wrk.threads_for)
                 password_users = (-(-args.connections // side.instances) * side.instances
                                   if "password" in selected else 0)
-                side.provision(password_users)
-                side.start()
-                phase["startup"] = side.startup
-                phase["public_url"] = side.public_url
-                ctx.portcullis_grants = side.grants()
-                phase["grant_types_supported"] = sorted(ctx.portcullis_grants)
-                phase["ran"] = True
-                phase["sign_in_limit_per_address_lifted"] = side.sign_in_flag
-                log(f"{backend}: {side.instances} instance(s) on ports {side.ports}, pids {side.pids()}"
-                    + (f", {SYNCHRONOUS_FLAG} {synchronous}" if synchronous else "")
-                    + f"; grants {sorted(ctx.portcullis_grants)}")
-                if side.instances > 1:
-                    try:
-                        phase["cross_instance_check"] = side.cross_instance_check()
-                        log(f"{backend}: {phase['cross_instance_check']}")
-                    except HarnessError as exc:
-                        phase["cross_instance_check"] = f"FAILED: {exc}"
-                        log(f"{backend}: {exc}")
-                        self.failures.append({"scenario": "(start)", "side": side.name, "backend": backend,
-                                              "error": str(exc)})
-                if not side.sign_in_flag:
-                    log(f"{backend}: this binary's serve has no {SIGN_IN_FLAG}: the password scenario will be "
-                        "throttled")
+                self.start_backend(phase, side, ctx, password_users)
             if not opened:
                 return phases
             if len(opened) > 1:
@@ -318,16 +347,7 @@ class Runner:
                 self.remeasure_floor(peer)
         finally:
             for phase, side, db_name in opened:
-                phase["stop"] = side.stop()
-                phase["log"] = side.log_findings()
-                if side.big_table:
-                    phase["big_table"] = side.big_table
-                if db_name:
-                    try:
-                        run_cmd(["psql", args.postgres_url, "-qc",
-                                 f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'], timeout=60)
-                    except HarnessError as exc:
-                        log(f"could not drop {db_name}: {exc}")
+                self.close_backend(phase, side, db_name)
         return phases
 
 

@@ -17,6 +17,7 @@ class Side:
 
     name = ""
     backend = ""
+    postgres_db: str | None = None  # the PostgreSQL database it uses, if any (its CPU is measured per run)
 
     def __init__(self, wrk: Wrk, workdir: str, args) -> None:
         self.wrk = wrk

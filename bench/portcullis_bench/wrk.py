@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from .common import HarnessError, LOOPBACK, LUA_SCRIPT
-from .postgres import postgres_cpu_seconds
+from .postgres import postgres_cpu, postgres_processes
 from .procfs import is_zombie, core_times, core_util, parse_cpu_list, proc_cpu_seconds, proc_status_kb, reset_peak_rss
 
 
@@ -99,7 +99,11 @@ class Wrk:
         return -(-n // len(load.ports)) * len(load.ports)
 
     def run(self, load: Load, duration: float, connections: int, pids: list[int],
-            collect: dict | None = None, check: bool | None = None) -> dict:
+            collect: dict | None = None, check: bool | None = None, postgres_db: str | None = None,
+            rate: float | None = None) -> dict:
+        """One wrk run. postgres_db: the database the servers use, so that PostgreSQL's CPU can be told
+        apart from other databases' (None: SQLite or no server). rate: requests per second in all, spread
+        over wrk's threads (bench.lua's delay()); None: as fast as the connections go."""
         self.counter += 1
         tag = f"run{self.counter:04d}"
         out = os.path.join(self.workdir, tag + ".json")
@@ -113,6 +117,7 @@ class Wrk:
             "out": out, "threads": threads, "addrs": [[LOOPBACK, p] for p in load.ports], "check": check,
             "redirect_ok": load.redirect_ok, "collect": collect, "check_every": self.args.check_every,
             "items": [i.lua() if content else dict(i.lua(), expect=None, status=None) for i in load.items],
+            "rate": rate / threads if rate else None,
         }
         with open(script, "w") as f:
             f.write(f"BENCH = {lua_literal(bench)}\n")
@@ -126,7 +131,7 @@ class Wrk:
         for pid in pids:
             reset_peak_rss(pid)
         cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
-        pg0 = postgres_cpu_seconds()
+        pg0 = postgres_processes(postgres_db)
         cores0 = core_times()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
@@ -142,7 +147,7 @@ class Wrk:
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cores1 = core_times()
         cpu1 = {pid: proc_cpu_seconds(pid) for pid in pids}
-        pg1 = postgres_cpu_seconds()
+        pg1 = postgres_processes(postgres_db)
         if proc.returncode != 0 or not os.path.exists(out):
             with open(os.path.join(self.workdir, tag + ".stdout"), errors="replace") as f:
                 tail = f.read()[-2000:]
@@ -158,7 +163,15 @@ class Wrk:
         res["server_cpu_per_request_us"] = (
             round(res["server_cpu_s"] * 1e6 / res["requests"], 2) if res["requests"] else None)
         res["server_peak_rss_kb"] = [proc_status_kb(p, "VmHWM") for p in pids]
-        res["postgres_cpu_s"] = round(pg1 - pg0, 3)
+        pg = postgres_cpu(pg0, pg1)
+        res["postgres_cpu_s"] = pg["total_s"]
+        res["postgres_cpu"] = pg
+        # cores busy = CPU seconds per second of the run: what the run cost each program in whole cores
+        res["server_cores_busy"] = round(res["server_cpu_s"] / wall, 3) if wall > 0 else None
+        res["postgres_cores_busy"] = (round((pg["database_s"] + pg["server_s"]) / wall, 3)
+                                      if postgres_db and wall > 0 else None)
+        if rate:
+            res["target_rps"] = round(rate, 1)
         res["loadgen_cpu_s"] = round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3)
         res["core_util"] = core_util(cores0, cores1)
         socket_errors = res["errors_connect"] + res["errors_read"] + res["errors_write"] + res["errors_timeout"]

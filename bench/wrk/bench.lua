@@ -28,6 +28,8 @@
 --   collect   = { kind = "json", field = "access_token", file = PATH, max = N }
 --               or { kind = "location", param = "code", file = PATH, max = N }:
 --               keep that value from each answer and write them to file (minting pools)
+--   rate      = this thread's requests per second (run.py --sustained), or nil: as fast as the
+--               connections go (see delay() at the end)
 --
 -- Nothing here sends a request anywhere but to the addresses in BENCH.addrs, which run.py only
 -- ever fills with 127.0.0.1.
@@ -304,5 +306,40 @@ if B.check or B.collect then
         if #collected >= c.max then wrk.thread:stop() end
       end
     end
+  end
+end
+
+-- ------------------------------------------------------------ rate limiting (--sustained)
+
+-- wrk (4.x, Debian's) has no rate option and wrk2 is not packaged, so the rate is kept here: wrk calls
+-- delay() before each request of a connection and sends it that many milliseconds later. Every call books
+-- the thread's next send slot, 1/rate seconds after the one before, so the thread sends at most `rate`
+-- requests a second, evenly spaced, however many connections it has. A slot that passed while every
+-- connection was still waiting for an answer is dropped, not caught up: the achieved rate then falls
+-- below the target (run.py reports both), and latency is timed from the actual send, as wrk always does,
+-- so the queueing behind a slow answer is not in it (coordinated omission is not corrected).
+if B.rate ~= nil then
+  local ffi = require("ffi")  -- wrk runs LuaJIT; its os.* clocks have no millisecond resolution
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clk_id, bench_timespec *tp);
+  ]]
+  local CLOCK_MONOTONIC = 1
+  local ts = ffi.new("bench_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval = 1000 / B.rate
+  local next_slot = nil
+
+  function delay()
+    local now = now_ms()
+    if next_slot == nil or next_slot < now then next_slot = now end
+    local wait = next_slot - now
+    next_slot = next_slot + interval
+    -- wrk's timers count whole milliseconds; rounding moves a send by at most half of one, and the
+    -- slots themselves stay 1/rate apart, so the rate over a run is exact
+    return math.floor(wait + 0.5)
   end
 end
