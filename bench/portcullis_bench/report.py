@@ -231,7 +231,7 @@ def write_markdown(report: dict, path: str) -> str:
         lines.append(f"| {r['scenario']} | {r['side']} | {r['backend']} | {fmt_rps(s['rps'])} | {fmt_ms(s['p50_us'])} | "
                      f"{fmt_ms(s['p99_us'])} | {fmt_ms(s['p999_us'])} | {s['server_cpu_s']:.1f} | "
                      f"{fmt_cores(s.get('server_cores_busy'))} | "
-                     f"{s['server_cpu_per_request_us'] if s['server_cpu_per_request_us'] is not None else '—'} | "
+                     f"{round(s['server_cpu_per_request_us'], 2) if s['server_cpu_per_request_us'] is not None else '—'} | "
                      f"{(s['peak_rss_kb'] or 0) / 1024:.1f} MB | {s['loadgen_cpu_s']:.1f} | "
                      f"{s['postgres_cpu_s']:.1f} | {fmt_cores(s.get('postgres_cores_busy'))} | "
                      f"{s['valid_repeats']}/{s['repeats']} |")

@@ -91,6 +91,7 @@ def run_figures(res: dict) -> dict:
             "errors": res["non2xx"] + res["wrong_answers"] + socket_errors, "non2xx": res["non2xx"],
             "wrong_answers": res["wrong_answers"], "socket_errors": socket_errors, "starved": res["starved"],
             "valid": res["valid"], "problems": res["problems"], "sample": res.get("sample"),
+            "late_sends": res["late_sends"], "dropped_slots": res["dropped_slots"], "max_lag_ms": res["max_lag_ms"],
             "server_cores_busy": res["server_cores_busy"], "postgres_cores_busy": res["postgres_cores_busy"],
             "postgres_cpu": res["postgres_cpu"], "core_util": res["core_util"], "wall_s": res["wall_s"]}
 
@@ -145,7 +146,9 @@ def verdicts(per_minute: list[dict], samples: list[tuple[float, int]], rss_start
              target: float) -> dict:
     """RSS at start, after the first minute, at its peak and at the end; whether RSS and p99 stayed flat."""
     out: dict = {"total_errors": sum(m["errors"] for m in per_minute), "total_requests":
-                 sum(m["requests"] for m in per_minute)}
+                 sum(m["requests"] for m in per_minute), "late_sends": sum(m["late_sends"] for m in per_minute),
+                 "dropped_slots": sum(m["dropped_slots"] for m in per_minute),
+                 "max_lag_ms": max([m["max_lag_ms"] for m in per_minute] + [0])}
     if not per_minute:
         return out
     first, last = per_minute[0], per_minute[-1]

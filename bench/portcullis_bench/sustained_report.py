@@ -30,10 +30,11 @@ def write_sustained_markdown(report: dict, path: str) -> str:
         f"Method: the `mixed` scenario (70% introspection, 20% client_credentials, 10% refresh with rotation) is "
         f"measured unthrottled for {a['duration']} s after a {a['warmup']} s warm-up (its capacity), then run at "
         f"{SHARE:.0%} of that rate for {a['sustained']} minute(s): one wrk run per minute, back to back, each "
-        "rate-limited in bench/wrk/bench.lua (`delay()` books evenly spaced send slots; a slot missed while every "
-        "connection waits is dropped, so a server that falls behind shows as a minute below the target rate, "
-        "and latency is timed from the actual send: coordinated omission is not corrected). The server's RSS "
-        "(VmRSS, all its processes) is read every second. Flat: the last minute's p99 at most "
+        "rate-limited in bench/wrk/bench.lua (`delay()` books evenly spaced send slots; a request whose slot "
+        "passed while every connection was waiting goes at once, counted as a late send with its lag; latency "
+        "is timed from the actual send, so the lag is not in it: coordinated omission is not corrected, and the "
+        "late sends and worst lag are shown beside it). The server's RSS (VmRSS, all its processes) is read every "
+        "second. Flat: the last minute's p99 at most "
         f"{P99_FLAT:g}× the first minute's; the RSS at the end within {RSS_FLAT:.0%} of the RSS after the first "
         f"minute. A minute under {RATE_HELD:.0%} of the target rate did not hold it.",
     ]
@@ -52,12 +53,15 @@ def write_sustained_markdown(report: dict, path: str) -> str:
                      f"{fmt_cores(cap['server_cores_busy'])}, postgres cores {fmt_cores(cap['postgres_cores_busy'])})"
                      f"; target {fmt_rps(s.get('target_rps'))} req/s." + (" " + "; ".join(s["notes"]) if s["notes"]
                                                                           else ""))
-        lines += ["", "| minute | req/s | of target | p50 | p99 | p99.9 | errors | RSS at its end | server cores | "
-                  "postgres cores |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", "| minute | req/s | of target | p50 | p99 | p99.9 | errors | late sends | worst lag | "
+                  "RSS at its end | server cores | postgres cores |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for mi in s["per_minute"]:
-            share = f"{mi['rps'] / s['target_rps']:.0%}" if s.get("target_rps") else "—"
+            share = f"{mi['rps'] / s['target_rps']:.1%}" if s.get("target_rps") else "—"
+            late = f"{mi['late_sends'] / mi['requests']:.2%}" if mi["requests"] else "—"
             lines.append(f"| {mi['minute']} | {fmt_rps(mi['rps'])} | {share} | {fmt_ms(mi['p50_us'])} | "
-                         f"{fmt_ms(mi['p99_us'])} | {fmt_ms(mi['p999_us'])} | {mi['errors']:,} | {mb(mi['rss_kb'])} | "
+                         f"{fmt_ms(mi['p99_us'])} | {fmt_ms(mi['p999_us'])} | {mi['errors']:,} | {late} | "
+                         f"{mi['max_lag_ms']:.1f} ms | {mb(mi['rss_kb'])} | "
                          f"{fmt_cores(mi['server_cores_busy'])} | {fmt_cores(mi['postgres_cores_busy'])} |")
         if not s["per_minute"]:
             continue
@@ -74,8 +78,11 @@ def write_sustained_markdown(report: dict, path: str) -> str:
             + verdict(s["p99_flat"], "flat", "NOT flat", s.get("p99_flat_why")) + ".",
             f"- **Errors**: {s['total_errors']:,} in {s['total_requests']:,} requests"
             + (" (non-2xx, wrong answers, socket errors and timeouts)" if s["total_errors"] else "") + ".",
-            f"- **Rate**: the slowest minute ran at {s['slowest_minute_share_of_target']:.0%} of the target: "
-            + ("held" if s["rate_held"] else "NOT held (the p99 of such a minute understates the wait)") + ".",
+            f"- **Rate**: the slowest minute ran at {s['slowest_minute_share_of_target']:.1%} of the target: "
+            + ("held" if s["rate_held"] else "NOT held (the p99 of such a minute understates the wait)")
+            + f"; {s['late_sends']:,} requests were sent more than 1 ms after their slot (worst lag "
+            f"{s['max_lag_ms']:.1f} ms)" + (f", {s['dropped_slots']:,} slots dropped (over 1 s behind)"
+                                            if s["dropped_slots"] else "") + ".",
         ]
         samples = [mi["sample"] for mi in s["per_minute"] if mi.get("sample")]
         if samples:
