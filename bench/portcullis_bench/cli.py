@@ -137,13 +137,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc}); stopping every process and writing what was measured")
         exit_code = 130
-        report.setdefault("phases", [])
+        report.setdefault("phases", runner.phases)
         report.setdefault("peer", {})
         report["interrupted"] = True
     except Exception:
         traceback.print_exc()
         exit_code = 1
-        report.setdefault("phases", [])
+        report.setdefault("phases", runner.phases)
         report.setdefault("peer", {})
         report["error"] = traceback.format_exc()
     finally:

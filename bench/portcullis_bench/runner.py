@@ -147,6 +147,7 @@ class Runner:
         self.crashes: list[dict] = []
         self.failures: list[dict] = []
         self.log_lines: list[dict] = []
+        self.phases: list[dict] = []  # the --sustained mode's, kept here as they run (see cli.main)
 
     def scenarios(self) -> list[Scenario]:
         if not self.args.scenarios:

@@ -59,7 +59,7 @@ def run_sustained(runner: Runner, binary: str | None) -> dict:
     """One phase per backend, one after the other (each has the machine to itself); no peer."""
     args = runner.args
     ctx = Context(args)
-    phases: list[dict] = []
+    phases: list[dict] = runner.phases  # filled as it goes: an interrupted run still reports its minutes
     for group in backend_groups(args):
         for backend, synchronous in group:
             phase: dict = {"backend": backend}
@@ -72,7 +72,8 @@ def run_sustained(runner: Runner, binary: str | None) -> dict:
             try:
                 log(f"{backend}: provisioning realms and clients through the CLI ({side.db_url})")
                 runner.start_backend(phase, side, ctx, 0)
-                phase["sustained"] = sustain(runner, side, ctx, args.sustained)
+                phase["sustained"] = {}
+                sustain(runner, side, ctx, args.sustained, phase["sustained"])
             except (Skip, HarnessError) as exc:
                 phase["failed"] = str(exc)
                 log(f"{backend}: sustained run FAILED: {exc}")
@@ -96,7 +97,8 @@ def run_figures(res: dict) -> dict:
             "postgres_cpu": res["postgres_cpu"], "core_util": res["core_util"], "wall_s": res["wall_s"]}
 
 
-def sustain(runner: Runner, side: PortcullisSide, ctx: Context, minutes: int) -> dict:
+def sustain(runner: Runner, side: PortcullisSide, ctx: Context, minutes: int, out: dict) -> None:
+    """Measures into `out` as it goes, so that what was measured before an interruption is kept."""
     args, wrk, db = runner.args, runner.wrk, side.postgres_db
     sc = next(s for s in SCENARIOS if s.id == SCENARIO)
     make = sc.build(side, ctx)
@@ -107,8 +109,8 @@ def sustain(runner: Runner, side: PortcullisSide, ctx: Context, minutes: int) ->
         wrk.run(load, args.warmup, args.connections, side.pids(), postgres_db=db)
         load = make(1)
     cap = wrk.run(load, args.duration, args.connections, side.pids(), postgres_db=db)
-    out: dict = {"scenario": SCENARIO, "minutes": minutes, "share": SHARE, "notes": load.notes,
-                 "capacity": run_figures(cap)}
+    out.update({"scenario": SCENARIO, "minutes": minutes, "share": SHARE, "notes": load.notes,
+                "capacity": run_figures(cap)})
     log(f"{side.backend}: capacity of {SCENARIO}: {cap['rps']:,.0f} req/s, p99 {cap['p99_us'] / 1000:.2f} ms"
         + ("" if cap["valid"] else " (INVALID: " + "; ".join(cap["problems"]) + ")"))
     if not cap["valid"] or cap["rps"] <= 0:
@@ -123,6 +125,8 @@ def sustain(runner: Runner, side: PortcullisSide, ctx: Context, minutes: int) ->
     out["rss_start_kb"] = sampler.read()
     sampler.start()
     per_minute: list[dict] = []
+    out["per_minute"] = per_minute
+    out["rss_samples"] = sampler.samples
     try:
         for i, load in enumerate(loads):
             res = wrk.run(load, MINUTE_S, args.connections, side.pids(), postgres_db=db, rate=target)
@@ -136,10 +140,7 @@ def sustain(runner: Runner, side: PortcullisSide, ctx: Context, minutes: int) ->
                 break
     finally:
         sampler.stop()
-    out["per_minute"] = per_minute
-    out["rss_samples"] = sampler.samples
-    out.update(verdicts(per_minute, sampler.samples, out["rss_start_kb"], target))
-    return out
+        out.update(verdicts(per_minute, sampler.samples, out["rss_start_kb"], target))
 
 
 def verdicts(per_minute: list[dict], samples: list[tuple[float, int]], rss_start: int | None,

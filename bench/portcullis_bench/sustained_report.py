@@ -38,6 +38,10 @@ def write_sustained_markdown(report: dict, path: str) -> str:
         f"{P99_FLAT:g}× the first minute's; the RSS at the end within {RSS_FLAT:.0%} of the RSS after the first "
         f"minute. A minute under {RATE_HELD:.0%} of the target rate did not hold it.",
     ]
+    if report.get("interrupted") or report.get("error"):
+        lines += ["", "**The run did not finish** (" + ("interrupted" if report.get("interrupted") else
+                                                       "harness error, in the JSON") + "): only the minutes "
+                  "below were measured."]
     for p in report["phases"]:
         lines += ["", f"## {p['backend']}", ""]
         if p.get("skipped"):

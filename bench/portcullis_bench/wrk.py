@@ -143,6 +143,10 @@ class Wrk:
                 proc.kill()
                 proc.wait(timeout=10)
                 raise HarnessError(f"wrk did not finish within {duration + 60:.0f} s")
+            except BaseException:  # Ctrl-C or SIGTERM: wrk is stopped with the rest
+                proc.kill()
+                proc.wait(timeout=10)
+                raise
         wall = time.monotonic() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cores1 = core_times()
