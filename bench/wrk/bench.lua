@@ -28,6 +28,8 @@
 --   collect   = { kind = "json", field = "access_token", file = PATH, max = N }
 --               or { kind = "location", param = "code", file = PATH, max = N }:
 --               keep that value from each answer and write them to file (minting pools)
+--   rate      = this thread's requests per second (run.py --sustained), or nil: as fast as the
+--               connections go (see delay() at the end)
 --
 -- Nothing here sends a request anywhere but to the addresses in BENCH.addrs, which run.py only
 -- ever fills with 127.0.0.1.
@@ -62,6 +64,7 @@ end
 
 function done(summary, latency, requests)
   local non2xx, wrapped, starved, exhausted, completed_lua = 0, 0, 0, 0, 0
+  local late, dropped, max_lag = 0, 0, 0
   local wrong, inspected = 0, 0
   local statuses = {}
   local sample, wrong_sample = nil, nil
@@ -72,6 +75,9 @@ function done(summary, latency, requests)
     starved = starved + (t:get("starved") or 0)
     exhausted = exhausted + (t:get("exhausted") or 0)
     completed_lua = completed_lua + (t:get("seen") or 0)
+    late = late + (t:get("late") or 0)
+    dropped = dropped + (t:get("dropped") or 0)
+    max_lag = math.max(max_lag, t:get("max_lag") or 0)
     wrong = wrong + (t:get("wrong") or 0)
     inspected = inspected + (t:get("inspected") or 0)
     if wrong_sample == nil then wrong_sample = t:get("wrong_sample") end
@@ -110,6 +116,9 @@ function done(summary, latency, requests)
   add("starved", string.format("%d", starved))
   add("exhausted_threads", string.format("%d", exhausted))
   add("collected", string.format("%d", #collected))
+  add("late_sends", string.format("%d", late))
+  add("dropped_slots", string.format("%d", dropped))
+  add("max_lag_ms", string.format("%.1f", max_lag))
   add("latency_min_us", string.format("%.1f", latency.min))
   add("latency_mean_us", string.format("%.1f", latency.mean))
   add("latency_max_us", string.format("%.1f", latency.max))
@@ -304,5 +313,54 @@ if B.check or B.collect then
         if #collected >= c.max then wrk.thread:stop() end
       end
     end
+  end
+end
+
+-- ------------------------------------------------------------ rate limiting (--sustained)
+
+-- wrk (4.x, Debian's) has no rate option and wrk2 is not packaged, so the rate is kept here: wrk calls
+-- delay() before each request of a connection and sends it that many milliseconds later. Every call books
+-- the thread's next send slot, 1/rate seconds after the one before, so the thread sends `rate` requests a
+-- second, evenly spaced, however many connections it has. When a slot has already passed (every connection
+-- was waiting for an answer when it came), the request goes at once and the thread catches up, as clients
+-- that keep arriving would; such a send is counted late (more than 1 ms after its slot) with its lag, and
+-- a backlog of more than CATCH_UP_MS is dropped (counted) rather than sent in one burst. Latency is timed
+-- from the actual send, as wrk always does, so a late request's lag is not in it (coordinated omission is
+-- not corrected): run.py reports the late sends and the worst lag beside the latency.
+if B.rate ~= nil then
+  local ffi = require("ffi")  -- wrk runs LuaJIT; its os.* clocks have no millisecond resolution
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clk_id, bench_timespec *tp);
+  ]]
+  local CLOCK_MONOTONIC = 1
+  local CATCH_UP_MS = 1000
+  local ts = ffi.new("bench_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval = 1000 / B.rate
+  local next_slot = nil
+  late, dropped, max_lag = 0, 0, 0  -- globals: done() reads them from each thread
+
+  function delay()
+    local now = now_ms()
+    if next_slot == nil then next_slot = now end
+    local wait = next_slot - now
+    if wait < -CATCH_UP_MS then
+      dropped = dropped + math.floor((-wait - CATCH_UP_MS) / interval)
+      next_slot = now - CATCH_UP_MS
+      wait = -CATCH_UP_MS
+    end
+    next_slot = next_slot + interval
+    if wait < -1 then
+      late = late + 1
+      if -wait > max_lag then max_lag = -wait end
+    end
+    -- wrk's timers count whole milliseconds; rounding moves a send by at most half of one, and the
+    -- slots themselves stay 1/rate apart, so the rate over a run is exact
+    if wait <= 0 then return 0 end
+    return math.floor(wait + 0.5)
   end
 end
