@@ -1,6 +1,7 @@
 //! Protocol rules of Portcullis: grants, client authentication, scopes and tokens.
 //! No HTTP and no SQL here: the server crate speaks HTTP, the store crate SQL.
 
+pub mod address;
 pub mod admin;
 pub mod authority;
 pub mod authorize;

@@ -25,9 +25,10 @@
 //! Counting by username whether or not the account exists reveals nothing about which
 //! accounts exist.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::address::address_key;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
 use crate::model::{User, UserKind};
@@ -50,15 +51,6 @@ const MAX_DELAY: Duration = Duration::from_secs(8);
 pub const MAX_USERNAME_LEN: usize = 255;
 /// The address counted for a request that came without one (a context with no peer).
 const UNKNOWN_ADDRESS: &str = "unknown";
-
-/// The address a peer is counted under: IPv4 as is (an IPv4-mapped IPv6 address too),
-/// IPv6 by its /64, the smallest block one subscriber is usually given.
-pub fn address_key(addr: IpAddr) -> String {
-    match addr.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
-    }
-}
 
 /// The account a username is counted under (usernames match case-insensitively).
 pub fn account_key(username: &str) -> String {

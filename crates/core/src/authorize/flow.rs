@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::limits::address_key;
 use super::request::{Prompt, Rejection, ResponseType, ValidRequest, validate};
+use crate::address::address_key;
 use crate::authority::{Authority, TokenClaims};
 use crate::error::{ErrorCode, OAuthError, store_failure};
 use crate::model::{

@@ -4,8 +4,6 @@
 //! and per client address (the caps are settings of the `Authority`, whose defaults
 //! are `authority::DEFAULT_PENDING_PER_SESSION` and `DEFAULT_PENDING_PER_ADDRESS`).
 
-use std::net::IpAddr;
-
 use crate::error::OAuthError;
 
 /// The longest value accepted, in bytes, for each authorization request parameter that
@@ -34,35 +32,9 @@ pub fn too_long(pairs: &[(String, String)], which: impl Fn(&str) -> bool) -> Opt
     })
 }
 
-/// The address a pending request is counted under: IPv4 as is, IPv6 by its /64, the
-/// block one subscriber usually gets whole.
-pub fn address_key(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_peers_share_their_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(c));
-        assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
-        assert_eq!(address_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
-    }
 
     #[test]
     fn limits_are_in_bytes_and_inclusive() {
