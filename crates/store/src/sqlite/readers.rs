@@ -1,9 +1,9 @@
 //! Read connections used synchronously, on the caller's own thread.
 //!
-//! A point select on SQLite takes a few microseconds; sqlx runs every statement on the
-//! connection's worker thread, and on one core the two context switches of that
-//! hand-off cost several times the query itself (about 40% of the server's CPU under
-//! load, by `perf`). A read here blocks the async worker only for the statement.
+//! A point select on SQLite is short; sqlx runs every statement on the connection's
+//! worker thread, and on one core the two context switches of that hand-off cost
+//! several times the query itself (bench/README.md, "Profiling"). A read here blocks
+//! the async worker only for the statement.
 
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -9,12 +9,12 @@
 //! (`crate::handoff`).
 //!
 //! It takes what is waiting and does not linger for more: with the server on one core,
-//! waiting measured no gain (bench/README.md, "Profiling"). On Linux the thread runs under `SCHED_BATCH`, which is what makes batches form when
-//! it shares a core with the runtime: woken by a job, a normal thread preempts the
-//! runtime thread at once and commits that one job; a batch thread waits until the
-//! runtime thread has served what is ready and parks, then commits it all (the figures
-//! are in bench/README.md, "Profiling"). With a core of its own it runs at once either
-//! way.
+//! waiting measured no gain (bench/README.md, "Profiling"). On Linux the thread runs
+//! under `SCHED_BATCH`, which is what makes batches form when it shares a core with
+//! the runtime: woken by a job, a normal thread preempts the runtime thread at once and
+//! commits that one job; a batch thread waits until the runtime thread has served what
+//! is ready and parks, then commits it all (the figures are in bench/README.md,
+//! "Profiling"). With a core of its own it runs at once either way.
 //!
 //! It checkpoints the WAL itself, but only after answering the batch that filled it:
 //! SQLite's automatic checkpoint runs inside COMMIT, so its two fsyncs held up every
