@@ -27,6 +27,7 @@ fn claims() -> AccessTokenClaims {
         test: false,
         username: None,
         authorities: None,
+        nbf: None,
     }
 }
 

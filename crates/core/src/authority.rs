@@ -375,6 +375,7 @@ impl Authority {
                     test: record.test,
                     username: record.username.clone(),
                     authorities: claims.authorities,
+                    nbf: None,
                 };
                 jwt::sign(key, &body).map_err(OAuthError::server_error)?
             }

@@ -33,6 +33,10 @@ pub struct AccessTokenClaims {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorities: Option<Vec<String>>,
+    /// Never issued by this server, but honoured when present (RFC 7519 §4.1.5), and
+    /// typed, so a string `nbf` fails to deserialize instead of passing unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 pub fn sign(key: &RealmKey, claims: &AccessTokenClaims) -> Result<String, jsonwebtoken::errors::Error> {
@@ -107,6 +111,9 @@ pub fn verify(
     if claims.iat > now + LEEWAY_SECS {
         return Err(JwtRejection::IssuedInFuture);
     }
+    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+        return Err(JwtRejection::NotYetValid);
+    }
     Ok(claims)
 }
 
@@ -140,6 +147,7 @@ mod tests {
             test: false,
             username: None,
             authorities: None,
+            nbf: None,
         }
     }
 
@@ -234,6 +242,24 @@ mod tests {
         crit.crit = Some(vec!["exp2".into()]);
         let t = jsonwebtoken::encode(&crit, &claims(), enc).unwrap();
         assert_eq!(verify(&t, &r, ISS, ISS, NOW).unwrap_err(), JwtRejection::CriticalHeader);
+    }
+
+    #[test]
+    fn a_future_or_string_typed_nbf_is_rejected() {
+        let r = ring(SigningAlg::Es256);
+        let key = r.signer(SigningAlg::Es256).unwrap();
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid.clone());
+        let with_nbf = |nbf: serde_json::Value| {
+            let mut c = serde_json::to_value(claims()).unwrap();
+            c["nbf"] = nbf;
+            jsonwebtoken::encode(&header, &c, &key.encoding).unwrap()
+        };
+        assert!(verify(&with_nbf(NOW.into()), &r, ISS, ISS, NOW).is_ok());
+        let later = with_nbf((NOW + LEEWAY_SECS + 1).into());
+        assert_eq!(verify(&later, &r, ISS, ISS, NOW).unwrap_err(), JwtRejection::NotYetValid);
+        assert!(verify(&with_nbf(NOW.to_string().into()), &r, ISS, ISS, NOW).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod growth;
 mod introspection;
 mod metadata;
 mod multi_instance;
+mod negative;
 mod oauth2_crate;
 mod outage;
 mod password_refresh;
