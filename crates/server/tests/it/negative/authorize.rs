@@ -240,18 +240,18 @@ async fn repeated_parameters_are_invalid_request_back_to_the_client() {
     let c = public_client(&s, "default", &[REDIRECT]).await;
     let (_, challenge) = pkce_pair();
     let b = Browser::new();
-    let base = format!(
-        "{}?client_id={}&redirect_uri={}&state=st",
-        s.url("default", "/oauth/authorize"),
-        c.id,
-        enc(REDIRECT)
-    );
+    let base =
+        format!("{}?client_id={}&redirect_uri={}&state=st", s.url("default", "/oauth/authorize"), c.id, enc(REDIRECT));
     let before = snapshot(&s).await;
     for rest in [
         format!("&response_type=code&response_type=code&code_challenge={challenge}&code_challenge_method=S256"),
         format!("&response_type=code&code_challenge={challenge}&code_challenge=x&code_challenge_method=S256"),
-        format!("&response_type=code&code_challenge={challenge}&code_challenge_method=S256&code_challenge_method=plain"),
-        format!("&response_type=code&code_challenge={challenge}&code_challenge_method=S256&scope=a&scope=invoices.read"),
+        format!(
+            "&response_type=code&code_challenge={challenge}&code_challenge_method=S256&code_challenge_method=plain"
+        ),
+        format!(
+            "&response_type=code&code_challenge={challenge}&code_challenge_method=S256&scope=a&scope=invoices.read"
+        ),
         format!("&response_type=code&code_challenge={challenge}&code_challenge_method=S256&prompt=none&prompt=login"),
     ] {
         let r = b.get(&format!("{base}{rest}")).await;

@@ -50,12 +50,9 @@ async fn malformed_check_token_requests_are_refused() {
     let t = s.token("default", &c, None).await;
     let url = s.url("default", "/oauth/check_token");
     let before = snapshot(&s).await;
-    for body in [
-        format!("token={t}&token={t}").into_bytes(),
-        b"token=\xff".to_vec(),
-        b"token=%00".to_vec(),
-        b"".to_vec(),
-    ] {
+    for body in
+        [format!("token={t}&token={t}").into_bytes(), b"token=\xff".to_vec(), b"token=%00".to_vec(), b"".to_vec()]
+    {
         assert_error(post_raw(&s, &url, Some(&c), body).await, 400, "invalid_request").await;
     }
     assert_error(post_raw(&s, &url, None, format!("token={t}")).await, 401, "invalid_client").await;

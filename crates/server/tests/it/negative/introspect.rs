@@ -88,7 +88,8 @@ async fn tokens_of_another_realm_are_inactive_and_hints_are_only_hints() {
     let c = s.password_client("default", "app").await;
     s.user("default", "alice", "correct horse battery", &[]).await;
     let form = [("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery")];
-    let t: serde_json::Value = s.post_form(&s.url("default", "/oauth/token"), Some(&c), &form).await.json().await.unwrap();
+    let t: serde_json::Value =
+        s.post_form(&s.url("default", "/oauth/token"), Some(&c), &form).await.json().await.unwrap();
     let (at, rt) = (t["access_token"].as_str().unwrap(), t["refresh_token"].as_str().unwrap());
     let rs_b = resource_server(&s, "other").await;
     let rs_a = resource_server(&s, "default").await;

@@ -41,7 +41,10 @@ async fn an_hmac_realm_never_publishes_its_secret() {
     let metadata: Value = serde_json::from_str(&metadata).unwrap();
     for (name, values) in metadata.as_object().unwrap() {
         if name.ends_with("signing_alg_values_supported") {
-            assert!(!values.as_array().unwrap().iter().any(|v| v.as_str().unwrap().eq_ignore_ascii_case("none")), "{name}");
+            assert!(
+                !values.as_array().unwrap().iter().any(|v| v.as_str().unwrap().eq_ignore_ascii_case("none")),
+                "{name}"
+            );
         }
     }
     // A token of the HMAC realm is not accepted at a realm without that secret.

@@ -95,7 +95,10 @@ async fn forgeries(s: &TestServer, realm: &str, token: &str) -> Vec<(String, Str
         for hs in [Algorithm::HS256, Algorithm::HS512] {
             let mut h = header.clone();
             h["alg"] = format!("{hs:?}").into();
-            add(&format!("{hs:?} keyed with the public key as {form}"), sign(&h, &claims, &EncodingKey::from_secret(&secret), hs));
+            add(
+                &format!("{hs:?} keyed with the public key as {form}"),
+                sign(&h, &claims, &EncodingKey::from_secret(&secret), hs),
+            );
         }
     }
 

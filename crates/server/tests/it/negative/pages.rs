@@ -24,7 +24,8 @@ async fn at_consent(s: &TestServer, b: &Browser) -> (String, String, String) {
     let c = s.code_client("default", "App", true).await;
     s.user("default", "alice", "correct horse battery", &[]).await;
     let (verifier, challenge) = pkce_pair();
-    let page = b.get(&pkce_authorize_url(s, &c.id, &challenge, &[("scope", "invoices.read")])).await.text().await.unwrap();
+    let page =
+        b.get(&pkce_authorize_url(s, &c.id, &challenge, &[("scope", "invoices.read")])).await.text().await.unwrap();
     let r = b.login(s, "default", &page, "alice", "correct horse battery").await;
     let consent_url = location(&r);
     let r = b.get(&consent_url).await;
@@ -161,4 +162,27 @@ async fn hostile_usernames_at_the_login_form_are_a_failed_sign_in() {
     assert_eq!(after, before);
     let r = b.login(&s, "default", &page, "alice", "correct horse battery").await;
     assert_eq!(r.status(), 303, "the real sign-in still works");
+}
+
+/// Values a page echoes (`state` in the form_post page, the client's name on the
+/// consent page) are HTML-escaped, and the form_post page runs only its own nonce'd
+/// script (SECURITY-CASES #14).
+#[tokio::test]
+async fn echoed_values_are_escaped_in_the_form_post_page() {
+    let s = TestServer::start().await;
+    let c = s.code_client("default", "App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let state = "\"><script>alert(1)</script><img src=x onerror=alert(2)>";
+    let q = [("response_type", "code"), ("client_id", c.id.as_str()), ("response_mode", "form_post"), ("state", state)];
+    let page = b.get(&crate::browser::authorize_url(&s, "default", &q)).await.text().await.unwrap();
+    let r = b.login(&s, "default", &page, "alice", "correct horse battery").await;
+    let consent = b.get(&location(&r)).await.text().await.unwrap();
+    let r = b.decide(&s, "default", &consent, "allow").await;
+    assert_eq!(r.status(), 200);
+    assert_page_headers(&r, "form_post page");
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(html.contains("alert(1)"), "the state is there, escaped");
 }

@@ -31,7 +31,9 @@ async fn hostile_identifiers_get_the_ordinary_error(s: TestServer) {
         assert_error(r, 401, "invalid_client").await;
         let r = s.post_form(&url, None, &[("grant_type", "authorization_code"), ("client_id", p), ("code", p)]).await;
         assert_error(r, 401, "invalid_client").await;
-        let r = s.post_form(&url, None, &[("grant_type", "client_credentials"), ("client_id", p), ("client_secret", p)]).await;
+        let r = s
+            .post_form(&url, None, &[("grant_type", "client_credentials"), ("client_id", p), ("client_secret", p)])
+            .await;
         assert_error(r, 401, "invalid_client").await;
         let form = [("grant_type", "authorization_code"), ("code", p), ("redirect_uri", REDIRECT)];
         assert_error(s.post_form(&url, Some(&c), &form).await, 400, "invalid_grant").await;
@@ -106,7 +108,7 @@ async fn repeated_grant_parameters_are_invalid_request_and_spend_nothing() {
         format!("grant_type=authorization_code&code={code}&redirect_uri={r}&redirect_uri={r}"),
         format!("grant_type=authorization_code&code={code}&redirect_uri={r}&client_id={0}&client_id={0}", c.id),
         format!("grant_type=authorization_code&code={code}&redirect_uri={r}&code_verifier=a&code_verifier=b"),
-        format!("grant_type=refresh_token&refresh_token=x&refresh_token=y"),
+        "grant_type=refresh_token&refresh_token=x&refresh_token=y".to_owned(),
     ] {
         assert_error(post_raw(&s, &url, Some(&c), body.clone()).await, 400, "invalid_request").await;
     }
@@ -219,7 +221,14 @@ async fn malformed_pkce_verifiers_are_invalid_grant_and_spend_nothing() {
     let before = snapshot(&s).await;
     let long = "a".repeat(129);
     let short = &verifier[..42];
-    for bad in [short, long.as_str(), &format!("{}+", &verifier[..42]), &format!("{} ", &verifier[..42]), "", "é".repeat(43).as_str()] {
+    for bad in [
+        short,
+        long.as_str(),
+        &format!("{}+", &verifier[..42]),
+        &format!("{} ", &verifier[..42]),
+        "",
+        "é".repeat(43).as_str(),
+    ] {
         let r = s.exchange("default", &c, &code, Some(bad)).await;
         let status = r.status();
         let e: Value = r.json().await.unwrap();
@@ -267,4 +276,32 @@ async fn wrong_client_secrets_are_refused_but_not_throttled_today() {
     }
     assert_unchanged(&s, &before, "secret guessing").await;
     s.token("default", &c, None).await;
+}
+
+/// RFC 6749 §4.1.3: a `redirect_uri` sent at authorize must be sent again, identical,
+/// with the code (SECURITY-CASES #19). Omitting it is `invalid_grant`, even for a
+/// client with one registered URI, and spends nothing.
+#[tokio::test]
+async fn a_redirect_uri_sent_at_authorize_is_required_with_the_code() {
+    let s = TestServer::start().await;
+    let c = s.code_client("default", "App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let q = [("response_type", "code"), ("client_id", c.id.as_str()), ("redirect_uri", REDIRECT)];
+    let params = Browser::new().authorize_and_allow(&s, "default", &q, "alice", "correct horse battery").await;
+    let code = param(&params, "code").unwrap();
+    let url = s.url("default", "/oauth/token");
+    let before = snapshot(&s).await;
+    for form in [
+        vec![("grant_type", "authorization_code"), ("code", code.as_str())],
+        vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", "")],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://app.example/cb/"),
+        ],
+    ] {
+        assert_error(s.post_form(&url, Some(&c), &form).await, 400, "invalid_grant").await;
+    }
+    assert_unchanged(&s, &before, "redirect_uri at the token endpoint").await;
+    assert_eq!(s.exchange("default", &c, &code, None).await.status(), 200, "the code was not spent");
 }
