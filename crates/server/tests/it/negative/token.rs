@@ -305,3 +305,29 @@ async fn a_redirect_uri_sent_at_authorize_is_required_with_the_code() {
     assert_unchanged(&s, &before, "redirect_uri at the token endpoint").await;
     assert_eq!(s.exchange("default", &c, &code, None).await.status(), 200, "the code was not spent");
 }
+
+/// The password grant asking for more than the client may have (SECURITY-CASES #32):
+/// `invalid_scope`, no token, even with the right password.
+#[tokio::test]
+async fn the_password_grant_never_widens_scope() {
+    let s = TestServer::start().await;
+    let c = s.password_client("default", "app").await;
+    s.user("default", "alice", "correct horse battery", &["admin"]).await;
+    let url = s.url("default", "/oauth/token");
+    let mut before = snapshot(&s).await;
+    for scope in ["admin", "invoices.read admin", "invoices.read\u{a0}invoices.write", "INVOICES.READ"] {
+        let form = [
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+            ("scope", scope),
+        ];
+        assert_error(s.post_form(&url, Some(&c), &form).await, 400, "invalid_scope").await;
+    }
+    let mut after = snapshot(&s).await;
+    for counters in ["sign_in_failures", "login_attempts"] {
+        before.remove(counters);
+        after.remove(counters);
+    }
+    assert_eq!(after, before, "a refused password grant wrote rows");
+}
