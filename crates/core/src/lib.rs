@@ -2,6 +2,8 @@
 //! No HTTP and no SQL here: the server crate speaks HTTP, the store crate SQL.
 
 pub mod admin;
+pub mod admin_token;
+pub mod audit;
 pub mod authority;
 pub mod authorize;
 pub mod client_auth;
