@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::admin::AdminError;
 use portcullis_core::admin_token::{AdminAuthError, AdminTokenRefusal};
-use portcullis_core::error::store_failure;
+use portcullis_core::error::{ErrorCode, OAuthError, store_failure};
 use portcullis_core::store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -36,15 +36,16 @@ pub struct AdminApiError {
 
 impl AdminApiError {
     fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
-        let body = ErrorBody { error: error.to_owned(), error_description: description.into(), fields: BTreeMap::new() };
+        let body =
+            ErrorBody { error: error.to_owned(), error_description: sanitized(description), fields: BTreeMap::new() };
         Self { status, body, challenge: None }
     }
 
     /// 400 naming the field that was wrong.
     pub fn invalid(field: &str, description: impl Into<String>) -> Self {
-        let description = description.into();
+        let description = sanitized(description);
         let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_request", description.clone());
-        e.body.fields.insert(field.to_owned(), description);
+        e.body.fields.insert(sanitized(field), description);
         e
     }
 
@@ -124,6 +125,12 @@ impl From<AdminError> for AdminApiError {
             AdminError::Store(s) => Self::store(s),
         }
     }
+}
+
+/// RFC 6749 §5.2's character set and length, as for every other error of the server
+/// (a description may echo what the request sent).
+fn sanitized(d: impl Into<String>) -> String {
+    OAuthError::new(ErrorCode::InvalidRequest, d.into()).description().to_owned()
 }
 
 /// The request field a validation message of `core::admin` is about.

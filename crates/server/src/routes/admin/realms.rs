@@ -57,54 +57,67 @@ impl From<&Realm> for RealmView {
 
 page_of!(RealmPage, RealmView);
 
-/// Realm settings; an absent field keeps its current (or default) value.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RealmSettingsInput {
-    #[schema(minimum = 1)]
-    pub access_ttl: Option<i64>,
-    /// Seconds; null: refresh tokens never expire.
-    #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub refresh_ttl: Option<Option<i64>>,
-    /// `opaque` or `jwt`.
-    pub token_format: Option<String>,
-    /// `ES256`, `RS256`, `EdDSA`, `HS256` or `HS512`; a change rotates the signing key.
-    pub signing_alg: Option<String>,
-    /// `rotate` or `reuse`.
-    pub refresh_policy: Option<String>,
-    pub refresh_grace: Option<i64>,
-    pub allow_implicit: Option<bool>,
-    pub require_pkce: Option<bool>,
-    pub allow_plain_pkce: Option<bool>,
-    pub code_ttl: Option<i64>,
+/// Declares a realm input type: `name` (when given) and every setting, each optional.
+/// Spelled out rather than `#[serde(flatten)]`, which would hide the path of a
+/// wrong field from the error.
+macro_rules! realm_input {
+    ($(#[$m:meta])* $name:ident { $($head:tt)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Default, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($head)*
+            /// Access-token lifetime, seconds.
+            #[schema(minimum = 1)]
+            pub access_ttl: Option<i64>,
+            /// Seconds; null: refresh tokens never expire.
+            #[serde(default, deserialize_with = "super::double_option")]
+            #[schema(value_type = Option<i64>)]
+            pub refresh_ttl: Option<Option<i64>>,
+            /// `opaque` or `jwt`.
+            pub token_format: Option<String>,
+            /// `ES256`, `RS256`, `EdDSA`, `HS256` or `HS512`; a change rotates the signing key.
+            pub signing_alg: Option<String>,
+            /// `rotate` or `reuse`.
+            pub refresh_policy: Option<String>,
+            pub refresh_grace: Option<i64>,
+            pub allow_implicit: Option<bool>,
+            pub require_pkce: Option<bool>,
+            pub allow_plain_pkce: Option<bool>,
+            pub code_ttl: Option<i64>,
+        }
+
+        impl $name {
+            fn settings(&self) -> Result<RealmSettings, AdminApiError> {
+                Ok(RealmSettings {
+                    access_ttl: self.access_ttl,
+                    refresh_ttl: self.refresh_ttl,
+                    token_format: parse_enum::<TokenFormat>("token_format", self.token_format.as_deref())?,
+                    signing_alg: parse_enum::<SigningAlg>("signing_alg", self.signing_alg.as_deref())?,
+                    refresh_policy: parse_enum::<RefreshPolicy>("refresh_policy", self.refresh_policy.as_deref())?,
+                    refresh_grace: self.refresh_grace,
+                    allow_implicit: self.allow_implicit,
+                    require_pkce: self.require_pkce,
+                    allow_plain_pkce: self.allow_plain_pkce,
+                    code_ttl: self.code_ttl,
+                })
+            }
+        }
+    };
 }
 
-impl RealmSettingsInput {
-    fn settings(&self) -> Result<RealmSettings, AdminApiError> {
-        Ok(RealmSettings {
-            access_ttl: self.access_ttl,
-            refresh_ttl: self.refresh_ttl,
-            token_format: parse_enum::<TokenFormat>("token_format", self.token_format.as_deref())?,
-            signing_alg: parse_enum::<SigningAlg>("signing_alg", self.signing_alg.as_deref())?,
-            refresh_policy: parse_enum::<RefreshPolicy>("refresh_policy", self.refresh_policy.as_deref())?,
-            refresh_grace: self.refresh_grace,
-            allow_implicit: self.allow_implicit,
-            require_pkce: self.require_pkce,
-            allow_plain_pkce: self.allow_plain_pkce,
-            code_ttl: self.code_ttl,
-        })
+realm_input!(
+    /// Realm settings; an absent field keeps its current value.
+    RealmSettingsInput {}
+);
+
+realm_input!(
+    /// A new realm; an absent setting takes its default.
+    RealmCreate {
+        /// 1 to 63 lowercase letters, digits or '-'.
+        pub name: String,
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RealmCreate {
-    /// 1 to 63 lowercase letters, digits or '-'.
-    pub name: String,
-    #[serde(flatten)]
-    pub settings: RealmSettingsInput,
-}
+);
 
 #[utoipa::path(get, path = "/admin/realms", tag = "realms", operation_id = "list_realms",
     params(PageParams),
@@ -128,7 +141,7 @@ pub async fn create(
     AdminJson(input): AdminJson<RealmCreate>,
 ) -> Result<Response, AdminApiError> {
     caller.every_realm("creating realms")?;
-    let realm = admin(&state).create_realm(&input.name, &input.settings.settings()?).await?;
+    let realm = admin(&state).create_realm(&input.name, &input.settings()?).await?;
     audit::record(&state, &caller, "realm.create", Some(&realm.name), Some(&realm.name)).await;
     Ok(json(StatusCode::CREATED, &RealmView::from(&realm)))
 }
