@@ -154,10 +154,8 @@ pub async fn create(
     caller.realm(realm)?;
     let (client, secret) = admin(&state).create_client(realm, &input.spec()?).await?;
     audit::record(&state, &caller, "client.create", Some(realm), Some(&client.client_id)).await;
-    let created = ClientCreated {
-        client: ClientView::from(&client),
-        client_secret: secret.map(|s| s.expose().to_owned()),
-    };
+    let created =
+        ClientCreated { client: ClientView::from(&client), client_secret: secret.map(|s| s.expose().to_owned()) };
     Ok(json(StatusCode::CREATED, &created))
 }
 

@@ -83,7 +83,10 @@ impl AdminApiError {
         let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", r.description());
         e.challenge = Some(match r {
             AdminTokenRefusal::Missing => r#"Bearer realm="portcullis-admin""#.to_owned(),
-            _ => format!(r#"Bearer realm="portcullis-admin", error="invalid_token", error_description="{}""#, r.description()),
+            _ => format!(
+                r#"Bearer realm="portcullis-admin", error="invalid_token", error_description="{}""#,
+                r.description()
+            ),
         });
         e
     }

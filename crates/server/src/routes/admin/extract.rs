@@ -87,7 +87,10 @@ impl QueryParams {
     pub fn one(&self, name: &str, allowed: &[&str]) -> Result<Option<&str>, AdminApiError> {
         if let Some((unknown, _)) = self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             let shown: String = unknown.chars().take(64).collect();
-            return Err(AdminApiError::invalid(&shown, format!("unknown query parameter; expected {}", allowed.join(", "))));
+            return Err(AdminApiError::invalid(
+                &shown,
+                format!("unknown query parameter; expected {}", allowed.join(", ")),
+            ));
         }
         let mut found = self.0.iter().filter(|(k, _)| k == name);
         match (found.next(), found.next()) {

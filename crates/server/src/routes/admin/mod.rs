@@ -126,7 +126,10 @@ fn parse_enum<T: FromStr<Err = String>>(field: &str, value: Option<&str>) -> Res
     value.map(|v| v.parse::<T>().map_err(|e| AdminApiError::invalid(field, e))).transpose()
 }
 
-fn parse_list<T: FromStr<Err = String>>(field: &str, values: Option<&[String]>) -> Result<Option<Vec<T>>, AdminApiError> {
+fn parse_list<T: FromStr<Err = String>>(
+    field: &str,
+    values: Option<&[String]>,
+) -> Result<Option<Vec<T>>, AdminApiError> {
     values
         .map(|vs| {
             vs.iter()

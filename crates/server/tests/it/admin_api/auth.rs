@@ -14,11 +14,10 @@ async fn each_refused_token_has_its_own_description() {
     let client = api.s.cc_client("default", "svc", "a").await;
     let access = api.s.token("default", &client, None).await;
     let unknown = {
-        let (other, secret) = api.s.admin().create_admin_token(None).await.unwrap();
+        let (_, secret) = api.s.admin().create_admin_token(None).await.unwrap();
         let t = secret.expose().to_owned();
         let mut forged = t[..t.len() - 4].to_owned();
         forged.push_str(if t.ends_with("AAAA") { "BBBB" } else { "AAAA" });
-        let _ = other;
         forged
     };
     let mut descriptions = Vec::new();

@@ -10,8 +10,12 @@ async fn realm_crud(api: Api) {
     assert_eq!(api.expect(Method::GET, "/realms/acme", None, 200).await["access_ttl"], 600);
     let r = api.expect(Method::PATCH, "/realms/acme", Some(json!({"refresh_ttl": null, "code_ttl": 30})), 200).await;
     assert_eq!((r["refresh_ttl"].clone(), r["code_ttl"].clone()), (Value::Null, json!(30)));
-    let names: Vec<Value> =
-        api.expect(Method::GET, "/realms", None, 200).await["items"].as_array().unwrap().iter().map(|r| r["name"].clone()).collect();
+    let names: Vec<Value> = api.expect(Method::GET, "/realms", None, 200).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
     assert_eq!(names, [json!("acme"), json!("default")]);
     api.expect(Method::POST, "/realms", Some(json!({"name": "acme"})), 409).await;
     api.expect(Method::DELETE, "/realms/acme", None, 204).await;
@@ -92,7 +96,8 @@ async fn user_crud(api: Api) {
     assert!(!u.to_string().contains("correct horse") && !u.to_string().contains("argon2"), "{u}");
     let by_name = api.expect(Method::GET, "/realms/default/users/alice", None, 200).await;
     assert_eq!(by_name["id"], json!(id));
-    let u = api.expect(Method::PATCH, &format!("/realms/default/users/{id}"), Some(json!({"teams": ["red"]})), 200).await;
+    let u =
+        api.expect(Method::PATCH, &format!("/realms/default/users/{id}"), Some(json!({"teams": ["red"]})), 200).await;
     assert_eq!((u["teams"].clone(), u["roles"].clone()), (json!(["red"]), json!(["admin"])));
     let path = format!("/realms/default/users/{id}/password");
     api.expect(Method::POST, &path, Some(json!({"password": "another horse"})), 204).await;
@@ -170,7 +175,11 @@ async fn validation_errors_name_the_field() {
         ("/realms", json!({"name": "ok", "colour": "red"}), "colour"),
         ("/realms", json!({}), "name"),
         ("/realms/default/clients", json!({"name": ""}), "name"),
-        ("/realms/default/clients", json!({"name": "x", "grant_types": ["client_credentials", "magic"]}), "grant_types[1]"),
+        (
+            "/realms/default/clients",
+            json!({"name": "x", "grant_types": ["client_credentials", "magic"]}),
+            "grant_types[1]",
+        ),
         (
             "/realms/default/clients",
             json!({"name": "x", "grant_types": ["authorization_code"], "redirect_uris": ["javascript:alert(1)"]}),

@@ -165,7 +165,13 @@ impl Gen<'_> {
 
 fn encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -175,7 +181,12 @@ async fn every_operation_survives_generated_input() {
     let doc = document(&api).await;
     // Objects for the generated paths to hit.
     let c = api
-        .expect(Method::POST, "/realms/default/clients", Some(json!({"name": "fuzz", "grant_types": ["password"]})), 201)
+        .expect(
+            Method::POST,
+            "/realms/default/clients",
+            Some(json!({"name": "fuzz", "grant_types": ["password"]})),
+            201,
+        )
         .await;
     let u = api.expect(Method::POST, "/realms/default/users", Some(json!({"username": "fuzzer"})), 201).await;
     let mut known = vec![
@@ -184,9 +195,15 @@ async fn every_operation_survives_generated_input() {
         u["id"].as_str().unwrap().to_owned(),
         "fuzzer".to_owned(),
     ];
-    known.push(api.s.admin().grants("default", None, None).await.unwrap().first().map_or(String::new(), |g| {
-        portcullis_core::token::token_id_hex(&g.id)
-    }));
+    known.push(
+        api.s
+            .admin()
+            .grants("default", None, None)
+            .await
+            .unwrap()
+            .first()
+            .map_or(String::new(), |g| portcullis_core::token::token_id_hex(&g.id)),
+    );
 
     let seed = std::env::var("ADMIN_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     let cases: usize = std::env::var("ADMIN_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
@@ -221,8 +238,11 @@ async fn every_operation_survives_generated_input() {
                 }
                 let schema = op["requestBody"]["content"]["application/json"]["schema"].clone();
                 let body = if schema.is_null() && g.rng.u8(0..4) > 0 { None } else { Some(g.value(&schema, 0)) };
-                let mut req =
-                    api.s.http.request(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &url).bearer_auth(&api.token);
+                let mut req = api
+                    .s
+                    .http
+                    .request(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &url)
+                    .bearer_auth(&api.token);
                 if let Some(b) = &body {
                     req = req.header("content-type", "application/json").body(b.to_string());
                 }
@@ -231,11 +251,7 @@ async fn every_operation_survives_generated_input() {
                 let is_json = r.headers().get("content-type").is_some_and(|v| v == "application/json");
                 let text = r.text().await.unwrap();
                 let shown = |b: &Option<Value>| b.as_ref().map(|b| b.to_string().chars().take(300).collect::<String>());
-                assert!(
-                    status < 500,
-                    "seed {seed}: {method} {url} with {:?} answered {status}: {text}",
-                    shown(&body)
-                );
+                assert!(status < 500, "seed {seed}: {method} {url} with {:?} answered {status}: {text}", shown(&body));
                 if status >= 400 {
                     let e: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     assert!(
