@@ -2,6 +2,7 @@
 //! validation, secrets, and the OpenAPI document (checked, then driven with generated
 //! input).
 
+mod audit;
 mod auth;
 mod crud;
 mod fuzz;
