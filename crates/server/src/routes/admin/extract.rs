@@ -115,12 +115,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
             .and_then(|v| v.split(';').next())
             .map(str::trim)
             .unwrap_or("");
-        if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(AdminApiError::bad_request("the body must be application/json"));
-        }
         let bytes = read_body(body, state.settings.body_limit)
             .await
             .map_err(|e| AdminApiError::payload_too_large(e.description().to_owned()))?;
+        // No body at all reads as `{}`: actions whose fields are all optional
+        // (`POST .../secret`) work without one, and a missing required field is named.
+        let bytes = if bytes.is_empty() && essence.is_empty() {
+            axum::body::Bytes::from_static(b"{}")
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            bytes
+        } else {
+            return Err(AdminApiError::bad_request("the body must be application/json"));
+        };
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();

@@ -2,6 +2,9 @@
 //! (ascending by their id: names for realms, ids for the rest), and the cursor is the
 //! id of the last item of a page, so a page never repeats or skips an item that
 //! existed through the whole listing, whatever is created or deleted meanwhile.
+//! Each page is cut from the full list the store returns (the lists are
+//! administrative: realms, a realm's clients, users, keys, grants); a keyset query in
+//! the store is the next step if a realm's lists grow large.
 
 use utoipa::IntoParams;
 

@@ -69,7 +69,8 @@ async fn client_crud(api: Api) {
         api.expect(Method::PATCH, &format!("/realms/default/clients/{id}"), Some(json!({"disabled": true})), 200).await;
     assert_eq!(patched["disabled"], true);
     assert_eq!(patched["name"], "svc");
-    let rotated = api.expect(Method::POST, &format!("/realms/default/clients/{id}/secret"), Some(json!({})), 200).await;
+    // No body: every field of the action is optional.
+    let rotated = api.expect(Method::POST, &format!("/realms/default/clients/{id}/secret"), None, 200).await;
     assert_ne!(rotated["client_secret"], json!(secret));
     api.expect(Method::DELETE, &format!("/realms/default/clients/{id}"), None, 204).await;
     api.expect(Method::GET, &format!("/realms/default/clients/{id}"), None, 404).await;
@@ -212,6 +213,8 @@ async fn validation_errors_name_the_field() {
         .await
         .unwrap();
     crate::harness::assert_error(r, 400, "invalid_request").await;
+    let e = api.expect(Method::POST, "/realms", None, 400).await;
+    assert!(e["fields"]["name"].is_string(), "no body at all: {e}");
     let r = api.call(Method::PUT, "/realms", None).await;
     assert_eq!(r.status(), 405);
     // Nothing was written by any of it.
