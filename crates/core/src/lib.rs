@@ -3,6 +3,8 @@
 
 pub mod address;
 pub mod admin;
+pub mod admin_token;
+pub mod audit;
 pub mod authority;
 pub mod authorize;
 pub mod client_auth;

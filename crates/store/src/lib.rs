@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use portcullis_core::store::{Store, StoreError};
 
+mod admin_tokens;
 mod cold;
 mod errors;
 mod handoff;

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+mod admin_token;
 mod client;
 mod grant;
 mod keys;
@@ -35,6 +36,9 @@ pub enum Command {
     /// List and revoke grants (a grant's tokens live and die with it)
     #[command(subcommand)]
     Grant(grant::GrantCommand),
+    /// Tokens of the admin REST API (scoped to one realm or to all)
+    #[command(subcommand)]
+    AdminToken(admin_token::AdminTokenCommand),
     /// The public URL (issuer prefix) shared by every instance on this database
     #[command(subcommand)]
     PublicUrl(public_url::PublicUrlCommand),
@@ -48,6 +52,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
         Command::User(c) => user::run(&open_store(&global).await?, c).await,
         Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
+        Command::AdminToken(c) => admin_token::run(&open_store(&global).await?, c).await,
         Command::PublicUrl(c) => public_url::run(&open_store(&global).await?, c).await,
     }
 }

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod admin_token;
+
 struct Workspace {
     dir: tempfile::TempDir,
 }

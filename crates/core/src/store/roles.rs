@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::{
     CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, StoreResult,
 };
+use crate::admin_token::AdminTokenRecord;
 use crate::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
@@ -226,4 +227,17 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Deletes every counter of `account` in `realm` (its per-address ones too) and
     /// returns how many there were.
     async fn clear_sign_in_failures(&self, realm: &str, account: &str) -> StoreResult<u64>;
+}
+
+/// Admin tokens, the credentials of the admin REST API (`crate::admin_token`).
+#[async_trait]
+pub trait AdminTokenStore: Send + Sync + 'static {
+    /// `Conflict` if the id is taken. Its realm, when it has one, must exist.
+    async fn create_admin_token(&self, token: &AdminTokenRecord) -> StoreResult<()>;
+    /// Revoked or not.
+    async fn get_admin_token(&self, id: &[u8; 16]) -> StoreResult<Option<AdminTokenRecord>>;
+    /// Every admin token, revoked ones too, oldest first.
+    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>>;
+    /// Marks the token revoked at `now`; false if there was no such live token.
+    async fn revoke_admin_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
 }

@@ -1,5 +1,6 @@
 //! Routes, one module per endpoint, and the middleware stack around them.
 
+mod admin;
 mod authorize;
 mod check_token;
 mod health;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/oauth-authorization-server", get(metadata::metadata));
     Router::new()
         .nest("/realms/{realm}", realm)
+        .nest("/admin", admin::router())
         .route("/.well-known/oauth-authorization-server/realms/{realm}", get(metadata::metadata))
         .route("/assets/portcullis.css", get(authorize::stylesheet))
         .route("/healthz", get(health::healthz))

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis_core::admin_token::AdminTokenRecord;
 use portcullis_core::clock::{Clock, ManualClock, SystemClock};
 use portcullis_core::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
@@ -14,8 +15,8 @@ use portcullis_core::model::{
 };
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
 use portcullis_core::store::{
-    AdminStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, PendingLimits, PurgeCutoffs,
-    PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore, UserStore,
+    AdminStore, AdminTokenStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, PendingLimits,
+    PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore, UserStore,
 };
 use portcullis_server::HttpSettings;
 use serde_json::Value;
@@ -154,6 +155,15 @@ switchable! {
         fn release_sign_in_failure(&self, r: &[(FailureKey, i64)]) -> StoreResult<()>;
         fn sign_in_failures(&self, k: &FailureKey, now: i64, w: i64) -> StoreResult<u32>;
         fn clear_sign_in_failures(&self, r: &str, a: &str) -> StoreResult<u64>;
+    }
+}
+
+switchable! {
+    AdminTokenStore {
+        fn create_admin_token(&self, t: &AdminTokenRecord) -> StoreResult<()>;
+        fn get_admin_token(&self, id: &[u8; 16]) -> StoreResult<Option<AdminTokenRecord>>;
+        fn list_admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>>;
+        fn revoke_admin_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
     }
 }
 

@@ -3,6 +3,7 @@
 mod browser;
 mod harness;
 
+mod admin_api;
 mod chromium;
 mod client_cache;
 mod client_credentials;

@@ -7,6 +7,7 @@
 //! [`clients`], [`tokens`], [`grants`], [`users`], [`throttle`].
 
 mod admin;
+mod admin_tokens;
 mod clients;
 mod cold;
 mod errors;

@@ -15,6 +15,7 @@
 //! [`throttle`].
 
 mod admin;
+mod admin_tokens;
 mod clients;
 mod cold;
 mod errors;

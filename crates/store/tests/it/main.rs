@@ -2,6 +2,7 @@
 //! time on a database of its own, and the store cases once more on an in-memory SQLite
 //! database (which goes through the same code as a file).
 
+mod admin_tokens;
 mod backend;
 mod clients;
 mod connect;
@@ -141,6 +142,11 @@ conformance! {
         purge::purge_deletes_at_most_a_batch_per_table_per_call,
         purge::pending_requests_keep_the_newest_per_session,
         purge::pending_requests_are_capped_per_address,
+        admin_tokens::admin_token_round_trips_and_lists_in_creation_order,
+        admin_tokens::duplicate_admin_token_id_is_conflict,
+        admin_tokens::admin_token_of_a_missing_realm_is_refused,
+        admin_tokens::revoke_admin_token_returns_true_once,
+        admin_tokens::deleting_a_realm_removes_its_admin_tokens,
     ],
     url: [
         backend::migrations_are_idempotent,

@@ -1,0 +1,146 @@
+//! The admin REST API under `/admin/`: one module per resource, each a thin adapter
+//! over `portcullis_core::admin` (the validated operations the CLI runs too).
+//! Authenticated by an admin token (`extract::Caller`); every change goes through the
+//! audit hook (`audit::record`); described by the OpenAPI 3.1 document built from the
+//! handlers' annotations ([`ApiDoc`]), served at `/admin/openapi.json`.
+//!
+//! Apps, API keys, permissions and teams (issue 12's organization model) get a module
+//! each here, routed in [`router`] and listed in [`ApiDoc`], once their core model
+//! exists.
+
+mod audit;
+mod clients;
+mod error;
+mod extract;
+mod grants;
+mod keys;
+mod page;
+mod realms;
+mod users;
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portcullis_core::admin::Admin;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::AppState;
+use crate::response::no_store_json;
+use error::AdminApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Portcullis admin API",
+        description = "Administration of realms, signing keys, clients, accounts and grants. \
+            Authenticate with `Authorization: Bearer ADMIN_TOKEN` (`portcullis admin-token create`). \
+            Errors are `{\"error\", \"error_description\", \"fields\"}`; `fields` names each request \
+            field that was wrong. Lists are pages in a stable order: pass a page's `next` as `after`."
+    ),
+    paths(
+        realms::list, realms::create, realms::get, realms::update, realms::delete,
+        keys::list, keys::rotate,
+        clients::list, clients::create, clients::get, clients::update, clients::delete, clients::rotate_secret,
+        users::list, users::create, users::get, users::update, users::delete, users::set_password, users::unlock,
+        grants::list, grants::get, grants::revoke,
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("admin_token" = [])),
+    tags(
+        (name = "realms"), (name = "keys", description = "signing keys"), (name = "clients"),
+        (name = "users", description = "accounts"), (name = "grants"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as served: built once.
+pub fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"))
+}
+
+async fn openapi() -> Response {
+    let mut r = Response::new(Body::from(openapi_json()));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn router() -> Router<AppState> {
+    let realm = "/realms/{realm}";
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/realms", get(realms::list).post(realms::create))
+        .route(realm, get(realms::get).patch(realms::update).delete(realms::delete))
+        .route(&format!("{realm}/keys"), get(keys::list))
+        .route(&format!("{realm}/keys/rotate"), post(keys::rotate))
+        .route(&format!("{realm}/clients"), get(clients::list).post(clients::create))
+        .route(
+            &format!("{realm}/clients/{{client_id}}"),
+            get(clients::get).patch(clients::update).delete(clients::delete),
+        )
+        .route(&format!("{realm}/clients/{{client_id}}/secret"), post(clients::rotate_secret))
+        .route(&format!("{realm}/users"), get(users::list).post(users::create))
+        .route(&format!("{realm}/users/{{user_id}}"), get(users::get).patch(users::update).delete(users::delete))
+        .route(&format!("{realm}/users/{{user_id}}/password"), post(users::set_password))
+        .route(&format!("{realm}/users/{{user_id}}/unlock"), post(users::unlock))
+        .route(&format!("{realm}/grants"), get(grants::list))
+        .route(&format!("{realm}/grants/{{grant_id}}"), get(grants::get))
+        .route(&format!("{realm}/grants/{{grant_id}}/revoke"), post(grants::revoke))
+        .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
+}
+
+fn admin(state: &AppState) -> Admin<'_> {
+    Admin::new(state.authority.store.as_ref(), state.authority.clock.as_ref())
+}
+
+/// Every admin answer is `no-store`: some carry secrets, and none should be cached.
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    no_store_json(status, body)
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn parse_enum<T: FromStr<Err = String>>(field: &str, value: Option<&str>) -> Result<Option<T>, AdminApiError> {
+    value.map(|v| v.parse::<T>().map_err(|e| AdminApiError::invalid(field, e))).transpose()
+}
+
+fn parse_list<T: FromStr<Err = String>>(
+    field: &str,
+    values: Option<&[String]>,
+) -> Result<Option<Vec<T>>, AdminApiError> {
+    values
+        .map(|vs| {
+            vs.iter()
+                .enumerate()
+                .map(|(i, v)| v.parse::<T>().map_err(|e| AdminApiError::invalid(&format!("{field}[{i}]"), e)))
+                .collect()
+        })
+        .transpose()
+}
+
+/// `"field": null` (`Some(None)`) apart from an absent field (`None`).
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
