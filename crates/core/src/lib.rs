@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod error;
 pub mod grant;
 pub mod model;
+pub mod org;
 pub mod params;
 pub mod password;
 pub mod pkce;

@@ -12,8 +12,11 @@ use std::time::Duration;
 use portcullis_core::store::{Store, StoreError};
 
 mod cold;
+mod cold_orgs;
 mod errors;
 mod handoff;
+mod orgs_rows;
+mod orgs_sql;
 mod postgres;
 mod rows;
 mod sql;

@@ -30,6 +30,7 @@ pub(crate) struct RealmRow {
     require_pkce: bool,
     allow_plain_pkce: bool,
     code_ttl: i64,
+    customer_ttl: i64,
 }
 
 impl TryFrom<RealmRow> for Realm {
@@ -48,6 +49,7 @@ impl TryFrom<RealmRow> for Realm {
             require_pkce: r.require_pkce,
             allow_plain_pkce: r.allow_plain_pkce,
             code_ttl: r.code_ttl,
+            customer_ttl: r.customer_ttl,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

@@ -8,7 +8,7 @@ mod outcomes;
 mod roles;
 
 pub use outcomes::{CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation};
-pub use roles::{AdminStore, ClientStore, GrantStore, ThrottleStore, TokenStore, UserStore};
+pub use roles::{AdminStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -26,14 +26,15 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role: what the server, the CLI and the tests hold (`Arc<dyn Store>`).
-pub trait Store: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore {}
+pub trait Store: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + OrgStore {}
 
-impl<T> Store for T where T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore {}
+impl<T> Store for T where T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + OrgStore {}
 
 /// The role traits, for calling their methods on a `Store`:
 /// `use portcullis_core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AdminStore as _, ClientStore as _, GrantStore as _, ThrottleStore as _, TokenStore as _, UserStore as _,
+        AdminStore as _, ClientStore as _, GrantStore as _, OrgStore as _, ThrottleStore as _, TokenStore as _,
+        UserStore as _,
     };
 }

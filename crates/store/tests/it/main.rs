@@ -9,6 +9,7 @@ mod fixtures;
 mod grants;
 mod harness;
 mod keys;
+mod orgs;
 mod purge;
 mod realms;
 mod sessions;
@@ -141,6 +142,14 @@ conformance! {
         purge::purge_deletes_at_most_a_batch_per_table_per_call,
         purge::pending_requests_keep_the_newest_per_session,
         purge::pending_requests_are_capped_per_address,
+        orgs::app_and_key_round_trip,
+        orgs::reset_revokes_exactly_the_apps_keys_and_grants,
+        orgs::revoking_a_key_revokes_its_customer_grants_only,
+        orgs::last_use_is_recorded_and_never_moves_back,
+        orgs::deleting_an_app_removes_its_client_keys_and_tokens,
+        orgs::permissions_take_the_lowest_free_bit,
+        orgs::a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ,
+        orgs::roles_map_to_existing_permissions,
     ],
     url: [
         backend::migrations_are_idempotent,
