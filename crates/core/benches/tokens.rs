@@ -27,6 +27,8 @@ fn claims() -> AccessTokenClaims {
         test: false,
         username: None,
         authorities: None,
+        perm_bits: None,
+        teams: Vec::new(),
     }
 }
 

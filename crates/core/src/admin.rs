@@ -1,6 +1,8 @@
 //! Administrative operations on realms, keys and clients, shared by the CLI and the
 //! admin API. Every input is validated before anything is written.
 
+mod orgs;
+
 use std::fmt;
 
 use crate::clock::Clock;
@@ -43,6 +45,8 @@ impl From<StoreError> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
+pub use orgs::{ApiKeySpec, NewApiKey};
+
 /// Longest username, in bytes (the sign-in form and the password grant refuse longer
 /// ones before anything is stored).
 pub const MAX_USERNAME_BYTES: usize = 255;
@@ -83,6 +87,7 @@ pub struct RealmSettings {
     pub require_pkce: Option<bool>,
     pub allow_plain_pkce: Option<bool>,
     pub code_ttl: Option<i64>,
+    pub customer_ttl: Option<i64>,
 }
 
 impl RealmSettings {
@@ -122,6 +127,9 @@ impl RealmSettings {
                 return Err(invalid(format!("--code-ttl must be 1 to 600 seconds (RFC 6749 §4.1.2), got {t}")));
             }
             realm.code_ttl = t;
+        }
+        if let Some(t) = self.customer_ttl {
+            realm.customer_ttl = positive_ttl("--customer-ttl", t)?;
         }
         Ok(())
     }

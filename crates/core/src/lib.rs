@@ -2,6 +2,7 @@
 //! No HTTP and no SQL here: the server crate speaks HTTP, the store crate SQL.
 
 pub mod admin;
+pub mod api_key_usage;
 pub mod authority;
 pub mod authorize;
 pub mod client_auth;

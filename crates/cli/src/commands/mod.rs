@@ -1,10 +1,14 @@
 //! One module per command group.
 
+mod apikey;
+mod app;
 mod client;
 mod grant;
 mod keys;
+mod permission;
 mod public_url;
 mod realm;
+mod role;
 mod serve;
 mod user;
 
@@ -35,6 +39,18 @@ pub enum Command {
     /// List and revoke grants (a grant's tokens live and die with it)
     #[command(subcommand)]
     Grant(grant::GrantCommand),
+    /// Manage apps (containers of API keys, through which customers sign in)
+    #[command(subcommand)]
+    App(app::AppCommand),
+    /// Manage API keys of apps
+    #[command(subcommand, name = "apikey")]
+    Apikey(apikey::ApiKeyCommand),
+    /// Manage a realm's named permissions
+    #[command(subcommand)]
+    Permission(permission::PermissionCommand),
+    /// Give roles permissions
+    #[command(subcommand)]
+    Role(role::RoleCommand),
     /// The public URL (issuer prefix) shared by every instance on this database
     #[command(subcommand)]
     PublicUrl(public_url::PublicUrlCommand),
@@ -48,6 +64,10 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
         Command::User(c) => user::run(&open_store(&global).await?, c).await,
         Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
+        Command::App(c) => app::run(&open_store(&global).await?, c).await,
+        Command::Apikey(c) => apikey::run(&open_store(&global).await?, c).await,
+        Command::Permission(c) => permission::run(&open_store(&global).await?, c).await,
+        Command::Role(c) => role::run(&open_store(&global).await?, c).await,
         Command::PublicUrl(c) => public_url::run(&open_store(&global).await?, c).await,
     }
 }

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod organizations;
+
 struct Workspace {
     dir: tempfile::TempDir,
 }

@@ -62,7 +62,9 @@ impl GrantHandler for RefreshTokenGrant {
             None => granted.join(" "),
         };
         let authorities = stored.user.as_ref().map(|u| u.roles.clone());
-        let tokens = authority.mint_for_grant(realm, client, &grant, &scope, authorities.clone()).await?;
+        // Refreshed through an app's key, a customer's token stays a customer token.
+        let kind = if ctx.api_key.is_some() { TokenKind::Customer } else { TokenKind::Access };
+        let tokens = authority.mint_for_grant_as(realm, client, &grant, &scope, authorities.clone(), kind).await?;
         // Public clients always rotate: their refresh tokens are not sender-bound. A
         // token spent under `rotate` stays spent after a switch to `reuse` (which only
         // stops spending new ones): it goes through the rotation's rules, so beyond

@@ -33,6 +33,11 @@ pub struct AccessTokenClaims {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorities: Option<Vec<String>>,
+    /// The permissions as a bit field (`org::perm_bits`), beside them by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perm_bits: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
 }
 
 pub fn sign(key: &RealmKey, claims: &AccessTokenClaims) -> Result<String, jsonwebtoken::errors::Error> {
@@ -140,6 +145,8 @@ mod tests {
             test: false,
             username: None,
             authorities: None,
+            perm_bits: None,
+            teams: Vec::new(),
         }
     }
 
