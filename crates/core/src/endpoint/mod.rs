@@ -96,7 +96,7 @@ pub async fn resolve_for(
     let verifier_ok = match (&opaque_check, &record.verifier_hash) {
         (Some(p), Some(h)) => p.verifies(h) && p.kind == record.kind,
         // A JWT's row has no verifier; an opaque string never matches a JWT's row.
-        (None, None) => record.kind == TokenKind::Access,
+        (None, None) => matches!(record.kind, TokenKind::Access | TokenKind::Customer),
         _ => false,
     };
     if !verifier_ok || record.used_at.is_some() || !stored.standing(&realm.name) {

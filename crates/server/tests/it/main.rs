@@ -15,6 +15,7 @@ mod introspection;
 mod metadata;
 mod multi_instance;
 mod oauth2_crate;
+mod organizations;
 mod outage;
 mod password_refresh;
 mod revocation;
