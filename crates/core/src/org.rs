@@ -113,7 +113,7 @@ pub fn parse_perm_bits(hex: &str) -> Option<Vec<u32>> {
     if hex == "0" {
         return Some(Vec::new());
     }
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > (MAX_PERMISSIONS as usize) / 4 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > (MAX_PERMISSIONS as usize) / 4 {
         return None;
     }
     let bytes: Vec<u8> =
