@@ -44,11 +44,16 @@ impl GrantHandler for RefreshTokenGrant {
         let grant = authority.store.get_grant(&grant_id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
 
         // §6: the new scope "MUST NOT include any scope not originally granted", and
-        // never one the client has since lost.
+        // never one the client has since lost (for a customer's token, the scopes of the
+        // app's key in use: an app's client has none of its own).
+        let allowed = match ctx.api_key {
+            Some(key) => crate::model::split_list(&key.scope),
+            None => client.scopes.clone(),
+        };
         let granted: Vec<String> = grant
             .scope
             .split(' ')
-            .filter(|s| !s.is_empty() && client.scopes.iter().any(|c| c == s))
+            .filter(|s| !s.is_empty() && allowed.iter().any(|c| c == s))
             .map(String::from)
             .collect();
         let scope = match params.get("scope") {

@@ -108,6 +108,8 @@ async fn customer_tokens_carry_the_customer_bounded_by_the_key(s: TestServer) {
     let refreshed: Value = refreshed.json().await.unwrap();
     let again = s.introspect(REALM, &o.rs, str_of(&refreshed, "access_token")).await;
     assert_eq!((again["kind"].as_str(), again["test"].as_bool()), (Some("customer"), Some(false)));
+    assert_eq!(refreshed["scope"], "orders catalog", "bounded by the key's scope, not the app client's");
+    assert_eq!(again["scope"], "orders catalog");
     assert_eq!(again["permissions"], json!(["orders.read", "orders.write"]));
 
     // The lifetime is the realm's customer setting.
