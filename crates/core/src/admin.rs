@@ -265,6 +265,9 @@ impl<'a> Admin<'a> {
 
     pub async fn update_client(&self, realm: &str, id_or_name: &str, spec: &ClientSpec) -> AdminResult<Client> {
         let mut client = self.client(realm, id_or_name).await?;
+        if spec.grant_types.is_some() || spec.auth_method.is_some() {
+            self.refuse_app(&client, "its grant types and authentication are fixed").await?;
+        }
         let was_public = client.is_public();
         spec.apply(&mut client, false)?;
         if client.is_public() != was_public {
@@ -278,6 +281,15 @@ impl<'a> Admin<'a> {
             other => other.into(),
         })?;
         Ok(client)
+    }
+
+    /// An app's client (`org`) keeps the shape `create_app` gave it: a secret or other
+    /// grant types would let it in without an API key.
+    async fn refuse_app(&self, client: &Client, why: &str) -> AdminResult<()> {
+        if self.store.find_app(&client.realm, &client.client_id).await?.is_some() {
+            return Err(invalid(format!("client '{}' is an app: {why}", client.name)));
+        }
+        Ok(())
     }
 
     pub async fn delete_client(&self, realm: &str, id_or_name: &str) -> AdminResult<()> {
@@ -296,6 +308,7 @@ impl<'a> Admin<'a> {
         keep_tokens: bool,
     ) -> AdminResult<(Client, ClientSecret)> {
         let client = self.client(realm, id_or_name).await?;
+        self.refuse_app(&client, "its secrets are its API keys (apikey create, app reset)").await?;
         if client.is_public() {
             return Err(invalid("public clients have no secret to rotate"));
         }

@@ -89,6 +89,11 @@ fn bad_organization_input_is_one_line_naming_it_and_writes_nothing() {
     w.refused(&["permission", "create", "--realm", "default", "a b"], "invalid permission name");
     w.refused(&["permission", "create", "--realm", "default", "orders.read"], "already has a permission");
     w.refused(&["role", "grant", "--realm", "default", "buyer", "--permissions", "nope"], "permission 'nope'");
+    w.refused(&["client", "rotate-secret", "--realm", "default", "storefront"], "is an app");
+    w.refused(
+        &["client", "update", "--realm", "default", "storefront", "--grant-types", "client_credentials"],
+        "is an app",
+    );
 
     assert_eq!(len(&w.json(&["app", "list", "--realm", "default", "--json"])), 1);
     assert_eq!(len(&w.json(&["apikey", "list", "--realm", "default", "--json"])), 0);

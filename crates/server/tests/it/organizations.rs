@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use portcullis_core::admin::{ApiKeySpec, ClientSpec, RealmSettings, UserSpec};
+use portcullis_core::clock::Clock;
 use portcullis_core::model::{TokenFormat, UserKind};
 use serde_json::{Value, json};
 
@@ -242,6 +243,26 @@ async fn permission_bits_round_trip_through_jwt_and_introspection(s: TestServer)
     assert_eq!(seen["kind"], "customer");
 }
 
+async fn last_use_is_written_in_batches_not_per_request(s: TestServer) {
+    let o = org(&s, TokenFormat::Opaque).await;
+    let id = |k: &TestClient| k.secret[10..42].to_owned();
+    let last_used = async |s: &TestServer| s.admin().api_key(REALM, &id(&o.app)).await.unwrap().last_used_at;
+    s.authority.api_key_usage.flush(s.store.as_ref()).await.unwrap();
+    customer_tokens(&s, &o.app).await;
+    assert!(s.is_active(REALM, &o.rs, &o.app.secret).await);
+    assert_eq!(last_used(&s).await, None, "nothing written by the requests themselves");
+    assert_eq!(s.authority.api_key_usage.flush(s.store.as_ref()).await.unwrap(), 1, "two uses, one key, one row");
+    let first = last_used(&s).await.expect("written by the flush");
+    assert_eq!(first, s.clock.now());
+    s.clock.advance(30);
+    customer_tokens(&s, &o.app).await;
+    assert_eq!(s.authority.api_key_usage.flush(s.store.as_ref()).await.unwrap(), 0, "at most once a minute per key");
+    s.clock.advance(31);
+    customer_tokens(&s, &o.app).await;
+    assert_eq!(s.authority.api_key_usage.flush(s.store.as_ref()).await.unwrap(), 1);
+    assert_eq!(last_used(&s).await, Some(first + 61));
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -269,4 +290,5 @@ on_both!(
     a_test_key_yields_test_tokens,
     app_reset_kills_exactly_that_apps_keys,
     permission_bits_round_trip_through_jwt_and_introspection,
+    last_use_is_written_in_batches_not_per_request,
 );
