@@ -113,6 +113,16 @@ async fn customer_tokens_carry_the_customer_bounded_by_the_key(s: TestServer) {
     assert_eq!(again["scope"], "orders catalog");
     assert_eq!(again["permissions"], json!(["orders.read", "orders.write"]));
 
+    // The app's server signs the customer out (RFC 7009 with its key): the whole grant goes.
+    let revoke = s
+        .post_form(&s.url(REALM, "/oauth/revoke"), Some(&o.app), &[("token", str_of(&refreshed, "refresh_token"))])
+        .await;
+    assert_eq!(revoke.status(), 200);
+    assert!(!s.is_active(REALM, &o.rs, str_of(&refreshed, "access_token")).await);
+    let revoke = s.post_form(&s.url(REALM, "/oauth/revoke"), Some(&o.app), &[("token", &o.app.secret)]).await;
+    assert_eq!(revoke.status(), 200);
+    assert!(s.is_active(REALM, &o.rs, &o.app.secret).await, "an API key is not revoked through RFC 7009");
+
     // The lifetime is the realm's customer setting.
     s.admin().update_realm(REALM, &RealmSettings { customer_ttl: Some(120), ..Default::default() }).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the realm cache
