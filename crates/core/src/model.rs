@@ -380,6 +380,8 @@ pub struct StoredToken {
     pub client_disabled: bool,
     /// The token's grant was revoked (family revocation).
     pub grant_revoked: bool,
+    /// The teams its grant recorded (empty without a grant).
+    pub teams: Vec<String>,
     /// The user the token was issued for, when its subject is a user of the realm.
     pub user: Option<TokenUser>,
 }

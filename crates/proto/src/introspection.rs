@@ -41,6 +41,9 @@ pub struct IntrospectionResponse {
     /// bound to n (the JWT claim of the same name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perm_bits: Option<String>,
+    /// The teams the subject belonged to when the grant was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<String>>,
 }
 
 impl IntrospectionResponse {

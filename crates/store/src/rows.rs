@@ -203,6 +203,8 @@ pub(crate) struct StoredTokenRow {
     pub(crate) token: TokenRow,
     pub(crate) client_disabled: bool,
     pub(crate) grant_revoked: bool,
+    /// NULL when the token names no stored grant.
+    pub(crate) grant_teams: Option<String>,
     pub(crate) user_roles: Option<String>,
     pub(crate) user_disabled: Option<bool>,
     pub(crate) user_kind: Option<String>,
@@ -223,6 +225,7 @@ impl TryFrom<StoredTokenRow> for StoredToken {
             record: r.token.try_into()?,
             client_disabled: r.client_disabled,
             grant_revoked: r.grant_revoked,
+            teams: r.grant_teams.map(|t| split(&t, SPACE)).unwrap_or_default(),
             user,
         })
     }

@@ -191,7 +191,7 @@ macro_rules! stored_token_select {
         concat!(
             token_columns!("t."),
             ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
-             u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+             g.teams AS grant_teams, u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
              FROM tokens t \
              JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id \
              LEFT JOIN grants g ON g.id = t.grant_id \

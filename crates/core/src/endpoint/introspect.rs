@@ -90,5 +90,6 @@ pub fn describe(authority: &Authority, stored: &StoredToken) -> IntrospectionRes
         authorities: stored.user.as_ref().map(|u| u.roles.clone()),
         test: Some(r.test),
         perm_bits: None,
+        teams: (!stored.teams.is_empty()).then(|| stored.teams.clone()),
     }
 }

@@ -132,6 +132,7 @@ fn api_key_as_token(stored: StoredApiKey) -> StoredToken {
         },
         client_disabled: stored.app_disabled,
         grant_revoked: false,
+        teams: Vec::new(),
         user: None,
     }
 }

@@ -98,6 +98,7 @@ async fn customer_tokens_carry_the_customer_bounded_by_the_key(s: TestServer) {
     assert_eq!(seen["perm_bits"], "03");
     assert_eq!(seen["test"], false);
     assert_eq!(seen["authorities"], json!(["buyer"]));
+    assert_eq!(seen["teams"], json!(["blue"]));
 
     // Narrower scopes may be asked for; wider ones are refused.
     let form = [("grant_type", "password"), ("username", "carol"), ("password", PASSWORD), ("scope", "wider")];
@@ -250,6 +251,7 @@ async fn permission_bits_round_trip_through_jwt_and_introspection(s: TestServer)
     let seen = s.introspect(REALM, &o.rs, token).await;
     assert_eq!(seen["perm_bits"], claims["perm_bits"]);
     assert_eq!(seen["permissions"], claims["permissions"]);
+    assert_eq!(seen["teams"], claims["teams"]);
     assert_eq!(seen["kind"], "customer");
 }
 

@@ -82,7 +82,9 @@ pub async fn reset_revokes_exactly_the_apps_keys_and_grants(store: Arc<dyn Store
     let mut token = fixtures::grant_token(&grant);
     token.kind = TokenKind::Customer;
     store.create_customer_grant(&grant, &k1.id, std::slice::from_ref(&token)).await.unwrap();
-    assert!(!store.get_token(&token.id).await.unwrap().unwrap().grant_revoked);
+    let stored = store.get_token(&token.id).await.unwrap().unwrap();
+    assert!(!stored.grant_revoked);
+    assert_eq!(stored.teams, grant.teams, "a token reads its grant's teams");
 
     assert_eq!(store.reset_app("acme", "app-1", NOW + 5).await.unwrap(), 2);
     for k in [&k1, &k2] {
