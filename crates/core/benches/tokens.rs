@@ -28,6 +28,8 @@ fn claims() -> AccessTokenClaims {
         username: None,
         authorities: None,
         nbf: None,
+        perm_bits: None,
+        teams: Vec::new(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Administrative operations on realms, keys and clients, shared by the CLI and the
 //! admin API. Every input is validated before anything is written.
 
+mod orgs;
+
 use std::fmt;
 
 use crate::clock::Clock;
@@ -43,6 +45,8 @@ impl From<StoreError> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
+pub use orgs::{ApiKeySpec, NewApiKey};
+
 /// Longest username, in bytes (the sign-in form and the password grant refuse longer
 /// ones before anything is stored).
 pub const MAX_USERNAME_BYTES: usize = 255;
@@ -83,6 +87,7 @@ pub struct RealmSettings {
     pub require_pkce: Option<bool>,
     pub allow_plain_pkce: Option<bool>,
     pub code_ttl: Option<i64>,
+    pub customer_ttl: Option<i64>,
 }
 
 impl RealmSettings {
@@ -122,6 +127,9 @@ impl RealmSettings {
                 return Err(invalid(format!("--code-ttl must be 1 to 600 seconds (RFC 6749 §4.1.2), got {t}")));
             }
             realm.code_ttl = t;
+        }
+        if let Some(t) = self.customer_ttl {
+            realm.customer_ttl = positive_ttl("--customer-ttl", t)?;
         }
         Ok(())
     }
@@ -257,6 +265,9 @@ impl<'a> Admin<'a> {
 
     pub async fn update_client(&self, realm: &str, id_or_name: &str, spec: &ClientSpec) -> AdminResult<Client> {
         let mut client = self.client(realm, id_or_name).await?;
+        if spec.grant_types.is_some() || spec.auth_method.is_some() {
+            self.refuse_app(&client, "its grant types and authentication are fixed").await?;
+        }
         let was_public = client.is_public();
         spec.apply(&mut client, false)?;
         if client.is_public() != was_public {
@@ -270,6 +281,15 @@ impl<'a> Admin<'a> {
             other => other.into(),
         })?;
         Ok(client)
+    }
+
+    /// An app's client (`org`) keeps the shape `create_app` gave it: a secret or other
+    /// grant types would let it in without an API key.
+    async fn refuse_app(&self, client: &Client, why: &str) -> AdminResult<()> {
+        if self.store.find_app(&client.realm, &client.client_id).await?.is_some() {
+            return Err(invalid(format!("client '{}' is an app: {why}", client.name)));
+        }
+        Ok(())
     }
 
     pub async fn delete_client(&self, realm: &str, id_or_name: &str) -> AdminResult<()> {
@@ -288,6 +308,7 @@ impl<'a> Admin<'a> {
         keep_tokens: bool,
     ) -> AdminResult<(Client, ClientSecret)> {
         let client = self.client(realm, id_or_name).await?;
+        self.refuse_app(&client, "its secrets are its API keys (apikey create, app reset)").await?;
         if client.is_public() {
             return Err(invalid("public clients have no secret to rotate"));
         }

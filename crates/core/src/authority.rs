@@ -6,18 +6,20 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::api_key_usage::ApiKeyUsage;
 use crate::client_auth::{self, PresentedClient};
 use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
-use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User};
+use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User, UserKind};
+use crate::org::{ApiKey, StoredApiKey};
 use crate::password::PasswordChecker;
 use crate::secret::SecretHasher;
 use crate::store::{PendingLimits, Store, StoreError};
 use crate::throttle::{self, SignInContext, SignInFailure};
 use crate::token::jwt::{self, AccessTokenClaims};
 use crate::token::keys::KeyRing;
-use crate::token::{opaque, token_id_hex};
+use crate::token::{api_key, opaque, token_id_hex};
 use portcullis_proto::TokenResponse;
 
 /// How long a realm's loaded keys are trusted before they are read again: the bound
@@ -52,6 +54,8 @@ pub struct Authority {
     sign_in_failures_per_address: u32,
     pending_limits: PendingLimits,
     clients: ClientCache,
+    /// Last uses of API keys, written in batches (`api_key_usage::run`).
+    pub api_key_usage: Arc<ApiKeyUsage>,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -64,6 +68,7 @@ pub struct TokenClaims {
     pub permissions: Vec<String>,
     pub test: bool,
     pub authorities: Option<Vec<String>>,
+    pub teams: Vec<String>,
 }
 
 /// A client that passed authentication, and whether it is a cached copy (which may
@@ -169,6 +174,7 @@ impl Authority {
                 per_address: DEFAULT_PENDING_PER_ADDRESS,
             },
             clients: ClientCache::default(),
+            api_key_usage: Arc::new(ApiKeyUsage::default()),
         })
     }
 
@@ -251,6 +257,7 @@ impl Authority {
         username: &str,
         password: &str,
         addr: Option<IpAddr>,
+        kind: UserKind,
     ) -> Result<User, SignInFailure> {
         let ctx = SignInContext {
             store: self.store.as_ref(),
@@ -258,7 +265,7 @@ impl Authority {
             passwords: &self.passwords,
             failures_per_address: self.sign_in_failures_per_address,
         };
-        throttle::sign_in(&ctx, realm, username, password, addr).await
+        throttle::sign_in(&ctx, realm, username, password, addr, kind).await
     }
 
     /// Forgets cached keys, e.g. after a rotation made by this process.
@@ -330,7 +337,12 @@ impl Authority {
         claims: TokenClaims,
     ) -> Result<MintedToken, OAuthError> {
         let now = self.now();
-        let ttl = client.access_ttl.unwrap_or(realm.access_ttl);
+        // Customer tokens live as the realm says for customers, whatever the app's client.
+        let ttl = if kind == TokenKind::Customer {
+            realm.customer_ttl
+        } else {
+            client.access_ttl.unwrap_or(realm.access_ttl)
+        };
         let mut record = TokenRecord {
             id: [0; 16],
             realm: realm.name.clone(),
@@ -361,6 +373,11 @@ impl Authority {
                 let key = ring.signer(realm.signing_alg).ok_or_else(|| {
                     OAuthError::server_error(format!("realm {} has no {} signing key", realm.name, realm.signing_alg))
                 })?;
+                let perm_bits = if record.permissions.is_empty() {
+                    None
+                } else {
+                    Some(self.perm_bits(&realm.name, &record.permissions).await?)
+                };
                 let body = AccessTokenClaims {
                     aud: self.audience(&realm.name),
                     iss: self.issuer(&realm.name),
@@ -376,11 +393,69 @@ impl Authority {
                     username: record.username.clone(),
                     authorities: claims.authorities,
                     nbf: None,
+                    perm_bits,
+                    teams: claims.teams,
                 };
                 jwt::sign(key, &body).map_err(OAuthError::server_error)?
             }
         };
         Ok(MintedToken { token, record })
+    }
+
+    /// The `perm_bits` value of `names` in `realm` (see `org::perm_bits`), read from
+    /// the database: bits are stable while a name exists, but a name deleted and made
+    /// again may take another bit, so no copy is kept.
+    pub async fn perm_bits(&self, realm: &str, names: &[String]) -> Result<String, OAuthError> {
+        let known = self.store.list_permissions(realm).await.map_err(store_failure)?;
+        Ok(crate::org::perm_bits(names, &known))
+    }
+
+    /// The live key behind a presented API key string of `realm`, or `None` (not
+    /// the format, a bad checksum: no lookup; unknown, wrong verifier, revoked, its
+    /// app disabled, another realm's). A key found is recorded as used.
+    pub async fn live_api_key(&self, realm: &str, presented: &str) -> Result<Option<StoredApiKey>, OAuthError> {
+        let Some(parsed) = api_key::parse(presented) else { return Ok(None) };
+        let stored = self.store.get_api_key(&parsed.id).await.map_err(store_failure)?;
+        let live =
+            stored.filter(|s| parsed.verifies(&s.key.verifier_hash) && s.key.test == parsed.test && s.standing(realm));
+        if let Some(s) = &live {
+            self.api_key_usage.record(&s.key, self.now());
+        }
+        Ok(live)
+    }
+
+    /// An app's server authenticating as `app_id:API_KEY` (Basic): the app's client and
+    /// the key, `None` when the presented secret is not an API key at all (then it is
+    /// an ordinary client's), `invalid_client` when it is one that does not
+    /// authenticate this app.
+    pub async fn authenticate_app(
+        &self,
+        realm: &str,
+        presented: &PresentedClient,
+    ) -> Result<Option<(Client, ApiKey)>, OAuthError> {
+        let (client_id, secret) = match presented {
+            PresentedClient::Basic { client_id, secret } | PresentedClient::Post { client_id, secret } => {
+                (client_id, secret)
+            }
+            _ => return Ok(None),
+        };
+        if api_key::parse(secret).is_none() {
+            return Ok(None);
+        }
+        let failed =
+            || OAuthError::invalid_client("client authentication failed: unknown app, or a revoked or unknown API key");
+        if !matches!(presented, PresentedClient::Basic { .. }) {
+            return Err(OAuthError::invalid_client("an app authenticates with client_secret_basic (app_id:API_KEY)"));
+        }
+        let Some(stored) = self.live_api_key(realm, secret).await? else { return Err(failed()) };
+        if stored.key.app_id != *client_id {
+            return Err(failed());
+        }
+        let client = self.store.get_client(realm, client_id).await.map_err(store_failure)?;
+        match client {
+            Some(c) if !c.disabled => Ok(Some((c, stored.key))),
+            _ => Err(failed()),
+        }
     }
 
     /// A refresh token (always opaque) for `grant`, with the grant's full scope, not
@@ -421,6 +496,20 @@ impl Authority {
         scope: &str,
         authorities: Option<Vec<String>>,
     ) -> Result<GrantTokens, OAuthError> {
+        self.mint_for_grant_as(realm, client, grant, scope, authorities, TokenKind::Access).await
+    }
+
+    /// [`Self::mint_for_grant`] with an access token of `kind` (`customer` for a
+    /// customer's grant).
+    pub async fn mint_for_grant_as(
+        &self,
+        realm: &Realm,
+        client: &Client,
+        grant: &Grant,
+        scope: &str,
+        authorities: Option<Vec<String>>,
+        kind: TokenKind,
+    ) -> Result<GrantTokens, OAuthError> {
         let claims = TokenClaims {
             subject: grant.subject.clone(),
             username: grant.username.clone(),
@@ -429,8 +518,9 @@ impl Authority {
             permissions: grant.permissions.clone(),
             test: grant.test,
             authorities,
+            teams: grant.teams.clone(),
         };
-        let access = self.mint_access(realm, client, TokenKind::Access, claims).await?;
+        let access = self.mint_access(realm, client, kind, claims).await?;
         let refresh = client.allows_grant(GrantType::RefreshToken).then(|| self.mint_refresh(realm, client, grant));
         Ok(GrantTokens { access, refresh })
     }

@@ -4,6 +4,7 @@
 pub mod address;
 pub mod admin;
 pub mod admin_token;
+pub mod api_key_usage;
 pub mod audit;
 pub mod authority;
 pub mod authorize;
@@ -14,6 +15,7 @@ pub mod endpoint;
 pub mod error;
 pub mod grant;
 pub mod model;
+pub mod org;
 pub mod params;
 pub mod password;
 pub mod pkce;

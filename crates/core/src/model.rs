@@ -25,6 +25,8 @@ pub struct Realm {
     pub allow_plain_pkce: bool,
     /// Authorization code lifetime in seconds.
     pub code_ttl: i64,
+    /// Lifetime in seconds of customer tokens (signed in through an app's API key).
+    pub customer_ttl: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -33,6 +35,7 @@ pub const DEFAULT_REALM: &str = "default";
 pub const DEFAULT_ACCESS_TTL: i64 = 3600;
 pub const DEFAULT_REFRESH_TTL: i64 = 30 * 24 * 3600;
 pub const DEFAULT_CODE_TTL: i64 = 60;
+pub const DEFAULT_CUSTOMER_TTL: i64 = 3600;
 
 impl Realm {
     pub fn new(name: &str, now: i64) -> Self {
@@ -48,6 +51,7 @@ impl Realm {
             require_pkce: false,
             allow_plain_pkce: false,
             code_ttl: DEFAULT_CODE_TTL,
+            customer_ttl: DEFAULT_CUSTOMER_TTL,
             created_at: now,
             updated_at: now,
         }
@@ -376,6 +380,8 @@ pub struct StoredToken {
     pub client_disabled: bool,
     /// The token's grant was revoked (family revocation).
     pub grant_revoked: bool,
+    /// The teams its grant recorded (empty without a grant).
+    pub teams: Vec<String>,
     /// The user the token was issued for, when its subject is a user of the realm.
     pub user: Option<TokenUser>,
 }

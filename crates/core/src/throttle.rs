@@ -110,6 +110,7 @@ pub async fn sign_in(
     username: &str,
     password: &str,
     addr: Option<IpAddr>,
+    kind: UserKind,
 ) -> Result<User, SignInFailure> {
     let unavailable = |e| SignInFailure::Unavailable(store_failure(e));
     if username.len() > MAX_USERNAME_LEN {
@@ -149,7 +150,7 @@ pub async fn sign_in(
     };
     let password_ok = slot.check(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     match user {
-        Some(u) if password_ok && !u.disabled && u.kind == UserKind::Staff => {
+        Some(u) if password_ok && !u.disabled && u.kind == kind => {
             let reserved: Vec<_> = limits.into_iter().zip(&counts).map(|((k, _), c)| (k, c.window_start)).collect();
             store.release_sign_in_failure(&reserved).await.map_err(unavailable)?;
             Ok(u)

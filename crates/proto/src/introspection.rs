@@ -37,6 +37,13 @@ pub struct IntrospectionResponse {
     pub authorities: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<bool>,
+    /// `permissions` as a bit field: lowercase hex, bit n set for the realm's permission
+    /// bound to n (the JWT claim of the same name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perm_bits: Option<String>,
+    /// The teams the subject belonged to when the grant was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<String>>,
 }
 
 impl IntrospectionResponse {

@@ -69,6 +69,7 @@ macro_rules! cold_paths {
                 .bind(r.require_pkce)
                 .bind(r.allow_plain_pkce)
                 .bind(r.code_ttl)
+                .bind(r.customer_ttl)
         }
 
         pub(crate) fn bind_key<'q>(q: Query<'q>, k: &SigningKeyRecord) -> Query<'q> {

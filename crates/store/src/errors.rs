@@ -24,6 +24,16 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
         "authorization_requests.id",
         "an authorization request with this id already exists",
     ),
+    ("apps_pkey", "apps.realm, apps.app_id", "the realm already has an app with this id"),
+    ("api_keys_pkey", "api_keys.id", "an API key with this id already exists"),
+    ("permissions_pkey", "permissions.realm, permissions.name", "the realm already has a permission with this name"),
+    ("permissions_bit_key", "permissions.realm, permissions.bit", "another permission took this bit first; retry"),
+    (
+        "role_permissions_pkey",
+        "role_permissions.realm, role_permissions.role, role_permissions.permission",
+        "the role already has this permission",
+    ),
+    ("customer_grants_pkey", "customer_grants.grant_id", "this grant is already linked to an API key"),
     // Both written by upserts, so not expected; listed so that the message is a good one.
     (
         "consents_pkey",

@@ -13,8 +13,11 @@ use portcullis_core::store::{Store, StoreError};
 
 mod admin_tokens;
 mod cold;
+mod cold_orgs;
 mod errors;
 mod handoff;
+mod orgs_rows;
+mod orgs_sql;
 mod postgres;
 mod rows;
 mod sql;

@@ -30,6 +30,7 @@ pub(crate) struct RealmRow {
     require_pkce: bool,
     allow_plain_pkce: bool,
     code_ttl: i64,
+    customer_ttl: i64,
 }
 
 impl TryFrom<RealmRow> for Realm {
@@ -48,6 +49,7 @@ impl TryFrom<RealmRow> for Realm {
             require_pkce: r.require_pkce,
             allow_plain_pkce: r.allow_plain_pkce,
             code_ttl: r.code_ttl,
+            customer_ttl: r.customer_ttl,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -201,6 +203,8 @@ pub(crate) struct StoredTokenRow {
     pub(crate) token: TokenRow,
     pub(crate) client_disabled: bool,
     pub(crate) grant_revoked: bool,
+    /// NULL when the token names no stored grant.
+    pub(crate) grant_teams: Option<String>,
     pub(crate) user_roles: Option<String>,
     pub(crate) user_disabled: Option<bool>,
     pub(crate) user_kind: Option<String>,
@@ -221,6 +225,7 @@ impl TryFrom<StoredTokenRow> for StoredToken {
             record: r.token.try_into()?,
             client_disabled: r.client_disabled,
             grant_revoked: r.grant_revoked,
+            teams: r.grant_teams.map(|t| split(&t, SPACE)).unwrap_or_default(),
             user,
         })
     }

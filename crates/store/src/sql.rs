@@ -6,7 +6,7 @@
 macro_rules! realm_columns {
     () => {
         "name, access_ttl, refresh_ttl, token_format, signing_alg, created_at, updated_at, \
-         refresh_policy, refresh_grace, allow_implicit, require_pkce, allow_plain_pkce, code_ttl"
+         refresh_policy, refresh_grace, allow_implicit, require_pkce, allow_plain_pkce, code_ttl, customer_ttl"
     };
 }
 
@@ -104,7 +104,7 @@ pub const SETTING_UPSERT: &str =
 pub const REALM_INSERT: &str = concat!(
     "INSERT INTO realms (",
     realm_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 pub const REALM_GET: &str = concat!("SELECT ", realm_columns!(), " FROM realms WHERE name = $1");
 pub const REALM_LIST: &str = concat!("SELECT ", realm_columns!(), " FROM realms ORDER BY name");
@@ -113,7 +113,7 @@ pub const REALM_LIST: &str = concat!("SELECT ", realm_columns!(), " FROM realms 
 pub const REALM_UPDATE: &str = "UPDATE realms SET access_ttl = $2, refresh_ttl = $3, \
      token_format = $4, signing_alg = $5, updated_at = $7, refresh_policy = $8, \
      refresh_grace = $9, allow_implicit = $10, require_pkce = $11, allow_plain_pkce = $12, \
-     code_ttl = $13 WHERE name = $1";
+     code_ttl = $13, customer_ttl = $14 WHERE name = $1";
 pub const REALM_DELETE: &str = "DELETE FROM realms WHERE name = $1";
 /// A no-op write whose only effect is to take the realm's row lock on PostgreSQL, so
 /// that two concurrent key rotations of one realm run one after the other (SQLite
@@ -191,7 +191,7 @@ macro_rules! stored_token_select {
         concat!(
             token_columns!("t."),
             ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
-             u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+             g.teams AS grant_teams, u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
              FROM tokens t \
              JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id \
              LEFT JOIN grants g ON g.id = t.grant_id \

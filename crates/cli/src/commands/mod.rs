@@ -1,11 +1,15 @@
 //! One module per command group.
 
 mod admin_token;
+mod apikey;
+mod app;
 mod client;
 mod grant;
 mod keys;
+mod permission;
 mod public_url;
 mod realm;
+mod role;
 mod serve;
 mod user;
 
@@ -39,6 +43,18 @@ pub enum Command {
     /// Tokens of the admin REST API (scoped to one realm or to all)
     #[command(subcommand)]
     AdminToken(admin_token::AdminTokenCommand),
+    /// Manage apps (containers of API keys, through which customers sign in)
+    #[command(subcommand)]
+    App(app::AppCommand),
+    /// Manage API keys of apps
+    #[command(subcommand, name = "apikey")]
+    Apikey(apikey::ApiKeyCommand),
+    /// Manage a realm's named permissions
+    #[command(subcommand)]
+    Permission(permission::PermissionCommand),
+    /// Give roles permissions
+    #[command(subcommand)]
+    Role(role::RoleCommand),
     /// The public URL (issuer prefix) shared by every instance on this database
     #[command(subcommand)]
     PublicUrl(public_url::PublicUrlCommand),
@@ -53,6 +69,10 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::User(c) => user::run(&open_store(&global).await?, c).await,
         Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
         Command::AdminToken(c) => admin_token::run(&open_store(&global).await?, c).await,
+        Command::App(c) => app::run(&open_store(&global).await?, c).await,
+        Command::Apikey(c) => apikey::run(&open_store(&global).await?, c).await,
+        Command::Permission(c) => permission::run(&open_store(&global).await?, c).await,
+        Command::Role(c) => role::run(&open_store(&global).await?, c).await,
         Command::PublicUrl(c) => public_url::run(&open_store(&global).await?, c).await,
     }
 }

@@ -76,6 +76,9 @@ pub struct SettingsArgs {
     /// Authorization code lifetime in seconds (default 60)
     #[arg(long, value_name = "SECS")]
     code_ttl: Option<i64>,
+    /// Customer-token lifetime in seconds (customers signed in through an app's API key; default 3600)
+    #[arg(long, value_name = "SECS")]
+    customer_ttl: Option<i64>,
 }
 
 impl SettingsArgs {
@@ -98,6 +101,7 @@ impl SettingsArgs {
             require_pkce: self.require_pkce,
             allow_plain_pkce: self.allow_plain_pkce,
             code_ttl: self.code_ttl,
+            customer_ttl: self.customer_ttl,
         })
     }
 }
@@ -115,6 +119,7 @@ pub fn realm_json(r: &Realm) -> serde_json::Value {
         "require_pkce": r.require_pkce,
         "allow_plain_pkce": r.allow_plain_pkce,
         "code_ttl": r.code_ttl,
+        "customer_ttl": r.customer_ttl,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })

@@ -36,8 +36,15 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start: {e}"))?
         .with_sign_in_failures_per_address(config.sign_in_failures_per_address)
         .with_pending_limits(config.pending_limits);
+    let authority = Arc::new(authority);
+    let usage = authority.api_key_usage.clone();
+    let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
+        usage.clone(),
+        store.clone(),
+        portcullis_core::api_key_usage::FLUSH_INTERVAL,
+    ));
     let state = AppState {
-        authority: Arc::new(authority),
+        authority,
         settings: Arc::new(HttpSettings {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
@@ -59,6 +66,10 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let served = portcullis_server::serve(listener, state, shutdown_signal()).await;
     if let Some(purge) = purge {
         purge.abort();
+    }
+    usage_task.abort();
+    if let Err(e) = usage.flush(store.as_ref()).await {
+        tracing::warn!(error = %e, "could not record the last API key uses");
     }
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");

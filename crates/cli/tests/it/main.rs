@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod admin_token;
+mod organizations;
 
 struct Workspace {
     dir: tempfile::TempDir,

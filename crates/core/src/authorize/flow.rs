@@ -364,7 +364,7 @@ pub async fn submit_login(
     if username.is_empty() || password.is_empty() {
         return Ok(again("Enter your username and password.").into());
     }
-    let user = match authority.sign_in(&realm.name, username, password, addr).await {
+    let user = match authority.sign_in(&realm.name, username, password, addr, UserKind::Staff).await {
         Ok(u) => u,
         Err(SignInFailure::Throttled) => {
             return Ok(again("Too many failed sign-ins. Wait a few minutes and try again.").into());
@@ -525,6 +525,7 @@ async fn issue(
             permissions: Vec::new(),
             test: false,
             authorities: Some(user.roles.clone()),
+            teams: grant.teams.clone(),
         };
         let access = authority.mint_access(realm, client, TokenKind::Access, claims).await?;
         authority.store.create_grant(&grant, std::slice::from_ref(&access.record)).await.map_err(store_failure)?;

@@ -58,7 +58,13 @@ pub async fn introspect(
     // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
     let (client, resolved) = authenticated_resolve(authority, &realm, authorization, params, token).await?;
     match resolved {
-        Ok(stored) if visible_to(&client, &stored) => Ok(describe(authority, &stored)),
+        Ok(stored) if visible_to(&client, &stored) => {
+            let mut described = describe(authority, &stored);
+            if !stored.record.permissions.is_empty() {
+                described.perm_bits = Some(authority.perm_bits(&realm.name, &stored.record.permissions).await?);
+            }
+            Ok(described)
+        }
         _ => Ok(IntrospectionResponse::inactive()),
     }
 }
@@ -83,5 +89,7 @@ pub fn describe(authority: &Authority, stored: &StoredToken) -> IntrospectionRes
         permissions: Some(r.permissions.clone()),
         authorities: stored.user.as_ref().map(|u| u.roles.clone()),
         test: Some(r.test),
+        perm_bits: None,
+        teams: (!stored.teams.is_empty()).then(|| stored.teams.clone()),
     }
 }

@@ -9,9 +9,10 @@ pub mod token;
 
 use crate::authority::Authority;
 use crate::error::{OAuthError, store_failure};
-use crate::model::{Client, Realm, StoredToken, TokenKind};
+use crate::model::{Client, Realm, StoredToken, TokenKind, TokenRecord};
+use crate::org::StoredApiKey;
 use crate::token::jwt::{self, MAX_JWT_LEN};
-use crate::token::{opaque, parse_token_id_hex};
+use crate::token::{api_key, opaque, parse_token_id_hex};
 
 /// Why a presented token is not usable, for `check_token`'s messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,10 @@ pub async fn resolve_for(
     caller: Option<&Client>,
 ) -> Result<Resolved, OAuthError> {
     let unusable = |why| Ok(Resolved { token: Err(why), caller_current: None });
+    if api_key::parse(token).is_some() {
+        let live = authority.live_api_key(&realm.name, token).await?;
+        return Ok(Resolved { token: live.map(api_key_as_token).ok_or(Unusable::Unrecognised), caller_current: None });
+    }
     let now = authority.now();
     let (id, opaque_check) = if let Some(parsed) = opaque::parse(token) {
         (parsed.id, Some(parsed))
@@ -91,7 +96,7 @@ pub async fn resolve_for(
     let verifier_ok = match (&opaque_check, &record.verifier_hash) {
         (Some(p), Some(h)) => p.verifies(h) && p.kind == record.kind,
         // A JWT's row has no verifier; an opaque string never matches a JWT's row.
-        (None, None) => record.kind == TokenKind::Access,
+        (None, None) => matches!(record.kind, TokenKind::Access | TokenKind::Customer),
         _ => false,
     };
     if !verifier_ok || record.used_at.is_some() || !stored.standing(&realm.name) {
@@ -101,4 +106,33 @@ pub async fn resolve_for(
         return found(Err(Unusable::Expired));
     }
     found(Ok(stored))
+}
+
+/// An API key seen as a token of kind `api`: its app is the client and the subject, it
+/// never expires, and it stands while the key is live.
+fn api_key_as_token(stored: StoredApiKey) -> StoredToken {
+    let k = stored.key;
+    StoredToken {
+        record: TokenRecord {
+            id: k.id,
+            realm: k.realm,
+            kind: TokenKind::Api,
+            verifier_hash: Some(k.verifier_hash),
+            client_id: k.app_id.clone(),
+            subject: k.app_id,
+            username: None,
+            scope: k.scope,
+            grant_id: None,
+            permissions: k.permissions,
+            test: k.test,
+            issued_at: k.created_at,
+            expires_at: None,
+            revoked_at: k.revoked_at,
+            used_at: None,
+        },
+        client_disabled: stored.app_disabled,
+        grant_revoked: false,
+        teams: Vec::new(),
+        user: None,
+    }
 }

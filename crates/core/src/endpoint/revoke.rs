@@ -19,11 +19,16 @@ pub async fn revoke(
 ) -> Result<(), OAuthError> {
     let realm = authority.realm(realm).await?;
     let presented = client_auth::presented(authorization, params)?;
-    let client =
-        client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?;
+    // An app's server (`app_id:API_KEY`) revokes its customers' tokens, e.g. at logout.
+    let client = match authority.authenticate_app(&realm.name, &presented).await? {
+        Some((app, _key)) => app,
+        None => client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?,
+    };
     let token = params.require("token")?;
+    // An API key is not revoked here: `apikey revoke` and `app reset` are for operators.
     if let Ok(stored) = resolve(authority, &realm, token).await?
         && stored.record.client_id == client.client_id
+        && stored.record.kind != TokenKind::Api
     {
         let now = authority.now();
         match (stored.record.kind, stored.record.grant_id) {

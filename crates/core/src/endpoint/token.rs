@@ -24,8 +24,13 @@ pub async fn token(
         .map_err(|_| OAuthError::unsupported_grant_type("the grant_type is not one this server knows"))?;
     let handler = grant::handler_for(grant_type)?;
     let presented = client_auth::presented(authorization, params)?;
-    let run =
-        async |client: &Client| run(handler, &GrantContext { authority, realm: &realm, client, request }, params).await;
+    if let Some((client, key)) = authority.authenticate_app(&realm.name, &presented).await? {
+        let ctx = GrantContext { authority, realm: &realm, client: &client, request, api_key: Some(&key) };
+        return run(handler, &ctx, params).await?.into_result();
+    }
+    let run = async |client: &Client| {
+        run(handler, &GrantContext { authority, realm: &realm, client, request, api_key: None }, params).await
+    };
     // Only client_credentials uses the cached client: its one write checks the
     // client's revision (`client_cache`); the other grants read the client afresh.
     if grant_type != GrantType::ClientCredentials {

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod customer;
 mod password;
 mod refresh_token;
 
@@ -12,6 +13,7 @@ use portcullis_proto::TokenResponse;
 use crate::authority::{Authority, Issued};
 use crate::error::{OAuthError, store_failure};
 use crate::model::{Client, GrantType, Realm};
+use crate::org::ApiKey;
 use crate::params::Params;
 
 pub use authorization_code::AuthorizationCodeGrant;
@@ -25,6 +27,9 @@ pub struct GrantContext<'a> {
     pub realm: &'a Realm,
     pub client: &'a Client,
     pub request: &'a RequestContext,
+    /// The API key an app's server authenticated with (`client` is then the app's):
+    /// the password grant signs a customer in, and tokens are customer tokens.
+    pub api_key: Option<&'a ApiKey>,
 }
 
 /// What the HTTP layer knows about a request that protocol rules need.

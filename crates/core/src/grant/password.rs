@@ -8,7 +8,7 @@ use portcullis_proto::TokenResponse;
 use super::{GrantContext, GrantHandler};
 use crate::authority::Issued;
 use crate::error::{OAuthError, store_failure};
-use crate::model::{Grant, GrantType};
+use crate::model::{Grant, GrantType, UserKind};
 use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::throttle::{self, SignInFailure};
@@ -16,8 +16,8 @@ use crate::throttle::{self, SignInFailure};
 pub struct PasswordGrant;
 
 /// One answer for an unknown user, a wrong password, a disabled account or one that
-/// may not sign in here: which part was wrong is not the client's business.
-fn bad_credentials() -> OAuthError {
+/// may not sign in here (a customer at an ordinary client, staff through an API key): which part was wrong is not the client's business.
+pub(super) fn bad_credentials() -> OAuthError {
     OAuthError::invalid_grant("invalid username or password")
 }
 
@@ -28,17 +28,21 @@ impl GrantHandler for PasswordGrant {
     }
 
     async fn handle(&self, ctx: &GrantContext<'_>, params: &Params) -> Result<Issued<TokenResponse>, OAuthError> {
+        if let Some(key) = ctx.api_key {
+            return super::customer::sign_in(ctx, key, params).await;
+        }
         let (authority, realm, client) = (ctx.authority, ctx.realm, ctx.client);
         let username = params.require("username")?;
         let password = params.require("password")?;
         let scope = ScopeSet::resolve(params.get("scope"), &client.scopes, &client.default_scopes)?.to_string_list();
-        let user = match authority.sign_in(&realm.name, username, password, ctx.request.client_addr).await {
-            Ok(u) => u,
-            Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
-            Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
-            Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
-            Err(SignInFailure::Unavailable(e)) => return Err(e),
-        };
+        let user =
+            match authority.sign_in(&realm.name, username, password, ctx.request.client_addr, UserKind::Staff).await {
+                Ok(u) => u,
+                Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
+                Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
+                Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
+                Err(SignInFailure::Unavailable(e)) => return Err(e),
+            };
         let grant = Grant {
             id: crate::token::new_token_id(),
             realm: realm.name.clone(),

@@ -44,11 +44,16 @@ impl GrantHandler for RefreshTokenGrant {
         let grant = authority.store.get_grant(&grant_id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
 
         // §6: the new scope "MUST NOT include any scope not originally granted", and
-        // never one the client has since lost.
+        // never one the client has since lost (for a customer's token, the scopes of the
+        // app's key in use: an app's client has none of its own).
+        let allowed = match ctx.api_key {
+            Some(key) => crate::model::split_list(&key.scope),
+            None => client.scopes.clone(),
+        };
         let granted: Vec<String> = grant
             .scope
             .split(' ')
-            .filter(|s| !s.is_empty() && client.scopes.iter().any(|c| c == s))
+            .filter(|s| !s.is_empty() && allowed.iter().any(|c| c == s))
             .map(String::from)
             .collect();
         let scope = match params.get("scope") {
@@ -62,7 +67,9 @@ impl GrantHandler for RefreshTokenGrant {
             None => granted.join(" "),
         };
         let authorities = stored.user.as_ref().map(|u| u.roles.clone());
-        let tokens = authority.mint_for_grant(realm, client, &grant, &scope, authorities.clone()).await?;
+        // Refreshed through an app's key, a customer's token stays a customer token.
+        let kind = if ctx.api_key.is_some() { TokenKind::Customer } else { TokenKind::Access };
+        let tokens = authority.mint_for_grant_as(realm, client, &grant, &scope, authorities.clone(), kind).await?;
         // Public clients always rotate: their refresh tokens are not sender-bound. A
         // token spent under `rotate` stays spent after a switch to `reuse` (which only
         // stops spending new ones): it goes through the rotation's rules, so beyond

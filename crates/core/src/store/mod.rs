@@ -8,7 +8,7 @@ mod outcomes;
 mod roles;
 
 pub use outcomes::{CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation};
-pub use roles::{AdminStore, AdminTokenStore, ClientStore, GrantStore, ThrottleStore, TokenStore, UserStore};
+pub use roles::{AdminStore, AdminTokenStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -27,12 +27,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role: what the server, the CLI and the tests hold (`Arc<dyn Store>`).
 pub trait Store:
-    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore
+    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
 {
 }
 
 impl<T> Store for T where
-    T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore
+    T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
 {
 }
 
@@ -40,7 +40,7 @@ impl<T> Store for T where
 /// `use portcullis_core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AdminStore as _, AdminTokenStore as _, ClientStore as _, GrantStore as _, ThrottleStore as _, TokenStore as _,
-        UserStore as _,
+        AdminStore as _, AdminTokenStore as _, ClientStore as _, GrantStore as _, OrgStore as _, ThrottleStore as _,
+        TokenStore as _, UserStore as _,
     };
 }

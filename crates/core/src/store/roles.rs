@@ -10,6 +10,7 @@ use crate::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
 };
+use crate::org::{ApiKey, App, Permission, StoredApiKey};
 
 /// The database itself, server-wide settings, realms and their signing keys, and
 /// maintenance: the administrative and start-up paths.
@@ -240,4 +241,56 @@ pub trait AdminTokenStore: Send + Sync + 'static {
     async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>>;
     /// Marks the token revoked at `now`; false if there was no such live token.
     async fn revoke_admin_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+}
+
+/// Apps, their API keys, a realm's permissions and the roles they are given to (see
+/// `crate::org`).
+#[async_trait]
+pub trait OrgStore: Send + Sync + 'static {
+    /// Stores the app's client and the app, in one transaction; `Conflict` if the realm
+    /// has a client of that name or id.
+    async fn create_app(&self, app: &App, client: &Client) -> StoreResult<()>;
+    /// By id, or else by name.
+    async fn find_app(&self, realm: &str, id_or_name: &str) -> StoreResult<Option<App>>;
+    async fn list_apps(&self, realm: &str) -> StoreResult<Vec<App>>;
+    /// Revokes every live key of the app and every grant (so every customer token)
+    /// issued through one, and records `now` as the reset, in one transaction; returns
+    /// how many keys it revoked. `NotFound` if there is no such app.
+    async fn reset_app(&self, realm: &str, app_id: &str, now: i64) -> StoreResult<u64>;
+    /// Deletes the app's client, and with it the app, its keys, grants and tokens.
+    async fn delete_app(&self, realm: &str, app_id: &str) -> StoreResult<()>;
+
+    /// `NotFound` if the key's app is gone.
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The key with its app's state (the hot path of customer sign-in and of an API
+    /// key's introspection).
+    async fn get_api_key(&self, id: &[u8; 16]) -> StoreResult<Option<StoredApiKey>>;
+    /// Oldest first; only the app's keys when `app_id` is given.
+    async fn list_api_keys(&self, realm: &str, app_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key of `realm` and every grant issued through it, in one transaction;
+    /// false if there was no such live key.
+    async fn revoke_api_key(&self, realm: &str, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    /// Records when keys were last used, in one transaction; a key's `last_used_at`
+    /// never moves back.
+    async fn touch_api_keys(&self, used: &[([u8; 16], i64)]) -> StoreResult<()>;
+    /// Stores a customer's grant with its tokens and its link to the key it came
+    /// through, in one transaction.
+    async fn create_customer_grant(&self, grant: &Grant, api_key: &[u8; 16], tokens: &[TokenRecord])
+    -> StoreResult<()>;
+
+    /// Creates a permission bound to the lowest bit of the realm not in use, in one
+    /// transaction. `Conflict` if the name exists or every bit is taken; `NotFound`
+    /// if the realm does not exist.
+    async fn create_permission(&self, realm: &str, name: &str, now: i64) -> StoreResult<Permission>;
+    /// By bit.
+    async fn list_permissions(&self, realm: &str) -> StoreResult<Vec<Permission>>;
+    /// Deletes the permission and takes it from every role; its bit is free again.
+    async fn delete_permission(&self, realm: &str, name: &str) -> StoreResult<()>;
+    /// Gives `role` exactly `permissions` (which must all exist: else `NotFound`
+    /// and nothing changes), in one transaction.
+    async fn set_role_permissions(&self, realm: &str, role: &str, permissions: &[String]) -> StoreResult<()>;
+    /// Every role that has a permission, by role, with its permissions by name.
+    async fn list_role_permissions(&self, realm: &str) -> StoreResult<Vec<(String, Vec<String>)>>;
+    /// The permissions any of `roles` has, by name, each once.
+    async fn permissions_of_roles(&self, realm: &str, roles: &[String]) -> StoreResult<Vec<String>>;
 }

@@ -37,6 +37,11 @@ pub struct AccessTokenClaims {
     /// typed, so a string `nbf` fails to deserialize instead of passing unread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// The permissions as a bit field (`org::perm_bits`), beside them by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perm_bits: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
 }
 
 pub fn sign(key: &RealmKey, claims: &AccessTokenClaims) -> Result<String, jsonwebtoken::errors::Error> {
@@ -148,6 +153,8 @@ mod tests {
             username: None,
             authorities: None,
             nbf: None,
+            perm_bits: None,
+            teams: Vec::new(),
         }
     }
 

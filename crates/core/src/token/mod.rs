@@ -1,6 +1,7 @@
 //! Token strings: minting and parsing. Opaque tokens in [`opaque`], signed JWTs in
 //! [`jwt`], the realm keys that sign them in [`keys`].
 
+pub mod api_key;
 pub mod jwt;
 pub mod keys;
 pub mod opaque;

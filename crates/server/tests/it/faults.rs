@@ -13,10 +13,12 @@ use portcullis_core::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
 };
+use portcullis_core::org::{ApiKey, App, Permission, StoredApiKey};
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
 use portcullis_core::store::{
-    AdminStore, AdminTokenStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, PendingLimits,
-    PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore, UserStore,
+    AdminStore, AdminTokenStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, OrgStore,
+    PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore,
+    UserStore,
 };
 use portcullis_server::HttpSettings;
 use serde_json::Value;
@@ -164,6 +166,28 @@ switchable! {
         fn get_admin_token(&self, id: &[u8; 16]) -> StoreResult<Option<AdminTokenRecord>>;
         fn list_admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>>;
         fn revoke_admin_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    }
+}
+
+switchable! {
+    OrgStore {
+        fn create_app(&self, a: &App, c: &Client) -> StoreResult<()>;
+        fn find_app(&self, r: &str, id: &str) -> StoreResult<Option<App>>;
+        fn list_apps(&self, r: &str) -> StoreResult<Vec<App>>;
+        fn reset_app(&self, r: &str, id: &str, now: i64) -> StoreResult<u64>;
+        fn delete_app(&self, r: &str, id: &str) -> StoreResult<()>;
+        fn create_api_key(&self, k: &ApiKey) -> StoreResult<()>;
+        fn get_api_key(&self, id: &[u8; 16]) -> StoreResult<Option<StoredApiKey>>;
+        fn list_api_keys(&self, r: &str, app: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+        fn revoke_api_key(&self, r: &str, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+        fn touch_api_keys(&self, used: &[([u8; 16], i64)]) -> StoreResult<()>;
+        fn create_customer_grant(&self, g: &Grant, k: &[u8; 16], t: &[TokenRecord]) -> StoreResult<()>;
+        fn create_permission(&self, r: &str, n: &str, now: i64) -> StoreResult<Permission>;
+        fn list_permissions(&self, r: &str) -> StoreResult<Vec<Permission>>;
+        fn delete_permission(&self, r: &str, n: &str) -> StoreResult<()>;
+        fn set_role_permissions(&self, r: &str, role: &str, p: &[String]) -> StoreResult<()>;
+        fn list_role_permissions(&self, r: &str) -> StoreResult<Vec<(String, Vec<String>)>>;
+        fn permissions_of_roles(&self, r: &str, roles: &[String]) -> StoreResult<Vec<String>>;
     }
 }
 

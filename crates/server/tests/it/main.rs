@@ -17,6 +17,7 @@ mod metadata;
 mod multi_instance;
 mod negative;
 mod oauth2_crate;
+mod organizations;
 mod outage;
 mod password_refresh;
 mod revocation;

@@ -13,6 +13,7 @@ mod cold;
 mod errors;
 mod grants;
 mod group_commit;
+mod orgs;
 mod throttle;
 mod tokens;
 mod users;

@@ -20,6 +20,7 @@ mod clients;
 mod cold;
 mod errors;
 mod grants;
+mod orgs;
 mod readers;
 mod statements;
 mod throttle;

@@ -100,6 +100,7 @@ pub(super) fn stored_token_row(c: &mut Columns<'_, '_>) -> rusqlite::Result<Stor
         token: token_row(c)?,
         client_disabled: c.get("client_disabled")?,
         grant_revoked: c.get("grant_revoked")?,
+        grant_teams: c.get("grant_teams")?,
         user_roles: c.get("user_roles")?,
         user_disabled: c.get("user_disabled")?,
         user_kind: c.get("user_kind")?,

@@ -24,6 +24,7 @@ pub fn realm(name: &str) -> Realm {
         require_pkce: true,
         allow_plain_pkce: true,
         code_ttl: 120,
+        customer_ttl: 1800,
         created_at: NOW,
         updated_at: NOW + 1,
     }

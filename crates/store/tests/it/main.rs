@@ -10,6 +10,7 @@ mod fixtures;
 mod grants;
 mod harness;
 mod keys;
+mod orgs;
 mod purge;
 mod realms;
 mod sessions;
@@ -147,6 +148,14 @@ conformance! {
         admin_tokens::admin_token_of_a_missing_realm_is_refused,
         admin_tokens::revoke_admin_token_returns_true_once,
         admin_tokens::deleting_a_realm_removes_its_admin_tokens,
+        orgs::app_and_key_round_trip,
+        orgs::reset_revokes_exactly_the_apps_keys_and_grants,
+        orgs::revoking_a_key_revokes_its_customer_grants_only,
+        orgs::last_use_is_recorded_and_never_moves_back,
+        orgs::deleting_an_app_removes_its_client_keys_and_tokens,
+        orgs::permissions_take_the_lowest_free_bit,
+        orgs::a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ,
+        orgs::roles_map_to_existing_permissions,
     ],
     url: [
         backend::migrations_are_idempotent,

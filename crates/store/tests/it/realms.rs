@@ -30,6 +30,7 @@ pub async fn realm_crud(store: Arc<dyn Store>) {
     changed.require_pkce = false;
     changed.allow_plain_pkce = false;
     changed.code_ttl = 5;
+    changed.customer_ttl = 60;
     changed.created_at = NOW + 999; // must not be written
     changed.updated_at = NOW + 50;
     store.update_realm(&changed).await.unwrap();

@@ -30,7 +30,8 @@ pub async fn token_round_trips_every_field(store: Arc<dyn Store>) {
     }
     for token in [full, bare, api, customer] {
         let stored = store.get_token(&token.id).await.unwrap();
-        let expected = StoredToken { record: token, client_disabled: false, grant_revoked: false, user: None };
+        let expected =
+            StoredToken { record: token, client_disabled: false, grant_revoked: false, teams: vec![], user: None };
         assert_eq!(stored, Some(expected));
     }
     assert_eq!(store.get_token(&fixtures::new_id()).await.unwrap(), None);

@@ -146,6 +146,7 @@ fn field_of(message: &str) -> &'static str {
         ("refresh-ttl", "refresh_ttl"),
         ("refresh-grace", "refresh_grace"),
         ("code-ttl", "code_ttl"),
+        ("customer-ttl", "customer_ttl"),
         ("grant-types", "grant_types"),
         ("scope:", "scopes"),
         ("default-scope", "default_scopes"),

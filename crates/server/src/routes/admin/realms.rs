@@ -31,6 +31,8 @@ pub struct RealmView {
     pub require_pkce: bool,
     pub allow_plain_pkce: bool,
     pub code_ttl: i64,
+    /// Lifetime of customer tokens (signed in through an app's API key), seconds.
+    pub customer_ttl: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -49,6 +51,7 @@ impl From<&Realm> for RealmView {
             require_pkce: r.require_pkce,
             allow_plain_pkce: r.allow_plain_pkce,
             code_ttl: r.code_ttl,
+            customer_ttl: r.customer_ttl,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -85,6 +88,9 @@ macro_rules! realm_input {
             pub require_pkce: Option<bool>,
             pub allow_plain_pkce: Option<bool>,
             pub code_ttl: Option<i64>,
+            /// Customer-token lifetime, seconds.
+            #[schema(minimum = 1)]
+            pub customer_ttl: Option<i64>,
         }
 
         impl $name {
@@ -100,6 +106,7 @@ macro_rules! realm_input {
                     require_pkce: self.require_pkce,
                     allow_plain_pkce: self.allow_plain_pkce,
                     code_ttl: self.code_ttl,
+                    customer_ttl: self.customer_ttl,
                 })
             }
         }
