@@ -40,7 +40,10 @@ async fn org_crud(api: Api) {
     let app = api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "storefront"})), 201).await;
     let app_id = app["app_id"].as_str().unwrap().to_owned();
     assert_eq!(api.expect(Method::GET, &format!("{d}/apps/storefront"), None, 200).await["app_id"], app_id.as_str());
-    assert_eq!(strings(&api.expect(Method::GET, &format!("{d}/apps"), None, 200).await, "app_id"), [app_id.clone()]);
+    assert_eq!(
+        strings(&api.expect(Method::GET, &format!("{d}/apps"), None, 200).await, "app_id"),
+        std::slice::from_ref(&app_id)
+    );
     api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "storefront"})), 409).await;
 
     let body = json!({"app": "storefront", "name": "web", "scope": "orders", "permissions": ["orders.read"]});
@@ -60,7 +63,7 @@ async fn org_crud(api: Api) {
         assert!(!shown.to_string().contains(&secret) && shown.get("key").is_none(), "{shown}");
         assert!(!shown.to_string().contains("hash"), "{shown}");
     }
-    assert_eq!(strings(&listed, "id"), [key_id.clone()]);
+    assert_eq!(strings(&listed, "id"), std::slice::from_ref(&key_id));
 
     // Teams: set on accounts, listed with their members.
     let sam = json!({"username": "sam", "teams": ["blue"]});
