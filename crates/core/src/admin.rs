@@ -2,6 +2,7 @@
 //! admin API. Every input is validated before anything is written.
 
 mod orgs;
+mod teams;
 
 use std::fmt;
 
@@ -46,6 +47,7 @@ impl From<StoreError> for AdminError {
 pub type AdminResult<T> = Result<T, AdminError>;
 
 pub use orgs::{ApiKeySpec, NewApiKey};
+pub use teams::Team;
 
 /// Longest username, in bytes (the sign-in form and the password grant refuse longer
 /// ones before anything is stored).

@@ -130,6 +130,23 @@ impl From<AdminError> for AdminApiError {
     }
 }
 
+impl AdminApiError {
+    /// Like `From<AdminError>`, but a message starting with one of `fields`' prefixes is
+    /// a 400 naming that field: a body's reference to an object that does not exist
+    /// (`permissions` naming an unknown permission) is the request's fault, not a
+    /// missing resource.
+    pub fn with_fields(e: AdminError, fields: &[(&str, &str)]) -> Self {
+        let message = match &e {
+            AdminError::Invalid(m) | AdminError::NotFound(m) => m.replace("--", ""),
+            _ => return e.into(),
+        };
+        match fields.iter().find(|(prefix, _)| message.starts_with(prefix)) {
+            Some((_, field)) => Self::invalid(field, message),
+            None => e.into(),
+        }
+    }
+}
+
 /// RFC 6749 §5.2's character set and length, as for every other error of the server
 /// (a description may echo what the request sent).
 fn sanitized(d: impl Into<String>) -> String {
@@ -164,6 +181,11 @@ fn field_of(message: &str) -> &'static str {
         ("team names", "teams"),
         ("the default realm cannot", "realm"),
         ("unknown signing", "signing_alg"),
+        ("invalid app name", "name"),
+        ("invalid API key name", "name"),
+        ("invalid permission name", "name"),
+        ("invalid role name", "role"),
+        ("too many permissions", "permissions"),
         ("'", "id"),
     ];
     BY_PREFIX.iter().find(|(p, _)| message.starts_with(p)).map_or("body", |(_, f)| f)

@@ -3,11 +3,11 @@
 //! Authenticated by an admin token (`extract::Caller`); every change goes through the
 //! audit hook (`audit::record`); described by the OpenAPI 3.1 document built from the
 //! handlers' annotations ([`ApiDoc`]), served at `/admin/openapi.json`.
-//!
-//! Apps, API keys, permissions and teams (issue 12's organization model) get a module
-//! each here, routed in [`router`] and listed in [`ApiDoc`], once their core model
-//! exists.
+//! The organization model (`core::org`) has a module each too: apps, API keys,
+//! permissions, roles and teams.
 
+mod api_keys;
+mod apps;
 mod audit;
 mod clients;
 mod error;
@@ -15,7 +15,10 @@ mod extract;
 mod grants;
 mod keys;
 mod page;
+mod permissions;
 mod realms;
+mod roles;
+mod teams;
 mod users;
 
 use std::str::FromStr;
@@ -25,7 +28,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use portcullis_core::admin::Admin;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -39,7 +42,8 @@ use error::AdminApiError;
 #[openapi(
     info(
         title = "Portcullis admin API",
-        description = "Administration of realms, signing keys, clients, accounts and grants. \
+        description = "Administration of realms, signing keys, clients, accounts, grants, apps, API keys, \
+            permissions, roles and teams. \
             Authenticate with `Authorization: Bearer ADMIN_TOKEN` (`portcullis admin-token create`). \
             Errors are `{\"error\", \"error_description\", \"fields\"}`; `fields` names each request \
             field that was wrong. Lists are pages in a stable order: pass a page's `next` as `after`."
@@ -50,6 +54,11 @@ use error::AdminApiError;
         clients::list, clients::create, clients::get, clients::update, clients::delete, clients::rotate_secret,
         users::list, users::create, users::get, users::update, users::delete, users::set_password, users::unlock,
         grants::list, grants::get, grants::revoke,
+        apps::list, apps::create, apps::get, apps::delete, apps::reset,
+        api_keys::list, api_keys::create, api_keys::get, api_keys::revoke,
+        permissions::list, permissions::create, permissions::delete,
+        roles::list, roles::set, roles::delete,
+        teams::list,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -57,6 +66,9 @@ use error::AdminApiError;
     tags(
         (name = "realms"), (name = "keys", description = "signing keys"), (name = "clients"),
         (name = "users", description = "accounts"), (name = "grants"),
+        (name = "apps"), (name = "api-keys", description = "apps' API keys"), (name = "permissions"),
+        (name = "roles", description = "the permissions each role carries"),
+        (name = "teams", description = "the teams accounts belong to"),
     )
 )]
 pub struct ApiDoc;
@@ -106,6 +118,17 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{realm}/grants"), get(grants::list))
         .route(&format!("{realm}/grants/{{grant_id}}"), get(grants::get))
         .route(&format!("{realm}/grants/{{grant_id}}/revoke"), post(grants::revoke))
+        .route(&format!("{realm}/apps"), get(apps::list).post(apps::create))
+        .route(&format!("{realm}/apps/{{app}}"), get(apps::get).delete(apps::delete))
+        .route(&format!("{realm}/apps/{{app}}/reset"), post(apps::reset))
+        .route(&format!("{realm}/api-keys"), get(api_keys::list).post(api_keys::create))
+        .route(&format!("{realm}/api-keys/{{key_id}}"), get(api_keys::get))
+        .route(&format!("{realm}/api-keys/{{key_id}}/revoke"), post(api_keys::revoke))
+        .route(&format!("{realm}/permissions"), get(permissions::list).post(permissions::create))
+        .route(&format!("{realm}/permissions/{{name}}"), delete(permissions::delete))
+        .route(&format!("{realm}/roles"), get(roles::list))
+        .route(&format!("{realm}/roles/{{role}}"), put(roles::set).delete(roles::delete))
+        .route(&format!("{realm}/teams"), get(teams::list))
         .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
 }
 

@@ -35,14 +35,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     }
 }
 
-fn field<'a>(e: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn field<'a>(e: &'a [(String, String)], name: &str) -> &'a str {
     e.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
 /// The audit events of the whole test binary, from a global subscriber installed once
 /// (a thread-scoped one missed events when other tests ran alongside); each test
 /// picks its own events by its admin token's id.
-fn audit_events() -> Events {
+pub(super) fn audit_events() -> Events {
     static EVENTS: OnceLock<Events> = OnceLock::new();
     EVENTS
         .get_or_init(|| {

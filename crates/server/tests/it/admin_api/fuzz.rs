@@ -205,6 +205,15 @@ async fn every_operation_survives_generated_input() {
             .map_or(String::new(), |g| portcullis_core::token::token_id_hex(&g.id)),
     );
 
+    let app = api.expect(Method::POST, "/realms/default/apps", Some(json!({"name": "fuzzapp"})), 201).await;
+    api.expect(Method::POST, "/realms/default/permissions", Some(json!({"name": "fuzz.p"})), 201).await;
+    api.expect(Method::PUT, "/realms/default/roles/fuzzrole", Some(json!({"permissions": ["fuzz.p"]})), 200).await;
+    let key = api.expect(Method::POST, "/realms/default/api-keys", Some(json!({"app": "fuzzapp"})), 201).await;
+    for v in [&app["app_id"], &key["id"]] {
+        known.push(v.as_str().unwrap().to_owned());
+    }
+    known.extend(["fuzzapp", "fuzz.p", "fuzzrole"].map(str::to_owned));
+
     let seed = std::env::var("ADMIN_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     let cases: usize = std::env::var("ADMIN_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     // Everything once with a token for every realm, once with one scoped to another
@@ -274,5 +283,5 @@ async fn walk(api: &Api, token: &str, g: &mut Gen<'_>, seed: u64, cases: usize) 
             }
         }
     }
-    assert!(operations >= 23 && sent == operations * cases, "{operations} operations, {sent} requests");
+    assert!(operations >= 39 && sent == operations * cases, "{operations} operations, {sent} requests");
 }

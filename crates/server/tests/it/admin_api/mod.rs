@@ -7,6 +7,7 @@ mod auth;
 mod crud;
 mod fuzz;
 mod openapi;
+mod orgs;
 mod pagination;
 
 use reqwest::{Method, Response};

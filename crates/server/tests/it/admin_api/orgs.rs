@@ -1,0 +1,265 @@
+//! The organization model over the admin API: apps, API keys, permissions, roles and
+//! teams. A key is shown once and works; validation names the field; another realm's
+//! token sees none of it; each change is audited.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::Api;
+use super::audit::{audit_events, field};
+use crate::harness::{TestClient, TestServer, assert_error, on_postgres};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v["items"].as_array().unwrap().iter().map(|i| i[key].as_str().unwrap().to_owned()).collect()
+}
+
+async fn login(s: &TestServer, app: &TestClient, user: &str) -> reqwest::Response {
+    let form = [("grant_type", "password"), ("username", user), ("password", PASSWORD)];
+    s.post_form(&s.url("default", "/oauth/token"), Some(app), &form).await
+}
+
+async fn org_crud(api: Api) {
+    let d = "/realms/default";
+    let read = api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "orders.read"})), 201).await;
+    let write = api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "orders.write"})), 201).await;
+    assert_ne!(read["bit"], write["bit"]);
+    assert!(read["bit"].is_u64(), "{read}");
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "orders.read"})), 409).await;
+    let perms = api.expect(Method::GET, &format!("{d}/permissions"), None, 200).await;
+    assert_eq!(strings(&perms, "name"), ["orders.read", "orders.write"]);
+
+    let role = json!({"permissions": ["orders.write", "orders.read", "orders.read"]});
+    let r = api.expect(Method::PUT, &format!("{d}/roles/buyer"), Some(role), 200).await;
+    assert_eq!(r, json!({"role": "buyer", "permissions": ["orders.write", "orders.read"]}));
+    let roles = api.expect(Method::GET, &format!("{d}/roles"), None, 200).await;
+    assert_eq!(roles["items"][0]["role"], "buyer");
+    assert_eq!(roles["items"][0]["permissions"].as_array().unwrap().len(), 2);
+
+    let app = api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "storefront"})), 201).await;
+    let app_id = app["app_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.expect(Method::GET, &format!("{d}/apps/storefront"), None, 200).await["app_id"], app_id.as_str());
+    assert_eq!(
+        strings(&api.expect(Method::GET, &format!("{d}/apps"), None, 200).await, "app_id"),
+        std::slice::from_ref(&app_id)
+    );
+    api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "storefront"})), 409).await;
+
+    let body = json!({"app": "storefront", "name": "web", "scope": "orders", "permissions": ["orders.read"]});
+    let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(body), 201).await;
+    let (key_id, secret) = (k["id"].as_str().unwrap().to_owned(), k["key"].as_str().unwrap().to_owned());
+    assert_eq!((k["app_id"].as_str(), k["permissions"].clone()), (Some(app_id.as_str()), json!(["orders.read"])));
+    // The key works, for a customer with a team...
+    let customer = json!({"username": "carol", "password": PASSWORD, "kind": "customer", "roles": ["buyer"],
+        "teams": ["blue", "red"]});
+    let carol = api.expect(Method::POST, &format!("{d}/users"), Some(customer), 201).await;
+    let client = TestClient { id: app_id.clone(), secret: secret.clone() };
+    assert_eq!(login(&api.s, &client, "carol").await.status(), 200);
+    // ...and is never shown again, nor its hash.
+    let got = api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await;
+    let listed = api.expect(Method::GET, &format!("{d}/api-keys?app=storefront"), None, 200).await;
+    for shown in [&got, &listed] {
+        assert!(!shown.to_string().contains(&secret) && shown.get("key").is_none(), "{shown}");
+        assert!(!shown.to_string().contains("hash"), "{shown}");
+    }
+    assert_eq!(strings(&listed, "id"), std::slice::from_ref(&key_id));
+
+    // Teams: set on accounts, listed with their members.
+    let sam = json!({"username": "sam", "teams": ["blue"]});
+    let sam = api.expect(Method::POST, &format!("{d}/users"), Some(sam), 201).await;
+    let carol_id = carol["id"].as_str().unwrap();
+    let sam_id = sam["id"].as_str().unwrap();
+    let mut blue = vec![carol_id.to_owned(), sam_id.to_owned()];
+    blue.sort();
+    let teams = api.expect(Method::GET, &format!("{d}/teams"), None, 200).await;
+    assert_eq!(teams["items"], json!([{"name": "blue", "members": blue}, {"name": "red", "members": [carol_id]}]));
+    api.expect(Method::PATCH, &format!("{d}/users/sam"), Some(json!({"teams": ["green"]})), 200).await;
+    let teams = api.expect(Method::GET, &format!("{d}/teams"), None, 200).await;
+    assert_eq!(strings(&teams, "name"), ["blue", "green", "red"]);
+    assert_eq!(teams["items"][0]["members"], json!([carol_id]));
+
+    // Revoke: the key stops working, stays listed as revoked, and cannot be revoked twice.
+    api.expect(Method::POST, &format!("{d}/api-keys/{key_id}/revoke"), None, 204).await;
+    assert_error(login(&api.s, &client, "carol").await, 401, "invalid_client").await;
+    assert!(api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await["revoked_at"].is_i64());
+    api.expect(Method::POST, &format!("{d}/api-keys/{key_id}/revoke"), None, 404).await;
+
+    // Reset: every live key of the app revoked.
+    let second = api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": app_id})), 201).await;
+    let reset = api.expect(Method::POST, &format!("{d}/apps/storefront/reset"), None, 200).await;
+    assert_eq!(reset, json!({"app_id": app_id, "revoked_keys": 1}));
+    let second = TestClient { id: app_id.clone(), secret: second["key"].as_str().unwrap().to_owned() };
+    assert_error(login(&api.s, &second, "carol").await, 401, "invalid_client").await;
+    assert!(api.expect(Method::GET, &format!("{d}/apps/{app_id}"), None, 200).await["reset_at"].is_i64());
+
+    api.expect(Method::DELETE, &format!("{d}/roles/buyer"), None, 204).await;
+    api.expect(Method::DELETE, &format!("{d}/roles/buyer"), None, 404).await;
+    assert_eq!(api.expect(Method::GET, &format!("{d}/roles"), None, 200).await["items"], json!([]));
+    api.expect(Method::DELETE, &format!("{d}/permissions/orders.read"), None, 204).await;
+    api.expect(Method::DELETE, &format!("{d}/permissions/orders.read"), None, 404).await;
+    api.expect(Method::DELETE, &format!("{d}/apps/storefront"), None, 204).await;
+    api.expect(Method::GET, &format!("{d}/apps/{app_id}"), None, 404).await;
+    api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 404).await;
+}
+
+#[tokio::test]
+async fn apps_keys_permissions_roles_and_teams_are_administered() {
+    org_crud(Api::start().await).await;
+}
+
+#[tokio::test]
+async fn apps_keys_permissions_roles_and_teams_on_postgres() {
+    on_postgres("admin_api_orgs", |s| async move { org_crud(Api::on(s).await).await }).await;
+}
+
+/// Each bad field is a 400 naming it.
+#[tokio::test]
+async fn bad_fields_are_named() {
+    let api = Api::start().await;
+    let d = "/realms/default";
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "p"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "shop"})), 201).await;
+    for (method, path, body, field) in [
+        (Method::POST, format!("{d}/apps"), json!({"name": " shop"}), "name"),
+        (Method::POST, format!("{d}/apps"), json!({}), "name"),
+        (Method::POST, format!("{d}/permissions"), json!({"name": "a b"}), "name"),
+        (Method::POST, format!("{d}/api-keys"), json!({"app": "nope"}), "app"),
+        (Method::POST, format!("{d}/api-keys"), json!({"app": "shop", "permissions": ["p", "nope"]}), "permissions"),
+        (Method::POST, format!("{d}/api-keys"), json!({"app": "shop", "name": ""}), "name"),
+        (Method::POST, format!("{d}/api-keys"), json!({"app": "shop", "scope": "a\"b"}), "scope"),
+        (Method::POST, format!("{d}/api-keys"), json!({"app": "shop", "permissions": [1]}), "permissions[0]"),
+        (Method::PUT, format!("{d}/roles/buyer"), json!({"permissions": ["nope"]}), "permissions"),
+        (Method::PUT, format!("{d}/roles/a%20b"), json!({"permissions": ["p"]}), "role"),
+    ] {
+        let e = api.expect(method.clone(), &path, Some(body.clone()), 400).await;
+        assert_eq!(e["error"], "invalid_request", "{method} {path} {body}: {e}");
+        assert!(e["fields"][field].is_string(), "{method} {path} {body}: {e}");
+    }
+    let e = api.expect(Method::GET, &format!("{d}/api-keys?app=nope"), None, 400).await;
+    assert!(e["fields"]["app"].is_string(), "{e}");
+    // Nothing was written by the refused requests.
+    assert_eq!(api.expect(Method::GET, &format!("{d}/api-keys"), None, 200).await["items"], json!([]));
+    assert_eq!(api.expect(Method::GET, &format!("{d}/roles"), None, 200).await["items"], json!([]));
+}
+
+/// A token scoped to another realm sees none of these resources: all 404.
+#[tokio::test]
+async fn another_realms_token_sees_no_org_object() {
+    let api = Api::start().await;
+    let d = "/realms/default";
+    api.expect(Method::POST, "/realms", Some(json!({"name": "acme"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "p"})), 201).await;
+    api.expect(Method::PUT, &format!("{d}/roles/buyer"), Some(json!({"permissions": ["p"]})), 200).await;
+    api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "shop"})), 201).await;
+    let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "shop"})), 201).await;
+    let key_id = k["id"].as_str().unwrap();
+    let acme = Api::token_for(&api.s, Some("acme")).await;
+    for (m, path, body) in [
+        (Method::GET, format!("{d}/apps"), None),
+        (Method::POST, format!("{d}/apps"), Some(json!({"name": "x"}))),
+        (Method::GET, format!("{d}/apps/shop"), None),
+        (Method::DELETE, format!("{d}/apps/shop"), None),
+        (Method::POST, format!("{d}/apps/shop/reset"), None),
+        (Method::GET, format!("{d}/api-keys"), None),
+        (Method::POST, format!("{d}/api-keys"), Some(json!({"app": "shop"}))),
+        (Method::GET, format!("{d}/api-keys/{key_id}"), None),
+        (Method::POST, format!("{d}/api-keys/{key_id}/revoke"), None),
+        (Method::GET, format!("{d}/permissions"), None),
+        (Method::POST, format!("{d}/permissions"), Some(json!({"name": "q"}))),
+        (Method::DELETE, format!("{d}/permissions/p"), None),
+        (Method::GET, format!("{d}/roles"), None),
+        (Method::PUT, format!("{d}/roles/buyer"), Some(json!({"permissions": []}))),
+        (Method::DELETE, format!("{d}/roles/buyer"), None),
+        (Method::GET, format!("{d}/teams"), None),
+    ] {
+        let r = api.call_as(Some(&acme), m.clone(), &path, body).await;
+        let e = assert_error(r, 404, "not_found").await;
+        assert_eq!(e["error_description"], "realm 'default' does not exist", "{m} {path}");
+    }
+    // The same key id under the token's own realm is not found either.
+    let r = api.call_as(Some(&acme), Method::GET, &format!("/realms/acme/api-keys/{key_id}"), None).await;
+    assert_error(r, 404, "not_found").await;
+    // Untouched.
+    api.expect(Method::GET, &format!("{d}/apps/shop"), None, 200).await;
+    assert!(api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await["revoked_at"].is_null());
+    assert_eq!(
+        api.expect(Method::GET, &format!("{d}/roles"), None, 200).await["items"][0]["permissions"],
+        json!(["p"])
+    );
+}
+
+/// Pages of permissions and teams walk every item once, in order.
+#[tokio::test]
+async fn permissions_and_teams_are_paginated() {
+    let api = Api::start().await;
+    let d = "/realms/default";
+    let names = ["e", "a", "d", "b", "c"];
+    for n in names {
+        api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": n})), 201).await;
+        let user = json!({"username": format!("u{n}"), "teams": [format!("t{n}")]});
+        api.expect(Method::POST, &format!("{d}/users"), Some(user), 201).await;
+    }
+    for (resource, prefix) in [("permissions", ""), ("teams", "t")] {
+        let (mut seen, mut after) = (Vec::new(), None::<String>);
+        loop {
+            let q = after.as_ref().map_or(String::new(), |a| format!("&after={a}"));
+            let page = api.expect(Method::GET, &format!("{d}/{resource}?limit=2{q}"), None, 200).await;
+            assert!(page["items"].as_array().unwrap().len() <= 2);
+            seen.extend(strings(&page, "name"));
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|n| format!("{prefix}{n}")).collect();
+        assert_eq!(seen, expected, "{resource}");
+    }
+    api.expect(Method::GET, &format!("{d}/teams?limit=0"), None, 400).await;
+}
+
+/// Every change to the organization model reaches the audit hook once; reads and
+/// refusals do not.
+#[tokio::test]
+async fn org_changes_are_audited() {
+    let events = audit_events();
+    let api = Api::start().await;
+    let actor = api.s.admin().admin_tokens().await.unwrap()[0].id_hex();
+    let d = "/realms/default";
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "p"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "p"})), 409).await;
+    api.expect(Method::PUT, &format!("{d}/roles/r"), Some(json!({"permissions": ["p"]})), 200).await;
+    api.expect(Method::GET, &format!("{d}/roles"), None, 200).await;
+    let app = api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "shop"})), 201).await;
+    api.expect(Method::GET, &format!("{d}/apps/shop"), None, 200).await;
+    let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "shop"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "nope"})), 400).await;
+    let key_id = k["id"].as_str().unwrap();
+    api.expect(Method::POST, &format!("{d}/api-keys/{key_id}/revoke"), None, 204).await;
+    api.expect(Method::POST, &format!("{d}/apps/shop/reset"), None, 200).await;
+    api.expect(Method::GET, &format!("{d}/teams"), None, 200).await;
+    api.expect(Method::DELETE, &format!("{d}/roles/r"), None, 204).await;
+    api.expect(Method::DELETE, &format!("{d}/permissions/p"), None, 204).await;
+    api.expect(Method::DELETE, &format!("{d}/apps/shop"), None, 204).await;
+
+    let events: Vec<_> = events.lock().unwrap().iter().filter(|e| field(e, "actor") == actor).cloned().collect();
+    let got: Vec<(&str, &str)> = events.iter().map(|e| (field(e, "action"), field(e, "target_id"))).collect();
+    let app_id = app["app_id"].as_str().unwrap();
+    assert_eq!(
+        got,
+        [
+            ("permission.create", "p"),
+            ("role.set_permissions", "r"),
+            ("app.create", app_id),
+            ("api_key.create", key_id),
+            ("api_key.revoke", key_id),
+            ("app.reset", app_id),
+            ("role.delete_permissions", "r"),
+            ("permission.delete", "p"),
+            ("app.delete", app_id),
+        ]
+    );
+    for e in &events {
+        assert_eq!(field(e, "realm"), "default", "{e:?}");
+    }
+}
