@@ -141,6 +141,12 @@ class PeerSide(Side):
     def password_login(self) -> Load:
         raise Skip("oidc-provider does not implement the resource-owner password grant")
 
+    def customer_login(self) -> Load:
+        raise Skip("not applicable: oidc-provider has no apps, API keys or customers (Portcullis only)")
+
+    def introspect_apikey_item(self):
+        raise Skip("not applicable: oidc-provider has no API keys (Portcullis only)")
+
     def fill_token_table(self, rows: int) -> str:
         raise Skip("not applicable: oidc-provider keeps its tokens in memory (no table to grow); "
                    "its ordinary introspection is the introspect_opaque row")

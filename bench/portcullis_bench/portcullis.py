@@ -14,7 +14,7 @@ import urllib.parse
 
 from .bigtable import fill_postgres_tokens, fill_sqlite_tokens, postgres_table_bytes, sqlite_path
 from .common import (
-    ACTIVE, BENCH_USER, FORM, HarnessError, JWKS_ANSWER, JWT_REALMS, LOOPBACK, PASSWORD_USER, PKCE_CHALLENGE, PROCS,
+    ACTIVE, API_KEY_ACTIVE, BENCH_USER, CUSTOMER_TOKEN_ANSWER, CUSTOMER_USER, FORM, HarnessError, JWKS_ANSWER, JWT_REALMS, LOOPBACK, ORG_REALM, PASSWORD_USER, PKCE_CHALLENGE, PROCS,
     PUBLIC_URL_FLAG, PURGE_DEADLINE, PURGE_FLAG, REDIRECT_URI, SIGN_IN_FLAG, SYNCHRONOUS_FLAG, Skip, TOKEN_ANSWER,
     basic, free_port, http_request, log, run_cmd, wait_ready)
 from .procfs import proc_status_kb, wait_idle
@@ -51,6 +51,10 @@ class PortcullisSide(Side):
         self.purge_flag = False  # whether it has PURGE_FLAG (the background purge)
         self.purge_watch: threading.Thread | None = None  # purge_1m's watcher, joined after the scenario
         self.big_table: dict | None = None
+        self.app_key: tuple[str, str] | None = None  # (app_id, API key) of ORG_REALM's app
+        self.org_rs: tuple[str, str] | None = None  # ORG_REALM's resource server (introspects API keys)
+        self.customers: list[str] = []
+        self.org_error: str | None = None
 
     @property
     def postgres_db(self) -> str | None:
@@ -60,7 +64,7 @@ class PortcullisSide(Side):
         res = run_cmd([self.binary, "--database", self.db_url, *argv, "--json"], timeout=60)
         return json.loads(res.stdout) if res.stdout.strip() else {}
 
-    def provision(self, password_users: int = 0) -> None:
+    def provision(self, password_users: int = 0, customers: int = 0, org: bool = False) -> None:
         for _variant, (realm, alg) in JWT_REALMS.items():
             self.cli("realm", "create", realm, "--token-format", "jwt", "--signing-alg", alg)
         for realm in ["default"] + [r for r, _ in JWT_REALMS.values()]:
@@ -80,6 +84,35 @@ class PortcullisSide(Side):
             self.user_flows_error = str(exc).splitlines()[0][:300]
         if password_users and self.web_creds is not None:
             self.provision_password_users(password_users)
+        if org or customers:
+            self.provision_org(customers)
+
+    def provision_org(self, customers: int) -> None:
+        """ORG_REALM as a storefront has it: a permission a role gives, an app with one API key, a resource
+        server that introspects, and `customers` customers (argon2 each, hence only for customer_login).
+        A binary without apps fails here; the two scenarios then say why they skip."""
+        t0 = time.monotonic()
+        try:
+            self.cli("realm", "create", ORG_REALM)
+            self.cli("permission", "create", "--realm", ORG_REALM, "orders.read")
+            self.cli("role", "grant", "--realm", ORG_REALM, "buyer", "--permissions", "orders.read")
+            app = self.cli("app", "create", "--realm", ORG_REALM, "--name", "shop")
+            key = self.cli("apikey", "create", "--realm", ORG_REALM, "--app", "shop", "--scope", "a",
+                           "--permissions", "orders.read")
+            self.app_key = (app["app_id"], key["key"])
+            rs = self.cli("client", "create", "--realm", ORG_REALM, "--name", "rs", "--grant-types",
+                          "client_credentials", "--resource-server")
+            self.org_rs = (rs["client_id"], rs["client_secret"])
+            for i in range(customers):
+                run_cmd([self.binary, "--database", self.db_url, "user", "create", "--realm", ORG_REALM,
+                         "--username", CUSTOMER_USER.format(i), "--password-stdin", "--kind", "customer",
+                         "--roles", "buyer", "--json"], timeout=60, input=self.user_password + "\n")
+                self.customers.append(CUSTOMER_USER.format(i))
+        except (HarnessError, KeyError, json.JSONDecodeError) as exc:
+            self.org_error = str(exc).splitlines()[0][:300]
+            return
+        log(f"{self.backend}: {ORG_REALM}: an app, its API key and {customers} customers created in "
+            f"{time.monotonic() - t0:.1f} s")
 
     def provision_password_users(self, n: int) -> None:
         """bench-user-0 … bench-user-{n-1}, one per wrk connection of the password scenario, all with
@@ -252,6 +285,31 @@ class PortcullisSide(Side):
             notes.append(f"this binary has no {SIGN_IN_FLAG}: the per-address limit (100 per 15 min) applies, "
                          "so the answers after the first 100 are throttled")
         return Load(self.ports, [item], thread_per_connection=True, notes=notes)
+
+    def require_org(self) -> None:
+        if self.app_key is None or self.org_rs is None:
+            raise Skip(f"this binary could not provision an app and API key: {self.org_error}")
+
+    def customer_login(self) -> Load:
+        self.require_org()
+        if not self.customers:
+            raise Skip(f"no customers could be created: {self.org_error}")
+        pool = self.write_pool("customers", [urllib.parse.quote_plus(u) for u in self.customers])
+        prefix = urllib.parse.urlencode({"grant_type": "password", "password": self.user_password})
+        auth = {"Authorization": basic(*self.app_key), "Content-Type": FORM}
+        item = Item("POST", f"/realms/{ORG_REALM}/oauth/token", auth, mode="cycle", pool_file=pool,
+                    body_prefix=prefix + "&username=", label="customer login", expect=CUSTOMER_TOKEN_ANSWER)
+        notes = [f"authenticated as app_id:API_KEY; one customer per connection ({CUSTOMER_USER.format(0)} … "
+                 f"{self.customers[-1]}, one wrk thread each); bounded by argon2id like password"]
+        return Load(self.ports, [item], thread_per_connection=True, notes=notes)
+
+    def introspect_apikey_item(self) -> tuple[list[int], Item]:
+        self.require_org()
+        pool = self.write_pool("api-key", [self.app_key[1]])
+        auth = {"Authorization": basic(*self.org_rs), "Content-Type": FORM}
+        return self.ports, Item("POST", f"/realms/{ORG_REALM}/oauth/introspect", auth, mode="cycle",
+                                pool_file=pool, body_prefix="token=", label="introspect API key",
+                                expect=API_KEY_ACTIVE)
 
     def fill_token_table(self, rows: int) -> str:
         """Inserts `rows` synthetic live opaque tokens of the `bench` client of realm default straight

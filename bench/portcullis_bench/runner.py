@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from typing import Callable
 
-from .common import HarnessError, PURGE_DEADLINE, SIGN_IN_FLAG, SYNCHRONOUS_FLAG, Skip, http_request, log, run_cmd
+from .common import HarnessError, ORG_SCENARIOS, PURGE_DEADLINE, SIGN_IN_FLAG, SYNCHRONOUS_FLAG, Skip, http_request, log, run_cmd
 from .peer import PeerSide
 from .portcullis import PortcullisSide
 from .postgres import postgres_settings, settings_text
@@ -255,10 +255,11 @@ class Runner:
             raise SystemExit(f"unknown backend {backend} (sqlite, postgres, postgres-2)")
         return PortcullisSide(self.wrk, self.workdir, args, binary, backend, db_url, instances, synchronous), db_name
 
-    def start_backend(self, phase: dict, side: PortcullisSide, ctx: Context, password_users: int) -> None:
+    def start_backend(self, phase: dict, side: PortcullisSide, ctx: Context, password_users: int,
+                      customers: int = 0, org: bool = False) -> None:
         """Provisions the opened database through the CLI, starts the server(s) and records them in the phase."""
         backend, synchronous = side.backend, side.synchronous
-        side.provision(password_users)
+        side.provision(password_users, customers, org)
         side.start()
         phase["startup"] = side.startup
         phase["public_url"] = side.public_url
@@ -317,9 +318,10 @@ class Runner:
                 log(f"{backend}: provisioning realms and clients through the CLI ({side.db_url})")
                 selected = {sc.id for sc in self.scenarios()}
                 # one wrk thread per connection, as many per instance (see Wrk.threads_for)
-                password_users = (-(-args.connections // side.instances) * side.instances
-                                  if "password" in selected else 0)
-                self.start_backend(phase, side, ctx, password_users)
+                per_connection = -(-args.connections // side.instances) * side.instances
+                password_users = per_connection if "password" in selected else 0
+                customers = per_connection if "customer_login" in selected else 0
+                self.start_backend(phase, side, ctx, password_users, customers, bool(selected & ORG_SCENARIOS))
             if not opened:
                 return phases
             if len(opened) > 1:

@@ -117,6 +117,15 @@ def s_password(side: Side, ctx: Context):
     return fixed(load)
 
 
+def s_customer_login(side: Side, ctx: Context):
+    return fixed(side.customer_login())
+
+
+def s_introspect_apikey(side: Side, ctx: Context):
+    ports, item = side.introspect_apikey_item()
+    return fixed(Load(ports, [item]))
+
+
 def s_mixed(side: Side, ctx: Context):
     ports, cc = side.cc_item("opaque")
     pool = side.mint_tokens("opaque", ctx.args.mint_seconds, ctx.args.intro_pool)
@@ -171,6 +180,13 @@ SCENARIOS: list[Scenario] = [
     Scenario("password", "password grant",
              "POST token grant_type=password, one user per connection (bounded by argon2id by design).",
              s_password),
+    Scenario("customer_login", "customer login through an app's API key",
+             "POST token grant_type=password authenticated as app_id:API_KEY (Basic), one customer per "
+             "connection; the answer is a customer token (pcct_); bounded by argon2id like password; "
+             "Portcullis only.", s_customer_login),
+    Scenario("introspect_apikey", "introspection, API key",
+             "POST introspect of an app's API key by a resource-server client (answer: active, kind api); "
+             "Portcullis only.", s_introspect_apikey),
     Scenario("purge_1m", "introspection during the purge of 1 million expired rows",
              "As introspect_opaque while the background purge (serve --purge-interval-secs 1) deletes "
              "--purge-rows (1 million) expired tokens inserted straight into the database just before; the "

@@ -36,6 +36,8 @@ class Side:
     def revoke_item(self, pool_file: str) -> tuple[list[int], Item]: raise NotImplementedError
     def unknown_token(self) -> str: raise NotImplementedError
     def password_login(self) -> Load: raise NotImplementedError
+    def customer_login(self) -> Load: raise NotImplementedError
+    def introspect_apikey_item(self) -> tuple[list[int], Item]: raise NotImplementedError
     def fill_token_table(self, rows: int) -> str: raise NotImplementedError
     def fill_expired_and_watch_purge(self, rows: int, notes: list[str]) -> None: raise NotImplementedError
     # for the end-user flows (authorization code, refresh)

@@ -75,4 +75,10 @@ pub struct CheckTokenResponse {
     pub kind: String,
     pub permissions: Vec<String>,
     pub test: bool,
+    /// `permissions` as a bit field, as introspection answers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perm_bits: Option<String>,
+    /// The teams the subject belonged to when the grant was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<String>>,
 }

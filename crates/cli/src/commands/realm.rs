@@ -1,11 +1,11 @@
 use clap::{Args, Subcommand};
 use portcullis_core::admin::{Admin, RealmSettings};
-use portcullis_core::clock::SystemClock;
-use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, TokenFormat};
+use portcullis_core::clock::{Clock, SystemClock};
+use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, SigningKeyRecord, TokenFormat};
 use portcullis_core::store::Store;
 use serde_json::json;
 
-use crate::output::{done, print};
+use crate::output::{done, print, print_ordered};
 
 #[derive(Debug, Subcommand)]
 pub enum RealmCommand {
@@ -22,9 +22,13 @@ pub enum RealmCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one realm
+    /// Show one realm: its signing key and token lifetimes first, then its settings
     Show {
         name: String,
+        /// Also print an HS256/HS512 realm's shared secret (base64), which anyone
+        /// holding it can mint tokens with; asymmetric private keys are never printed
+        #[arg(long)]
+        show_secret: bool,
         #[arg(long)]
         json: bool,
     },
@@ -125,6 +129,39 @@ pub fn realm_json(r: &Realm) -> serde_json::Value {
     })
 }
 
+/// The key the realm signs with now: its kid and algorithm, and where the private
+/// part lives. An HS secret is printed only when asked for.
+fn signing_json(realm: &Realm, keys: &[SigningKeyRecord], show_secret: bool) -> serde_json::Value {
+    let current =
+        keys.iter().filter(|k| k.retired_at.is_none() && k.alg == realm.signing_alg).max_by_key(|k| k.created_at);
+    let Some(key) = current else {
+        return json!({"kid": null, "alg": realm.signing_alg.as_str(), "key": "none yet: rotate one with `portcullis keys rotate`"});
+    };
+    let mut shown = json!({
+        "kid": key.kid,
+        "alg": key.alg.as_str(),
+        "created_at": key.created_at,
+    });
+    if key.alg.is_symmetric() {
+        shown["key"] = json!("a random shared secret, kept in the database (table signing_keys), never published");
+        if show_secret {
+            shown["secret"] = json!(key.private_pem);
+        }
+    } else {
+        shown["key"] = json!("a private key kept in the database (table signing_keys); its public half is in the JWKS");
+    }
+    shown
+}
+
+/// How long the realm's tokens live, in seconds (`null`: refresh tokens never expire).
+fn validity_json(realm: &Realm) -> serde_json::Value {
+    json!({
+        "access_ttl": realm.access_ttl,
+        "refresh_ttl": realm.refresh_ttl,
+        "customer_ttl": realm.customer_ttl,
+    })
+}
+
 pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Result<(), String> {
     let clock = SystemClock;
     let admin = Admin::new(store.as_ref(), &clock);
@@ -138,7 +175,25 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Re
             let realms = store.list_realms().await.map_err(|e| e.to_string())?;
             print(&serde_json::Value::Array(realms.iter().map(realm_json).collect()), json);
         }
-        RealmCommand::Show { name, json } => print(&realm_json(&admin.realm(&name).await.map_err(err)?), json),
+        RealmCommand::Show { name, show_secret, json } => {
+            let realm = admin.realm(&name).await.map_err(err)?;
+            let keys = store.signing_keys(&name, clock.now()).await.map_err(|e| e.to_string())?;
+            let mut rest = realm_json(&realm);
+            if !json {
+                // Shown once, under validity; the JSON keeps them where scripts read them.
+                if let Some(map) = rest.as_object_mut() {
+                    for ttl in ["access_ttl", "refresh_ttl", "customer_ttl"] {
+                        map.remove(ttl);
+                    }
+                }
+            }
+            let sections = [
+                ("signing", signing_json(&realm, &keys, show_secret)),
+                ("validity", validity_json(&realm)),
+                ("", rest),
+            ];
+            print_ordered(&sections, json);
+        }
         RealmCommand::Update { name, settings, json } => {
             let realm = admin.update_realm(&name, &settings.parse()?).await.map_err(err)?;
             print(&realm_json(&realm), json);

@@ -83,6 +83,64 @@ fn realm_lifecycle() {
     w.refused(&["realm", "show", "acme"], "does not exist");
 }
 
+/// `realm show` leads with the signing key and the token lifetimes; an HS secret is
+/// random per realm and printed only with `--show-secret`.
+#[test]
+fn realm_show_leads_with_signing_key_and_validity_and_hides_the_secret() {
+    let w = Workspace::new();
+    for name in ["hs-one", "hs-two"] {
+        w.json(&[
+            "realm",
+            "create",
+            name,
+            "--token-format",
+            "jwt",
+            "--signing-alg",
+            "HS256",
+            "--customer-ttl",
+            "900",
+            "--json",
+        ]);
+    }
+    let out = w.run(&["realm", "show", "hs-one", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let raw = String::from_utf8(out.stdout).unwrap();
+    assert!(raw.starts_with(r#"{"signing":{"#), "{raw}");
+    let validity_at = raw.find(r#""validity":"#).unwrap();
+    assert!(validity_at < raw.find(r#""name":"#).unwrap(), "{raw}");
+    let shown: Value = serde_json::from_str(&raw).unwrap();
+    let keys = w.json(&["keys", "list", "--realm", "hs-one", "--json"]);
+    assert_eq!(shown["signing"]["kid"], keys[0]["kid"]);
+    assert_eq!(shown["signing"]["alg"], "HS256");
+    assert!(shown["signing"]["key"].as_str().unwrap().contains("signing_keys"), "{shown}");
+    assert_eq!(shown["signing"].get("secret"), None, "no secret without --show-secret");
+    assert_eq!(shown["validity"], serde_json::json!({"access_ttl": 3600, "refresh_ttl": 2592000, "customer_ttl": 900}));
+
+    let secret = |realm: &str| {
+        let v = w.json(&["realm", "show", realm, "--show-secret", "--json"]);
+        v["signing"]["secret"].as_str().unwrap().to_owned()
+    };
+    let (one, two) = (secret("hs-one"), secret("hs-two"));
+    assert!(one.len() >= 43, "32 random bytes in base64: {one}");
+    assert_ne!(one, two, "every realm has its own random secret");
+
+    let text = w.run(&["realm", "show", "hs-one"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let first: Vec<&str> = text.lines().take(7).map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    let expected = [
+        "signing.alg",
+        "signing.created_at",
+        "signing.key",
+        "signing.kid",
+        "validity.access_ttl",
+        "validity.customer_ttl",
+        "validity.refresh_ttl",
+    ];
+    assert_eq!(first, expected, "{text}");
+    assert_eq!(text.matches("access_ttl").count(), 1, "{text}");
+    assert!(!text.contains(&one), "text output hides the secret too");
+}
+
 #[test]
 fn bad_input_is_one_clear_line_and_writes_nothing() {
     let w = Workspace::new();

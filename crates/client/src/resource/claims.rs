@@ -23,6 +23,8 @@ pub struct Claims {
     #[serde(default)]
     pub iat: Option<i64>,
     #[serde(default)]
+    pub nbf: Option<i64>,
+    #[serde(default)]
     pub jti: Option<String>,
     /// Portcullis: `access`, `refresh`, `api` or `customer`.
     #[serde(default)]
@@ -56,6 +58,7 @@ impl Claims {
             scope,
             exp: i.exp,
             iat: i.iat,
+            nbf: i.nbf,
             jti: i.jti,
             kind: i.kind,
             permissions: i.permissions.unwrap_or_default(),

@@ -24,6 +24,7 @@ pub struct RequireToken {
     verifier: Verifier,
     scopes: Vec<Vec<String>>,
     kinds: Vec<String>,
+    app: Option<String>,
     permissions: Vec<String>,
     resource_metadata: Option<String>,
     form_body: bool,
@@ -38,6 +39,7 @@ impl RequireToken {
             verifier,
             scopes: Vec::new(),
             kinds: Vec::new(),
+            app: None,
             permissions: Vec::new(),
             resource_metadata: None,
             form_body: false,
@@ -60,6 +62,13 @@ impl RequireToken {
     /// allow several kinds.
     pub fn kind(mut self, kind: &str) -> Self {
         self.kinds.push(kind.to_owned());
+        self
+    }
+
+    /// The token must belong to this app: its `client_id` is the app's id, for an API
+    /// key as for a customer token obtained through one.
+    pub fn app(mut self, app_id: &str) -> Self {
+        self.app = Some(app_id.to_owned());
         self
     }
 
@@ -93,6 +102,12 @@ impl RequireToken {
             if !self.kinds.contains(&found) {
                 return Err(TokenError::WrongKind { expected: self.kinds.join(" or "), found });
             }
+        }
+        if let Some(expected) = &self.app
+            && claims.client_id.as_deref() != Some(expected)
+        {
+            let found = claims.client_id.clone().unwrap_or_default();
+            return Err(TokenError::WrongApp { expected: expected.clone(), found });
         }
         for alternatives in &self.scopes {
             if !alternatives.iter().any(|s| claims.has_scope(s)) {

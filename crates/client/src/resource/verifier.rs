@@ -39,8 +39,13 @@ pub enum TokenError {
     WrongAudience,
     #[error("the token is not active (revoked, expired or unknown)")]
     Inactive,
-    #[error("the token is of kind '{found}', this resource takes {expected}")]
+    /// Seen active before its `exp`, now inactive: ended at the server.
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("{}", wrong_kind(expected, found))]
     WrongKind { expected: String, found: String },
+    #[error("the token belongs to another app ('{found}'), this resource serves '{expected}'")]
+    WrongApp { expected: String, found: String },
     #[error("the token lacks the required scope")]
     InsufficientScope { required: Vec<String> },
     #[error("the token lacks the permission '{0}'")]
@@ -49,6 +54,19 @@ pub enum TokenError {
     /// fault, so answered 503, never as an invalid token.
     #[error("the authorization server cannot be reached: {0}")]
     Unavailable(String),
+}
+
+/// Names the usual mix-ups of an organization's kinds plainly.
+fn wrong_kind(expected: &str, found: &str) -> String {
+    match found {
+        "customer" => format!("a customer token is not accepted here, this resource takes {expected}"),
+        "api" => format!("an API key is not accepted here, this resource takes {expected}"),
+        _ => format!("the token is of kind '{found}', this resource takes {expected}"),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Most opaque-token answers kept at once; past it the cache is cleared.
@@ -170,7 +188,7 @@ impl Verifier {
         v.set_required_spec_claims(&["exp", "iss", "aud"]);
         v.leeway = self.leeway.as_secs();
         v.validate_nbf = true;
-        decode::<Claims>(token, &key.key, &v).map(|d| d.claims).map_err(|e| match e.kind() {
+        let claims = decode::<Claims>(token, &key.key, &v).map(|d| d.claims).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
@@ -178,36 +196,55 @@ impl Verifier {
             ErrorKind::InvalidSignature => TokenError::Signature,
             ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
             _ => TokenError::Malformed,
-        })
+        })?;
+        // Without `nbf`, a token issued in the future is not valid yet either.
+        if claims.iat.is_some_and(|iat| iat > unix_now() + self.leeway.as_secs() as i64) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
     }
 
     async fn introspect(&self, token: &str) -> Result<Claims, TokenError> {
         let now = Instant::now();
-        if !self.max_cache.is_zero()
-            && let Some((claims, until)) = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner()).get(token)
-            && *until > now
-        {
-            return Ok(claims.clone());
+        let unix = unix_now();
+        let leeway = self.leeway.as_secs() as i64;
+        // An earlier answer, fresh or not: a fresh one is reused, a stale one says
+        // whether an inactive answer now means expired or revoked.
+        let seen = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner()).get(token).cloned();
+        if let Some((claims, until)) = &seen {
+            if claims.exp.is_some_and(|exp| exp + leeway <= unix) {
+                return Err(TokenError::Expired);
+            }
+            if !self.max_cache.is_zero() && *until > now {
+                return Ok(claims.clone());
+            }
         }
         let answer = self.inner.requests.introspect(token).await.map_err(|e| TokenError::Unavailable(e.to_string()))?;
         if !answer.active {
-            return Err(TokenError::Inactive);
+            // The server says no more than that (RFC 7662 §2.2); what was seen of the
+            // token before tells a revocation apart.
+            return Err(if seen.is_some() { TokenError::Revoked } else { TokenError::Inactive });
         }
         let claims = Claims::from_introspection(answer);
-        if !self.max_cache.is_zero() {
-            let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-            let left = claims.exp.map_or(self.max_cache, |exp| {
-                Duration::from_secs(exp.saturating_sub(unix_now).max(0) as u64).min(self.max_cache)
-            });
-            let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= INTROSPECTION_CACHE_CAP {
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= INTROSPECTION_CACHE_CAP {
-                    cache.clear();
-                }
-            }
-            cache.insert(token.to_owned(), (claims.clone(), now + left));
+        // The server's clock may differ from ours: its word is checked against ours.
+        if claims.exp.is_some_and(|exp| exp + leeway <= unix) {
+            return Err(TokenError::Expired);
         }
+        if claims.nbf.is_some_and(|nbf| nbf > unix + leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        // Remembered even without caching (then never reused), to describe a later refusal.
+        let left = claims.exp.map_or(self.max_cache, |exp| {
+            Duration::from_secs(exp.saturating_sub(unix).max(0) as u64).min(self.max_cache)
+        });
+        let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= INTROSPECTION_CACHE_CAP {
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= INTROSPECTION_CACHE_CAP {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_owned(), (claims.clone(), now + left));
         Ok(claims)
     }
 }

@@ -28,6 +28,12 @@ pub async fn check_token(
         Err(Unusable::Expired) => return Err(OAuthError::invalid_token("Token has expired")),
         _ => return Err(OAuthError::invalid_token("Token was not recognised")),
     };
+    let perm_bits = if stored.record.permissions.is_empty() {
+        None
+    } else {
+        Some(authority.perm_bits(&realm.name, &stored.record.permissions).await?)
+    };
+    let teams = (!stored.teams.is_empty()).then(|| stored.teams.clone());
     let authorities = stored.user.map(|u| u.roles).unwrap_or_default();
     let r = stored.record;
     Ok(CheckTokenResponse {
@@ -44,5 +50,7 @@ pub async fn check_token(
         kind: r.kind.as_str().to_owned(),
         permissions: r.permissions,
         test: r.test,
+        perm_bits,
+        teams,
     })
 }

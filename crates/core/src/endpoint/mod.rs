@@ -4,6 +4,7 @@
 pub mod check_token;
 pub mod introspect;
 pub mod metadata;
+pub mod refusal;
 pub mod revoke;
 pub mod token;
 
@@ -13,6 +14,7 @@ use crate::model::{Client, Realm, StoredToken, TokenKind, TokenRecord};
 use crate::org::StoredApiKey;
 use crate::token::jwt::{self, MAX_JWT_LEN};
 use crate::token::{api_key, opaque, parse_token_id_hex};
+use refusal::{Refusal, refusal};
 
 /// Why a presented token is not usable, for `check_token`'s messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,10 @@ pub async fn resolve_for(
     let unusable = |why| Ok(Resolved { token: Err(why), caller_current: None });
     if api_key::parse(token).is_some() {
         let live = authority.live_api_key(&realm.name, token).await?;
+        if live.is_none() {
+            // Unknown, revoked, another realm's or its app's disabled: one lookup answers all.
+            tracing::debug!(reason = "API key not live", "token refused");
+        }
         return Ok(Resolved { token: live.map(api_key_as_token).ok_or(Unusable::Unrecognised), caller_current: None });
     }
     let now = authority.now();
@@ -66,7 +72,10 @@ pub async fn resolve_for(
         let issuer = authority.issuer(&realm.name);
         let claims = match jwt::verify(token, &ring, &issuer, &authority.audience(&realm.name), now) {
             Ok(c) => c,
-            Err(jwt::JwtRejection::Expired) => return unusable(Unusable::Expired),
+            Err(jwt::JwtRejection::Expired) => {
+                tracing::debug!(reason = Refusal::Expired.as_str(), "token refused");
+                return unusable(Unusable::Expired);
+            }
             Err(rejection) => {
                 tracing::debug!(?rejection, "JWT rejected");
                 return unusable(Unusable::Unrecognised);
@@ -90,6 +99,7 @@ pub async fn resolve_for(
     };
     let found = |token| Ok(Resolved { token, caller_current });
     let Some(stored) = stored else {
+        tracing::debug!(reason = Refusal::Unknown.as_str(), "token refused");
         return found(Err(Unusable::Unrecognised));
     };
     let record = &stored.record;
@@ -99,13 +109,13 @@ pub async fn resolve_for(
         (None, None) => matches!(record.kind, TokenKind::Access | TokenKind::Customer),
         _ => false,
     };
-    if !verifier_ok || record.used_at.is_some() || !stored.standing(&realm.name) {
-        return found(Err(Unusable::Unrecognised));
+    match refusal(&stored, verifier_ok, &realm.name, now) {
+        None => found(Ok(stored)),
+        Some(reason) => {
+            tracing::debug!(reason = reason.as_str(), client_id = %record.client_id, "token refused");
+            found(Err(if reason == Refusal::Expired { Unusable::Expired } else { Unusable::Unrecognised }))
+        }
     }
-    if stored.expired(now) {
-        return found(Err(Unusable::Expired));
-    }
-    found(Ok(stored))
 }
 
 /// An API key seen as a token of kind `api`: its app is the client and the subject, it

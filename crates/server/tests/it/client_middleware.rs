@@ -99,6 +99,11 @@ async fn jwts_are_checked_locally_and_every_refusal_answers_rfc_6750() {
     let old = s.token("acme", &c, Some("orders.read")).await;
     s.clock.advance(7200);
     assert_invalid_token(&call(&base, Some(&old)).await, "expired");
+    // Not valid yet: minted by a server whose clock is two hours ahead.
+    s.clock.advance(7200);
+    let early = s.token("acme", &c, Some("orders.read")).await;
+    s.clock.advance(-7200);
+    assert_invalid_token(&call(&base, Some(&early)).await, "not valid yet");
     // Another audience.
     let elsewhere = api(RequireToken::new(verifier.clone().with_audience("https://other.example"))).await;
     assert_invalid_token(&call(&elsewhere, Some(&token)).await, "audience");
@@ -137,7 +142,53 @@ async fn opaque_tokens_are_introspected_with_kind_and_revocation_applied() {
     // Revoked: refused on the next request when answers are not cached.
     let r = s.post_form(&s.url("acme", "/oauth/revoke"), Some(&c), &[("token", &token)]).await;
     assert_eq!(r.status(), 200);
-    assert_invalid_token(&call(&base, Some(&token)).await, "not active");
+    assert_invalid_token(&call(&base, Some(&token)).await, "has been revoked");
+
+    // The server's answer is checked against this clock: expired, or not valid yet,
+    // when the server's clock is behind or ahead (the server itself says active).
+    s.clock.advance(-7200);
+    let old = s.token("acme", &c, Some("orders.read")).await;
+    assert_invalid_token(&call(&base, Some(&old)).await, "has expired");
+    s.clock.advance(14400);
+    let early = s.token("acme", &c, Some("orders.read")).await;
+    assert_invalid_token(&call(&base, Some(&early)).await, "not valid yet");
+}
+
+/// An organization's kinds (issue 12): customer tokens where API keys are required and
+/// the reverse, another app's token, a missing permission, each with its own description.
+#[tokio::test]
+async fn customer_tokens_and_api_keys_are_kept_apart_with_distinct_descriptions() {
+    use crate::organizations::{REALM, customer_tokens, key, org};
+    let s = TestServer::start().await;
+    let o = org(&s, TokenFormat::Opaque).await;
+    let verifier = Verifier::discover(&s.issuer(REALM), ClientConfig::new(&o.rs.id).with_secret(&o.rs.secret))
+        .await
+        .unwrap()
+        .with_introspection_cache(Duration::ZERO);
+    let customer = customer_tokens(&s, &o.app).await["access_token"].as_str().unwrap().to_owned();
+    let api_key = o.app.secret.clone();
+
+    let for_apps = api(RequireToken::new(verifier.clone()).kind("api")).await;
+    assert_eq!(call(&for_apps, Some(&api_key)).await.0, 200);
+    assert_invalid_token(&call(&for_apps, Some(&customer)).await, "a customer token is not accepted here");
+    let for_customers = api(RequireToken::new(verifier.clone()).kind("customer").app(&o.app.id)).await;
+    assert_eq!(call(&for_customers, Some(&customer)).await, (200, String::new(), o.customer_id.clone()));
+    assert_invalid_token(&call(&for_customers, Some(&api_key)).await, "an API key is not accepted here");
+
+    // Another app's customers are refused by this app's API.
+    s.admin().create_app(REALM, "backoffice").await.unwrap();
+    let other = key(&s, "backoffice", &["orders.read"], false).await;
+    let other_customer = customer_tokens(&s, &other).await["access_token"].as_str().unwrap().to_owned();
+    assert_invalid_token(&call(&for_customers, Some(&other_customer)).await, "belongs to another app");
+
+    // A permission the token lacks: 403 insufficient_scope naming it.
+    let needs_admin = api(RequireToken::new(verifier.clone()).kind("customer").permission("admin")).await;
+    let got = call(&needs_admin, Some(&customer)).await;
+    assert_eq!(got.0, 403, "{got:?}");
+    assert!(got.1.starts_with("Bearer error=\"insufficient_scope\""), "{got:?}");
+    assert!(got.1.contains("lacks the permission 'admin'"), "{got:?}");
+    let reads = api(RequireToken::new(verifier).kind("customer").permission("orders.read")).await;
+    assert_eq!(call(&reads, Some(&customer)).await.0, 200);
 }
 
 #[tokio::test]

@@ -10,28 +10,28 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestClient, TestServer, assert_error};
 
-const REALM: &str = "acme";
+pub(crate) const REALM: &str = "acme";
 const PASSWORD: &str = "correct horse battery";
 
 /// One realm set up as a storefront would be.
-struct Org {
+pub(crate) struct Org {
     /// The app's id with a live API key as its secret.
-    app: TestClient,
-    rs: TestClient,
-    customer_id: String,
+    pub(crate) app: TestClient,
+    pub(crate) rs: TestClient,
+    pub(crate) customer_id: String,
 }
 
 fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-async fn key(s: &TestServer, app: &str, permissions: &[&str], test: bool) -> TestClient {
+pub(crate) async fn key(s: &TestServer, app: &str, permissions: &[&str], test: bool) -> TestClient {
     let spec = ApiKeySpec { name: None, scope: Some("orders catalog".into()), permissions: names(permissions), test };
     let created = s.admin().create_api_key(REALM, app, &spec).await.unwrap();
     TestClient { id: created.key.app_id, secret: created.secret }
 }
 
-async fn org(s: &TestServer, format: TokenFormat) -> Org {
+pub(crate) async fn org(s: &TestServer, format: TokenFormat) -> Org {
     let admin = s.admin();
     let settings = RealmSettings { token_format: Some(format), ..Default::default() };
     admin.create_realm(REALM, &settings).await.unwrap();
@@ -62,7 +62,7 @@ async fn login(s: &TestServer, app: &TestClient, user: &str) -> reqwest::Respons
     s.post_form(&s.url(REALM, "/oauth/token"), Some(app), &form).await
 }
 
-async fn customer_tokens(s: &TestServer, app: &TestClient) -> Value {
+pub(crate) async fn customer_tokens(s: &TestServer, app: &TestClient) -> Value {
     let r = login(s, app, "carol").await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
@@ -99,6 +99,11 @@ async fn customer_tokens_carry_the_customer_bounded_by_the_key(s: TestServer) {
     assert_eq!(seen["test"], false);
     assert_eq!(seen["authorities"], json!(["buyer"]));
     assert_eq!(seen["teams"], json!(["blue"]));
+    // check_token carries the same bits and teams, for Spring-style resource servers.
+    let checked: Value = check_token(&s, &o.rs, access).await.json().await.unwrap();
+    assert_eq!(checked["kind"], "customer");
+    assert_eq!(checked["perm_bits"], "03");
+    assert_eq!(checked["teams"], json!(["blue"]));
 
     // Narrower scopes may be asked for; wider ones are refused.
     let form = [("grant_type", "password"), ("username", "carol"), ("password", PASSWORD), ("scope", "wider")];
