@@ -213,6 +213,27 @@ pub const TOKEN_GET_WITH_CLIENT_REVISION: &str = concat!(
 );
 pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
+/// PostgreSQL only: `TOKEN_REVOKE` for a batch of callers in one statement, `$1` the
+/// ids and `$2` each one's `now`; the ids revoked come back.
+pub const TOKEN_REVOKE_MANY_PG: &str = "UPDATE tokens SET revoked_at = u.now \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS u (id, now) \
+     WHERE tokens.id = u.id AND tokens.revoked_at IS NULL RETURNING tokens.id";
+/// PostgreSQL only: `TOKEN_GET_WITH_CLIENT_REVISION` for a batch of callers in one
+/// statement (one snapshot): `$1` the token ids, `$2`/`$3` the realm and client id
+/// whose revision each caller wants (NULL: none). One row per caller, `n` its
+/// 1-based place in the arrays; the token's columns are NULL when it does not exist.
+pub const TOKEN_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, (SELECT revision FROM clients cr WHERE cr.realm = q.realm AND cr.client_id = q.client_id) \
+     AS client_revision, ",
+    token_columns!("t."),
+    ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
+     u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+     FROM UNNEST($1::bytea[], $2::text[], $3::text[]) WITH ORDINALITY AS q (id, realm, client_id, n) \
+     LEFT JOIN (tokens t JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id) ON t.id = q.id \
+     LEFT JOIN grants g ON g.id = t.grant_id \
+     LEFT JOIN users u ON u.realm = t.realm AND u.id = t.subject"
+);
+
 /// Spends a rotated refresh token: only a live, unspent one, so that exactly one of
 /// concurrent exchanges changes a row.
 pub const TOKEN_SPEND: &str = "UPDATE tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL";
@@ -322,6 +343,79 @@ pub const CODE_GET: &str = concat!("SELECT ", code_columns!(), " FROM authorizat
 pub const CODE_REDEEM: &str = concat!(
     "UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
     code_columns!()
+);
+
+/// The rows `$first`… `$first+14` (one array per token column, as in
+/// `TOKEN_INSERT_MANY_PG`) to insert, as the source of an `INSERT INTO tokens`.
+macro_rules! token_unnest_pg {
+    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $g:literal, $h:literal,
+     $i:literal, $j:literal, $k:literal, $l:literal, $m:literal, $n:literal, $o:literal) => {
+        concat!(
+            "INSERT INTO tokens (",
+            token_columns!(""),
+            ") SELECT ",
+            token_columns!("u."),
+            " FROM UNNEST($",
+            $a,
+            "::bytea[], $",
+            $b,
+            "::text[], $",
+            $c,
+            "::text[], $",
+            $d,
+            "::bytea[], $",
+            $e,
+            "::text[], $",
+            $f,
+            "::text[], $",
+            $g,
+            "::text[], $",
+            $h,
+            "::text[], $",
+            $i,
+            "::bytea[], $",
+            $j,
+            "::text[], $",
+            $k,
+            "::bool[], $",
+            $l,
+            "::int8[], $",
+            $m,
+            "::int8[], $",
+            $n,
+            "::int8[], $",
+            $o,
+            "::int8[]) AS u (",
+            token_columns!(""),
+            ")"
+        )
+    };
+}
+
+/// PostgreSQL only: the common case of `rotate_refresh_token` in one statement (one
+/// round trip, atomic without a transaction around it): spends `$1` at `$2` as
+/// `TOKEN_SPEND` does and, only if that changed a row, inserts the new tokens
+/// (`$3`… `$17`). `spent` says which happened; when false nothing was written, and
+/// the caller decides between grace and reuse in a transaction of its own, whose
+/// statements see what concurrent rotations committed meanwhile (the sub-statements
+/// of one statement all share its start's snapshot, so this one cannot).
+pub const TOKEN_ROTATE_PG: &str = concat!(
+    "WITH spent AS (UPDATE tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL \
+     RETURNING id), ins AS (",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17),
+    " WHERE EXISTS (SELECT 1 FROM spent) RETURNING 1) SELECT EXISTS (SELECT 1 FROM spent) AS spent"
+);
+/// PostgreSQL only: the common case of `redeem_code` in one statement: `CODE_REDEEM`
+/// and, only if it returned the code, the tokens (`$3`… `$17`) inserted with it. No
+/// row back: the code was used or unknown, and nothing was written.
+pub const CODE_REDEEM_WITH_TOKENS_PG: &str = concat!(
+    "WITH redeemed AS (UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
+    code_columns!(),
+    "), ins AS (",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17),
+    " WHERE EXISTS (SELECT 1 FROM redeemed) RETURNING 1) SELECT ",
+    code_columns!(),
+    " FROM redeemed"
 );
 
 /// Which cutoff of `PurgeCutoffs` a purge statement takes as `$1`.

@@ -14,6 +14,8 @@ impl AdminStore for PgStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.token_writer.check_running()?;
+        self.token_revoker.check_running()?;
+        self.token_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 

@@ -3,10 +3,12 @@
 use portcullis_core::model::{AuthorizationCode, Grant, TokenRecord};
 use portcullis_core::store::{CodeRedemption, GrantStore, Rotation, StoreResult};
 use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
 
 use super::PgStore;
 use super::cold::{self, bind_token, query};
 use super::errors::map_err;
+use super::token_arrays::{self, bind};
 use crate::rows::{AuthorizationCodeRow, GrantRow, SpentTokenRow};
 use crate::sql;
 
@@ -37,6 +39,21 @@ impl GrantStore for PgStore {
 
     async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption> {
         let _claim = crate::handoff::claim_write()?;
+        // The first redemption, nearly every call: one statement.
+        let mut args = PgArguments::default();
+        bind(&mut args, &id[..])?;
+        bind(&mut args, now)?;
+        token_arrays::push(&mut args, &tokens.iter().collect::<Vec<_>>())?;
+        let redeemed = sqlx::query_as_with::<Postgres, AuthorizationCodeRow, _>(sql::CODE_REDEEM_WITH_TOKENS_PG, args)
+            .fetch_optional(&self.pools.write)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = redeemed {
+            return Ok(CodeRedemption::Redeemed(row.try_into()?));
+        }
+        // Used or unknown: nothing was written. The transaction below tries the
+        // redemption again (it fails again: a used code stays used) and, on a
+        // replay, revokes the grant.
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let redeemed = sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_REDEEM)
             .bind(&id[..])
@@ -102,6 +119,19 @@ impl GrantStore for PgStore {
         new_tokens: &[TokenRecord],
     ) -> StoreResult<Rotation> {
         let _claim = crate::handoff::claim_write()?;
+        // A live unspent token, nearly every call: one statement.
+        let mut args = PgArguments::default();
+        bind(&mut args, &old[..])?;
+        bind(&mut args, now)?;
+        token_arrays::push(&mut args, &new_tokens.iter().collect::<Vec<_>>())?;
+        let spent: bool =
+            sqlx::query_scalar_with(sql::TOKEN_ROTATE_PG, args).fetch_one(&self.pools.write).await.map_err(map_err)?;
+        if spent {
+            return Ok(Rotation::Rotated);
+        }
+        // Spent, revoked or unknown, and nothing was written: the transaction below
+        // spends nothing either (a spent or revoked token stays so), and reads the
+        // token's state in a snapshot taken after any rotation that beat this one.
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let spent = query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err(map_err)?;
         let outcome = if spent.rows_affected() > 0 {

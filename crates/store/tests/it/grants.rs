@@ -397,3 +397,26 @@ pub async fn rotation_grace_period(store: Arc<dyn Store>) {
     assert_eq!(outcome, Rotation::Reused);
     assert_eq!(store.get_token(&after[0].id).await.unwrap(), None);
 }
+
+/// Concurrent rotations of one token with a grace period: one spends it, every other
+/// finds it spent within the grace period (not reused), and all their tokens are
+/// stored in a family nobody revoked.
+pub async fn concurrent_rotations_within_grace_all_get_tokens(store: Arc<dyn Store>) {
+    let (grant, old, _) = refresh_family(&store).await;
+    let pairs: Arc<Vec<Vec<TokenRecord>>> = Arc::new((0..RACERS).map(|_| new_pair(&grant)).collect());
+    let id = old.id;
+    let racing = pairs.clone();
+    let outcomes = race(&store, move |store, i| {
+        let pairs = racing.clone();
+        async move { store.rotate_refresh_token(&id, NOW + 1, Some(NOW - 30), &pairs[i]).await.unwrap() }
+    })
+    .await;
+    let rotated = outcomes.iter().filter(|o| **o == Rotation::Rotated).count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, Rotation::Rotated | Rotation::WithinGrace)), "{outcomes:?}");
+    for t in pairs.iter().flatten() {
+        let stored = store.get_token(&t.id).await.unwrap().expect("every rotation stored its tokens");
+        assert!(!stored.grant_revoked);
+    }
+    assert_eq!(store.get_grant(&grant.id).await.unwrap().unwrap().revoked_at, None);
+}

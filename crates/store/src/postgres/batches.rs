@@ -1,0 +1,80 @@
+//! The statements [`super::group_commit`] runs for a batch of concurrent calls: each
+//! answers every job of the batch in one round trip, in the order of the jobs.
+
+use portcullis_core::model::StoredToken;
+use portcullis_core::store::StoreResult;
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::{FromRow, Row};
+
+use super::errors::map_err;
+use super::group_commit::PendingToken;
+use super::token_arrays::{self, bind};
+use crate::rows::StoredTokenRow;
+use crate::sql;
+
+/// A token to read and, for `get_token_and_client_revision`, the realm and id of the
+/// client whose current revision is read with it.
+pub(crate) type TokenLookup = ([u8; 16], Option<(String, String)>);
+/// What a lookup found: the token, and the client's revision if one was asked for.
+pub(crate) type FoundToken = (Option<StoredToken>, Option<i64>);
+
+/// Inserts `rows` with one statement (and so atomically, without a transaction
+/// around it). A row whose client is no longer at its expected revision is left
+/// out, and reported so.
+pub(crate) async fn insert(pool: &PgPool, rows: Vec<PendingToken>) -> StoreResult<Vec<bool>> {
+    let mut args = PgArguments::default();
+    token_arrays::push(&mut args, &rows.iter().map(|(t, _)| t).collect::<Vec<_>>())?;
+    bind(&mut args, rows.iter().map(|(_, expected)| *expected).collect::<Vec<_>>())?;
+    let written: Vec<Vec<u8>> =
+        sqlx::query_scalar_with(sql::TOKEN_INSERT_MANY_PG, args).fetch_all(pool).await.map_err(map_err)?;
+    Ok(rows.iter().map(|(t, _)| written.iter().any(|id| id[..] == t.id[..])).collect())
+}
+
+/// Revokes the tokens `(id, now)` with one statement. Of several jobs naming one
+/// token, only the first is told it revoked it, as if they had run one after the
+/// other.
+pub(crate) async fn revoke(pool: &PgPool, jobs: Vec<([u8; 16], i64)>) -> StoreResult<Vec<bool>> {
+    let mut args = PgArguments::default();
+    bind(&mut args, jobs.iter().map(|(id, _)| id.to_vec()).collect::<Vec<_>>())?;
+    bind(&mut args, jobs.iter().map(|(_, now)| *now).collect::<Vec<_>>())?;
+    let mut revoked: Vec<Vec<u8>> =
+        sqlx::query_scalar_with(sql::TOKEN_REVOKE_MANY_PG, args).fetch_all(pool).await.map_err(map_err)?;
+    Ok(jobs
+        .iter()
+        .map(|(id, _)| match revoked.iter().position(|r| r[..] == id[..]) {
+            Some(at) => {
+                revoked.swap_remove(at);
+                true
+            }
+            None => false,
+        })
+        .collect())
+}
+
+/// Reads the tokens (and client revisions) of `jobs` with one statement, so in one
+/// snapshot, taken after every job was queued: a revocation answered before a
+/// caller asked is seen.
+pub(crate) async fn read(pool: &PgPool, jobs: Vec<TokenLookup>) -> StoreResult<Vec<FoundToken>> {
+    let mut args = PgArguments::default();
+    bind(&mut args, jobs.iter().map(|(id, _)| id.to_vec()).collect::<Vec<_>>())?;
+    bind(&mut args, jobs.iter().map(|(_, c)| c.as_ref().map(|(realm, _)| realm.as_str())).collect::<Vec<_>>())?;
+    bind(&mut args, jobs.iter().map(|(_, c)| c.as_ref().map(|(_, client)| client.as_str())).collect::<Vec<_>>())?;
+    let rows = sqlx::query_with(sql::TOKEN_GET_MANY_PG, args).fetch_all(pool).await.map_err(map_err)?;
+    let mut found: Vec<FoundToken> = (0..jobs.len()).map(|_| (None, None)).collect();
+    for row in rows {
+        let n: i64 = row.try_get("n").map_err(map_err)?;
+        let slot = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i));
+        let Some(slot) = slot else { continue };
+        *slot = (stored_token(&row)?, row.try_get("client_revision").map_err(map_err)?);
+    }
+    Ok(found)
+}
+
+/// The token of a row of `TOKEN_GET_MANY_PG`, if it named one.
+fn stored_token(row: &PgRow) -> StoreResult<Option<StoredToken>> {
+    let id: Option<Vec<u8>> = row.try_get("id").map_err(map_err)?;
+    if id.is_none() {
+        return Ok(None);
+    }
+    StoredTokenRow::from_row(row).map_err(map_err)?.try_into().map(Some)
+}
