@@ -345,11 +345,13 @@ pub const CODE_REDEEM: &str = concat!(
     code_columns!()
 );
 
-/// The rows `$first`… `$first+14` (one array per token column, as in
-/// `TOKEN_INSERT_MANY_PG`) to insert, as the source of an `INSERT INTO tokens`.
+/// `INSERT INTO tokens` of the rows given as 15 array parameters (one per token
+/// column, as in `TOKEN_INSERT_MANY_PG`) and one more array of the same length,
+/// (`$extra`, named `$extra_column` for a `WHERE` on `u`).
 macro_rules! token_unnest_pg {
     ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $g:literal, $h:literal,
-     $i:literal, $j:literal, $k:literal, $l:literal, $m:literal, $n:literal, $o:literal) => {
+     $i:literal, $j:literal, $k:literal, $l:literal, $m:literal, $n:literal, $o:literal,
+     $extra:literal, $extra_column:literal) => {
         concat!(
             "INSERT INTO tokens (",
             token_columns!(""),
@@ -385,35 +387,46 @@ macro_rules! token_unnest_pg {
             $n,
             "::int8[], $",
             $o,
-            "::int8[]) AS u (",
+            "::int8[]",
+            $extra,
+            ") AS u (",
             token_columns!(""),
+            $extra_column,
             ")"
         )
     };
 }
 
-/// PostgreSQL only: the common case of `rotate_refresh_token` in one statement (one
-/// round trip, atomic without a transaction around it): spends `$1` at `$2` as
-/// `TOKEN_SPEND` does and, only if that changed a row, inserts the new tokens
-/// (`$3`… `$17`). `spent` says which happened; when false nothing was written, and
-/// the caller decides between grace and reuse in a transaction of its own, whose
-/// statements see what concurrent rotations committed meanwhile (the sub-statements
-/// of one statement all share its start's snapshot, so this one cannot).
-pub const TOKEN_ROTATE_PG: &str = concat!(
-    "WITH spent AS (UPDATE tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL \
-     RETURNING id), ins AS (",
-    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17),
-    " WHERE EXISTS (SELECT 1 FROM spent) RETURNING 1) SELECT EXISTS (SELECT 1 FROM spent) AS spent"
+/// PostgreSQL only: the common case of `rotate_refresh_token` for a batch of callers
+/// in one statement (one round trip, atomic without a transaction around it): spends
+/// each old token `$1` at its `$2` as `TOKEN_SPEND` does and inserts the new tokens
+/// (`$3`… `$17`) of exactly the rotations that spent one, `$18` naming each new
+/// token's old one. The old tokens spent come back; for the others nothing was
+/// written, and the caller decides between grace and reuse in a transaction of its
+/// own, whose statements see what concurrent rotations committed meanwhile (the
+/// sub-statements of one statement all share its start's snapshot, so this one
+/// cannot). Each old token must appear once in `$1`.
+pub const TOKEN_ROTATE_MANY_PG: &str = concat!(
+    "WITH spent AS (UPDATE tokens SET used_at = r.spent_at \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS r (old_id, spent_at) \
+     WHERE tokens.id = r.old_id AND tokens.used_at IS NULL AND tokens.revoked_at IS NULL RETURNING tokens.id), \
+     ins AS (",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
+    " WHERE u.parent IN (SELECT id FROM spent) RETURNING 1) SELECT id FROM spent"
 );
-/// PostgreSQL only: the common case of `redeem_code` in one statement: `CODE_REDEEM`
-/// and, only if it returned the code, the tokens (`$3`… `$17`) inserted with it. No
-/// row back: the code was used or unknown, and nothing was written.
-pub const CODE_REDEEM_WITH_TOKENS_PG: &str = concat!(
-    "WITH redeemed AS (UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
+/// PostgreSQL only: the common case of `redeem_code` for a batch of callers in one
+/// statement: `CODE_REDEEM` of each code `$1` at its `$2`, and the tokens (`$3`…
+/// `$17`, `$18` naming each one's code) of exactly the codes redeemed, which come
+/// back. For a code not returned (used or unknown) nothing was written. Each code
+/// must appear once in `$1`.
+pub const CODE_REDEEM_MANY_PG: &str = concat!(
+    "WITH redeemed AS (UPDATE authorization_codes SET used_at = r.redeemed_at \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS r (code_id, redeemed_at) \
+     WHERE authorization_codes.id = r.code_id AND authorization_codes.used_at IS NULL RETURNING ",
     code_columns!(),
     "), ins AS (",
-    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17),
-    " WHERE EXISTS (SELECT 1 FROM redeemed) RETURNING 1) SELECT ",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
+    " WHERE u.parent IN (SELECT id FROM redeemed) RETURNING 1) SELECT ",
     code_columns!(),
     " FROM redeemed"
 );

@@ -16,6 +16,8 @@ impl AdminStore for PgStore {
         self.token_writer.check_running()?;
         self.token_revoker.check_running()?;
         self.token_reader.check_running()?;
+        self.refresh_rotator.check_running()?;
+        self.code_redeemer.check_running()?;
         cold::ping(&self.pools).await
     }
 

@@ -1,15 +1,15 @@
 //! The statements [`super::group_commit`] runs for a batch of concurrent calls: each
 //! answers every job of the batch in one round trip, in the order of the jobs.
 
-use portcullis_core::model::StoredToken;
-use portcullis_core::store::StoreResult;
+use portcullis_core::model::{AuthorizationCode, StoredToken, TokenRecord};
+use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{FromRow, Row};
 
 use super::errors::map_err;
 use super::group_commit::PendingToken;
 use super::token_arrays::{self, bind};
-use crate::rows::StoredTokenRow;
+use crate::rows::{AuthorizationCodeRow, StoredTokenRow};
 use crate::sql;
 
 /// A token to read and, for `get_token_and_client_revision`, the realm and id of the
@@ -77,4 +77,63 @@ fn stored_token(row: &PgRow) -> StoreResult<Option<StoredToken>> {
         return Ok(None);
     }
     StoredTokenRow::from_row(row).map_err(map_err)?.try_into().map(Some)
+}
+
+/// A rotation: the refresh token to spend, when, and the tokens it issues.
+pub(crate) type RotationJob = ([u8; 16], i64, Vec<TokenRecord>);
+/// A redemption: the code to mark used, when, and the tokens it issues.
+pub(crate) type RedemptionJob = ([u8; 16], i64, Vec<TokenRecord>);
+
+/// The jobs (a refresh token or code each, when, and the tokens it issues) as the
+/// parameters of `TOKEN_ROTATE_MANY_PG` / `CODE_REDEEM_MANY_PG`. Only the first job
+/// naming a token or code takes part: the statement could not tell the others
+/// apart, and they are answered as losers, which sends them to the slow path that
+/// reads what the first one did.
+fn spend_args(jobs: &[([u8; 16], i64, Vec<TokenRecord>)]) -> StoreResult<(PgArguments, Vec<bool>)> {
+    let first: Vec<bool> =
+        jobs.iter().enumerate().map(|(i, (id, ..))| !jobs[..i].iter().any(|(o, ..)| o == id)).collect();
+    let taking = || jobs.iter().zip(&first).filter(|(_, f)| **f).map(|(j, _)| j);
+    let mut args = PgArguments::default();
+    bind(&mut args, taking().map(|(id, ..)| id.to_vec()).collect::<Vec<_>>())?;
+    bind(&mut args, taking().map(|(_, now, _)| *now).collect::<Vec<_>>())?;
+    let tokens: Vec<&TokenRecord> = taking().flat_map(|(.., tokens)| tokens).collect();
+    token_arrays::push(&mut args, &tokens)?;
+    bind(&mut args, taking().flat_map(|(id, _, tokens)| tokens.iter().map(|_| id.to_vec())).collect::<Vec<_>>())?;
+    Ok((args, first))
+}
+
+/// Rotations with one statement: whether each spent its token (and stored its new
+/// ones).
+pub(crate) async fn rotate(pool: &PgPool, jobs: Vec<RotationJob>) -> StoreResult<Vec<bool>> {
+    let (args, first) = spend_args(&jobs)?;
+    let spent: Vec<Vec<u8>> =
+        sqlx::query_scalar_with(sql::TOKEN_ROTATE_MANY_PG, args).fetch_all(pool).await.map_err(batch_err)?;
+    Ok(jobs.iter().zip(first).map(|((id, ..), first)| first && spent.iter().any(|s| s[..] == id[..])).collect())
+}
+
+/// Redemptions with one statement: the code each redeemed (its tokens then stored),
+/// or `None`: used or unknown, nothing written.
+pub(crate) async fn redeem(pool: &PgPool, jobs: Vec<RedemptionJob>) -> StoreResult<Vec<Option<AuthorizationCode>>> {
+    let (args, first) = spend_args(&jobs)?;
+    let rows: Vec<AuthorizationCodeRow> =
+        sqlx::query_as_with(sql::CODE_REDEEM_MANY_PG, args).fetch_all(pool).await.map_err(batch_err)?;
+    let mut codes = rows.into_iter().map(AuthorizationCode::try_from).collect::<StoreResult<Vec<_>>>()?;
+    Ok(jobs
+        .iter()
+        .zip(first)
+        .map(|((id, ..), first)| {
+            let at = codes.iter().position(|c| c.id == *id).filter(|_| first)?;
+            Some(codes.swap_remove(at))
+        })
+        .collect())
+}
+
+/// A batch writing rows other instances may write at once can deadlock with theirs
+/// (each locks its rows in its own order): that is this batch's failure, not the
+/// database's, so it is reported as one that the jobs, run one by one, may not meet.
+fn batch_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01") => StoreError::Backend(db.to_string()),
+        _ => map_err(e),
+    }
 }

@@ -3,12 +3,10 @@
 use portcullis_core::model::{AuthorizationCode, Grant, TokenRecord};
 use portcullis_core::store::{CodeRedemption, GrantStore, Rotation, StoreResult};
 use sqlx::Postgres;
-use sqlx::postgres::PgArguments;
 
 use super::PgStore;
 use super::cold::{self, bind_token, query};
 use super::errors::map_err;
-use super::token_arrays::{self, bind};
 use crate::rows::{AuthorizationCodeRow, GrantRow, SpentTokenRow};
 use crate::sql;
 
@@ -38,22 +36,15 @@ impl GrantStore for PgStore {
     }
 
     async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption> {
-        let _claim = crate::handoff::claim_write()?;
-        // The first redemption, nearly every call: one statement.
-        let mut args = PgArguments::default();
-        bind(&mut args, &id[..])?;
-        bind(&mut args, now)?;
-        token_arrays::push(&mut args, &tokens.iter().collect::<Vec<_>>())?;
-        let redeemed = sqlx::query_as_with::<Postgres, AuthorizationCodeRow, _>(sql::CODE_REDEEM_WITH_TOKENS_PG, args)
-            .fetch_optional(&self.pools.write)
-            .await
-            .map_err(map_err)?;
-        if let Some(row) = redeemed {
-            return Ok(CodeRedemption::Redeemed(row.try_into()?));
+        // The first redemption, nearly every call: one statement, shared with the
+        // redemptions of other requests.
+        if let Some(code) = self.code_redeemer.write((*id, now, tokens.to_vec())).await? {
+            return Ok(CodeRedemption::Redeemed(code));
         }
         // Used or unknown: nothing was written. The transaction below tries the
         // redemption again (it fails again: a used code stays used) and, on a
         // replay, revokes the grant.
+        let _claim = crate::handoff::claim_write()?;
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let redeemed = sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_REDEEM)
             .bind(&id[..])
@@ -118,20 +109,15 @@ impl GrantStore for PgStore {
         grace_since: Option<i64>,
         new_tokens: &[TokenRecord],
     ) -> StoreResult<Rotation> {
-        let _claim = crate::handoff::claim_write()?;
-        // A live unspent token, nearly every call: one statement.
-        let mut args = PgArguments::default();
-        bind(&mut args, &old[..])?;
-        bind(&mut args, now)?;
-        token_arrays::push(&mut args, &new_tokens.iter().collect::<Vec<_>>())?;
-        let spent: bool =
-            sqlx::query_scalar_with(sql::TOKEN_ROTATE_PG, args).fetch_one(&self.pools.write).await.map_err(map_err)?;
-        if spent {
+        // A live unspent token, nearly every call: one statement, shared with the
+        // rotations of other requests.
+        if self.refresh_rotator.write((*old, now, new_tokens.to_vec())).await? {
             return Ok(Rotation::Rotated);
         }
         // Spent, revoked or unknown, and nothing was written: the transaction below
         // spends nothing either (a spent or revoked token stays so), and reads the
         // token's state in a snapshot taken after any rotation that beat this one.
+        let _claim = crate::handoff::claim_write()?;
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let spent = query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err(map_err)?;
         let outcome = if spent.rows_affected() > 0 {

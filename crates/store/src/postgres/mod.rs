@@ -32,9 +32,10 @@ use sqlx::{ConnectOptions, Connection};
 use crate::cold::Pools;
 use crate::errors::{migrate_error, with_context};
 use crate::{STARTUP_TIMEOUT, StoreOptions};
-use batches::{FoundToken, TokenLookup};
+use batches::{FoundToken, RedemptionJob, RotationJob, TokenLookup};
 use errors::map_err;
 use group_commit::{GroupCommit, PendingToken, RunBatch};
+use portcullis_core::model::AuthorizationCode;
 
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -47,6 +48,8 @@ pub struct PgStore {
     token_writer: GroupCommit<PendingToken, bool>,
     token_revoker: GroupCommit<([u8; 16], i64), bool>,
     token_reader: GroupCommit<TokenLookup, FoundToken>,
+    refresh_rotator: GroupCommit<RotationJob, bool>,
+    code_redeemer: GroupCommit<RedemptionJob, Option<AuthorizationCode>>,
 }
 
 impl PgStore {
@@ -114,11 +117,23 @@ impl PgStore {
             let pool = batches.clone();
             Box::pin(async move { batches::read(&pool, jobs).await })
         });
+        let batches = pool.clone();
+        let rotate: RunBatch<RotationJob, bool> = Arc::new(move |jobs| {
+            let pool = batches.clone();
+            Box::pin(async move { batches::rotate(&pool, jobs).await })
+        });
+        let batches = pool.clone();
+        let redeem: RunBatch<RedemptionJob, Option<AuthorizationCode>> = Arc::new(move |jobs| {
+            let pool = batches.clone();
+            Box::pin(async move { batches::redeem(&pool, jobs).await })
+        });
         Ok(Self {
             pools: Pools::new(pool.clone(), pool, "BEGIN"),
             token_writer: GroupCommit::spawn("token write", insert),
             token_revoker: GroupCommit::spawn("token revocation", revoke),
             token_reader: GroupCommit::spawn("token read", read),
+            refresh_rotator: GroupCommit::spawn("refresh rotation", rotate),
+            code_redeemer: GroupCommit::spawn("code redemption", redeem),
         })
     }
 }
