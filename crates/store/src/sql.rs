@@ -431,6 +431,36 @@ pub const CODE_REDEEM_MANY_PG: &str = concat!(
     " FROM redeemed"
 );
 
+/// PostgreSQL only: point reads of a batch of callers in one statement (one round
+/// trip, one snapshot), `$1` (and `$2`) their keys; one row per key found, `n` its
+/// 1-based place in the arrays.
+pub const GRANT_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    grant_columns!(),
+    " FROM UNNEST($1::bytea[]) WITH ORDINALITY AS q (wanted_id, n) JOIN grants ON grants.id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`.
+pub const CODE_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    code_columns!(),
+    " FROM UNNEST($1::bytea[]) WITH ORDINALITY AS q (wanted_id, n) \
+     JOIN authorization_codes ON authorization_codes.id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`: `$1` realms, `$2` client ids.
+pub const CLIENT_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    client_columns!(),
+    ", revision FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q (wanted_realm, wanted_id, n) \
+     JOIN clients ON clients.realm = q.wanted_realm AND clients.client_id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`: `$1` realms, `$2` user ids.
+pub const USER_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    user_columns!(),
+    " FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q (wanted_realm, wanted_id, n) \
+     JOIN users ON users.realm = q.wanted_realm AND users.id = q.wanted_id"
+);
+
 /// Which cutoff of `PurgeCutoffs` a purge statement takes as `$1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cutoff {

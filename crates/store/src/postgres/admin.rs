@@ -18,6 +18,10 @@ impl AdminStore for PgStore {
         self.token_reader.check_running()?;
         self.refresh_rotator.check_running()?;
         self.code_redeemer.check_running()?;
+        self.grant_reader.check_running()?;
+        self.code_reader.check_running()?;
+        self.client_reader.check_running()?;
+        self.user_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 

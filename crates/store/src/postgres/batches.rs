@@ -1,7 +1,7 @@
 //! The statements [`super::group_commit`] runs for a batch of concurrent calls: each
 //! answers every job of the batch in one round trip, in the order of the jobs.
 
-use portcullis_core::model::{AuthorizationCode, StoredToken, TokenRecord};
+use portcullis_core::model::{AuthorizationCode, Client, Grant, StoredToken, TokenRecord, User};
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{FromRow, Row};
@@ -9,7 +9,7 @@ use sqlx::{FromRow, Row};
 use super::errors::map_err;
 use super::group_commit::PendingToken;
 use super::token_arrays::{self, bind};
-use crate::rows::{AuthorizationCodeRow, StoredTokenRow};
+use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, StoredTokenRow, UserRow};
 use crate::sql;
 
 /// A token to read and, for `get_token_and_client_revision`, the realm and id of the
@@ -136,4 +136,57 @@ fn batch_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01") => StoreError::Backend(db.to_string()),
         _ => map_err(e),
     }
+}
+
+/// Rows of a point-read batch statement (`*_GET_MANY_PG`) put back in the order of
+/// the `len` keys asked for: `None` where nothing was found.
+async fn keyed<R, T>(
+    pool: &PgPool,
+    statement: &'static str,
+    args: PgArguments,
+    len: usize,
+) -> StoreResult<Vec<Option<T>>>
+where
+    R: for<'r> FromRow<'r, PgRow>,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let rows = sqlx::query_with(statement, args).fetch_all(pool).await.map_err(map_err)?;
+    let mut found: Vec<Option<T>> = (0..len).map(|_| None).collect();
+    for row in rows {
+        let n: i64 = row.try_get("n").map_err(map_err)?;
+        if let Some(slot) = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i)) {
+            *slot = Some(R::from_row(&row).map_err(map_err)?.try_into()?);
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) async fn grants(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<Option<Grant>>> {
+    let mut args = PgArguments::default();
+    bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
+    keyed::<GrantRow, _>(pool, sql::GRANT_GET_MANY_PG, args, ids.len()).await
+}
+
+pub(crate) async fn codes(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<Option<AuthorizationCode>>> {
+    let mut args = PgArguments::default();
+    bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
+    keyed::<AuthorizationCodeRow, _>(pool, sql::CODE_GET_MANY_PG, args, ids.len()).await
+}
+
+/// A realm and an id in it.
+pub(crate) type RealmKey = (String, String);
+
+fn realm_keys(keys: &[RealmKey]) -> StoreResult<PgArguments> {
+    let mut args = PgArguments::default();
+    bind(&mut args, keys.iter().map(|(realm, _)| realm.as_str()).collect::<Vec<_>>())?;
+    bind(&mut args, keys.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())?;
+    Ok(args)
+}
+
+pub(crate) async fn clients(pool: &PgPool, keys: Vec<RealmKey>) -> StoreResult<Vec<Option<Client>>> {
+    keyed::<ClientRow, _>(pool, sql::CLIENT_GET_MANY_PG, realm_keys(&keys)?, keys.len()).await
+}
+
+pub(crate) async fn users(pool: &PgPool, keys: Vec<RealmKey>) -> StoreResult<Vec<Option<User>>> {
+    keyed::<UserRow, _>(pool, sql::USER_GET_MANY_PG, realm_keys(&keys)?, keys.len()).await
 }

@@ -7,7 +7,7 @@ use sqlx::Postgres;
 use super::PgStore;
 use super::cold::{self, bind_token, query};
 use super::errors::map_err;
-use crate::rows::{AuthorizationCodeRow, GrantRow, SpentTokenRow};
+use crate::rows::{AuthorizationCodeRow, SpentTokenRow};
 use crate::sql;
 
 #[async_trait::async_trait]
@@ -26,13 +26,7 @@ impl GrantStore for PgStore {
     }
 
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
-        sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_GET)
-            .bind(&id[..])
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(TryInto::try_into)
-            .transpose()
+        self.code_reader.read(*id).await
     }
 
     async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption> {
@@ -85,13 +79,7 @@ impl GrantStore for PgStore {
     }
 
     async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
-        sqlx::query_as::<Postgres, GrantRow>(sql::GRANT_GET)
-            .bind(&id[..])
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(Grant::try_from)
-            .transpose()
+        self.grant_reader.read(*id).await
     }
 
     async fn list_grants(&self, realm: &str, user: Option<&str>, client: Option<&str>) -> StoreResult<Vec<Grant>> {

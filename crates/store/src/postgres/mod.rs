@@ -32,10 +32,10 @@ use sqlx::{ConnectOptions, Connection};
 use crate::cold::Pools;
 use crate::errors::{migrate_error, with_context};
 use crate::{STARTUP_TIMEOUT, StoreOptions};
-use batches::{FoundToken, RedemptionJob, RotationJob, TokenLookup};
+use batches::{FoundToken, RealmKey, RedemptionJob, RotationJob, TokenLookup};
 use errors::map_err;
 use group_commit::{GroupCommit, PendingToken, RunBatch};
-use portcullis_core::model::AuthorizationCode;
+use portcullis_core::model::{AuthorizationCode, Client, Grant, User};
 
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -50,6 +50,10 @@ pub struct PgStore {
     token_reader: GroupCommit<TokenLookup, FoundToken>,
     refresh_rotator: GroupCommit<RotationJob, bool>,
     code_redeemer: GroupCommit<RedemptionJob, Option<AuthorizationCode>>,
+    grant_reader: GroupCommit<[u8; 16], Option<Grant>>,
+    code_reader: GroupCommit<[u8; 16], Option<AuthorizationCode>>,
+    client_reader: GroupCommit<RealmKey, Option<Client>>,
+    user_reader: GroupCommit<RealmKey, Option<User>>,
 }
 
 impl PgStore {
@@ -127,13 +131,30 @@ impl PgStore {
             let pool = batches.clone();
             Box::pin(async move { batches::redeem(&pool, jobs).await })
         });
+        // The point reads of the hot paths, each kind batched on its own.
+        macro_rules! reader {
+            ($what:literal, $read:path) => {{
+                let batches = pool.clone();
+                GroupCommit::spawn(
+                    $what,
+                    Arc::new(move |keys| {
+                        let pool = batches.clone();
+                        Box::pin(async move { $read(&pool, keys).await })
+                    }),
+                )
+            }};
+        }
         Ok(Self {
-            pools: Pools::new(pool.clone(), pool, "BEGIN"),
+            pools: Pools::new(pool.clone(), pool.clone(), "BEGIN"),
             token_writer: GroupCommit::spawn("token write", insert),
             token_revoker: GroupCommit::spawn("token revocation", revoke),
             token_reader: GroupCommit::spawn("token read", read),
             refresh_rotator: GroupCommit::spawn("refresh rotation", rotate),
             code_redeemer: GroupCommit::spawn("code redemption", redeem),
+            grant_reader: reader!("grant read", batches::grants),
+            code_reader: reader!("code read", batches::codes),
+            client_reader: reader!("client read", batches::clients),
+            user_reader: reader!("user read", batches::users),
         })
     }
 }
