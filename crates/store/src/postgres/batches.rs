@@ -38,7 +38,7 @@ pub(crate) async fn revoke(pool: &PgPool, jobs: Vec<([u8; 16], i64)>) -> StoreRe
     bind(&mut args, jobs.iter().map(|(id, _)| id.to_vec()).collect::<Vec<_>>())?;
     bind(&mut args, jobs.iter().map(|(_, now)| *now).collect::<Vec<_>>())?;
     let mut revoked: Vec<Vec<u8>> =
-        sqlx::query_scalar_with(sql::TOKEN_REVOKE_MANY_PG, args).fetch_all(pool).await.map_err(map_err)?;
+        sqlx::query_scalar_with(sql::TOKEN_REVOKE_MANY_PG, args).fetch_all(pool).await.map_err(batch_err)?;
     Ok(jobs
         .iter()
         .map(|(id, _)| match revoked.iter().position(|r| r[..] == id[..]) {
