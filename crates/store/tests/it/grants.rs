@@ -249,8 +249,19 @@ pub async fn concurrent_redemptions_have_one_winner(store: Arc<dyn Store>) {
     store.create_grant_with_code(&grant, &code, &request.id).await.unwrap();
 
     let id = code.id;
-    let outcomes =
-        race(&store, |store, i| async move { store.redeem_code(&id, NOW + i as i64, &[]).await.unwrap() }).await;
+    // Each racer carries a token of its own: only the winner's may be stored.
+    let issued: Arc<Vec<TokenRecord>> = Arc::new((0..RACERS).map(|_| fixtures::grant_token(&grant)).collect());
+    let carried = issued.clone();
+    let raced = race(&store, move |store, i| {
+        let carried = carried.clone();
+        async move { (i, store.redeem_code(&id, NOW + i as i64, &carried[i..=i]).await.unwrap()) }
+    })
+    .await;
+    for (i, outcome) in &raced {
+        let stored = store.get_token(&issued[*i].id).await.unwrap();
+        assert_eq!(stored.is_some(), matches!(outcome, CodeRedemption::Redeemed(_)), "racer {i}: {outcome:?}");
+    }
+    let outcomes: Vec<CodeRedemption> = raced.into_iter().map(|(_, o)| o).collect();
     let redeemed: Vec<_> =
         outcomes.iter().filter_map(|o| if let CodeRedemption::Redeemed(c) = o { Some(c) } else { None }).collect();
     assert_eq!(redeemed.len(), 1, "{outcomes:?}");
