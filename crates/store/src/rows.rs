@@ -231,14 +231,6 @@ impl TryFrom<StoredTokenRow> for StoredToken {
     }
 }
 
-/// A stored token and the current revision of some client (`None`: no such client).
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredTokenWithRevisionRow {
-    pub(crate) client_revision: Option<i64>,
-    #[sqlx(flatten)]
-    pub(crate) token: StoredTokenRow,
-}
-
 /// The state of a refresh token once a rotation failed to spend it.
 #[derive(sqlx::FromRow)]
 pub(crate) struct SpentTokenRow {

@@ -213,6 +213,27 @@ pub const TOKEN_GET_WITH_CLIENT_REVISION: &str = concat!(
 );
 pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
+/// PostgreSQL only: `TOKEN_REVOKE` for a batch of callers in one statement, `$1` the
+/// ids and `$2` each one's `now`; the ids revoked come back.
+pub const TOKEN_REVOKE_MANY_PG: &str = "UPDATE tokens SET revoked_at = u.now \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS u (id, now) \
+     WHERE tokens.id = u.id AND tokens.revoked_at IS NULL RETURNING tokens.id";
+/// PostgreSQL only: `TOKEN_GET_WITH_CLIENT_REVISION` for a batch of callers in one
+/// statement (one snapshot): `$1` the token ids, `$2`/`$3` the realm and client id
+/// whose revision each caller wants (NULL: none). One row per caller, `n` its
+/// 1-based place in the arrays; the token's columns are NULL when it does not exist.
+pub const TOKEN_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, (SELECT revision FROM clients cr WHERE cr.realm = q.realm AND cr.client_id = q.client_id) \
+     AS client_revision, ",
+    token_columns!("t."),
+    ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
+     g.teams AS grant_teams, u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \
+     FROM UNNEST($1::bytea[], $2::text[], $3::text[]) WITH ORDINALITY AS q (id, realm, client_id, n) \
+     LEFT JOIN (tokens t JOIN clients c ON c.realm = t.realm AND c.client_id = t.client_id) ON t.id = q.id \
+     LEFT JOIN grants g ON g.id = t.grant_id \
+     LEFT JOIN users u ON u.realm = t.realm AND u.id = t.subject"
+);
+
 /// Spends a rotated refresh token: only a live, unspent one, so that exactly one of
 /// concurrent exchanges changes a row.
 pub const TOKEN_SPEND: &str = "UPDATE tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL";
@@ -322,6 +343,122 @@ pub const CODE_GET: &str = concat!("SELECT ", code_columns!(), " FROM authorizat
 pub const CODE_REDEEM: &str = concat!(
     "UPDATE authorization_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING ",
     code_columns!()
+);
+
+/// `INSERT INTO tokens` of the rows given as 15 array parameters (one per token
+/// column, as in `TOKEN_INSERT_MANY_PG`) and one more array of the same length,
+/// (`$extra`, named `$extra_column` for a `WHERE` on `u`).
+macro_rules! token_unnest_pg {
+    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $g:literal, $h:literal,
+     $i:literal, $j:literal, $k:literal, $l:literal, $m:literal, $n:literal, $o:literal,
+     $extra:literal, $extra_column:literal) => {
+        concat!(
+            "INSERT INTO tokens (",
+            token_columns!(""),
+            ") SELECT ",
+            token_columns!("u."),
+            " FROM UNNEST($",
+            $a,
+            "::bytea[], $",
+            $b,
+            "::text[], $",
+            $c,
+            "::text[], $",
+            $d,
+            "::bytea[], $",
+            $e,
+            "::text[], $",
+            $f,
+            "::text[], $",
+            $g,
+            "::text[], $",
+            $h,
+            "::text[], $",
+            $i,
+            "::bytea[], $",
+            $j,
+            "::text[], $",
+            $k,
+            "::bool[], $",
+            $l,
+            "::int8[], $",
+            $m,
+            "::int8[], $",
+            $n,
+            "::int8[], $",
+            $o,
+            "::int8[]",
+            $extra,
+            ") AS u (",
+            token_columns!(""),
+            $extra_column,
+            ")"
+        )
+    };
+}
+
+/// PostgreSQL only: the common case of `rotate_refresh_token` for a batch of callers
+/// in one statement (one round trip, atomic without a transaction around it): spends
+/// each old token `$1` at its `$2` as `TOKEN_SPEND` does and inserts the new tokens
+/// (`$3`… `$17`) of exactly the rotations that spent one, `$18` naming each new
+/// token's old one. The old tokens spent come back; for the others nothing was
+/// written, and the caller decides between grace and reuse in a transaction of its
+/// own, whose statements see what concurrent rotations committed meanwhile (the
+/// sub-statements of one statement all share its start's snapshot, so this one
+/// cannot). Each old token must appear once in `$1`.
+pub const TOKEN_ROTATE_MANY_PG: &str = concat!(
+    "WITH spent AS (UPDATE tokens SET used_at = r.spent_at \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS r (old_id, spent_at) \
+     WHERE tokens.id = r.old_id AND tokens.used_at IS NULL AND tokens.revoked_at IS NULL RETURNING tokens.id), \
+     ins AS (",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
+    " WHERE u.parent IN (SELECT id FROM spent) RETURNING 1) SELECT id FROM spent"
+);
+/// PostgreSQL only: the common case of `redeem_code` for a batch of callers in one
+/// statement: `CODE_REDEEM` of each code `$1` at its `$2`, and the tokens (`$3`…
+/// `$17`, `$18` naming each one's code) of exactly the codes redeemed, which come
+/// back. For a code not returned (used or unknown) nothing was written. Each code
+/// must appear once in `$1`.
+pub const CODE_REDEEM_MANY_PG: &str = concat!(
+    "WITH redeemed AS (UPDATE authorization_codes SET used_at = r.redeemed_at \
+     FROM UNNEST($1::bytea[], $2::int8[]) AS r (code_id, redeemed_at) \
+     WHERE authorization_codes.id = r.code_id AND authorization_codes.used_at IS NULL RETURNING ",
+    code_columns!(),
+    "), ins AS (",
+    token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
+    " WHERE u.parent IN (SELECT id FROM redeemed) RETURNING 1) SELECT ",
+    code_columns!(),
+    " FROM redeemed"
+);
+
+/// PostgreSQL only: point reads of a batch of callers in one statement (one round
+/// trip, one snapshot), `$1` (and `$2`) their keys; one row per key found, `n` its
+/// 1-based place in the arrays.
+pub const GRANT_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    grant_columns!(),
+    " FROM UNNEST($1::bytea[]) WITH ORDINALITY AS q (wanted_id, n) JOIN grants ON grants.id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`.
+pub const CODE_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    code_columns!(),
+    " FROM UNNEST($1::bytea[]) WITH ORDINALITY AS q (wanted_id, n) \
+     JOIN authorization_codes ON authorization_codes.id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`: `$1` realms, `$2` client ids.
+pub const CLIENT_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    client_columns!(),
+    ", revision FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q (wanted_realm, wanted_id, n) \
+     JOIN clients ON clients.realm = q.wanted_realm AND clients.client_id = q.wanted_id"
+);
+/// See `GRANT_GET_MANY_PG`: `$1` realms, `$2` user ids.
+pub const USER_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    user_columns!(),
+    " FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q (wanted_realm, wanted_id, n) \
+     JOIN users ON users.realm = q.wanted_realm AND users.id = q.wanted_id"
 );
 
 /// Which cutoff of `PurgeCutoffs` a purge statement takes as `$1`.

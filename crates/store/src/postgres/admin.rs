@@ -14,6 +14,14 @@ impl AdminStore for PgStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.token_writer.check_running()?;
+        self.token_revoker.check_running()?;
+        self.token_reader.check_running()?;
+        self.refresh_rotator.check_running()?;
+        self.code_redeemer.check_running()?;
+        self.grant_reader.check_running()?;
+        self.code_reader.check_running()?;
+        self.client_reader.check_running()?;
+        self.user_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 

@@ -2,13 +2,9 @@
 
 use portcullis_core::model::Client;
 use portcullis_core::store::{ClientStore, StoreResult};
-use sqlx::Postgres;
 
 use super::PgStore;
 use super::cold::{self};
-use super::errors::map_err;
-use crate::rows::ClientRow;
-use crate::sql;
 
 #[async_trait::async_trait]
 impl ClientStore for PgStore {
@@ -17,14 +13,7 @@ impl ClientStore for PgStore {
     }
 
     async fn get_client(&self, realm: &str, client_id: &str) -> StoreResult<Option<Client>> {
-        sqlx::query_as::<Postgres, ClientRow>(sql::CLIENT_GET)
-            .bind(realm)
-            .bind(client_id)
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(Client::try_from)
-            .transpose()
+        self.client_reader.read((realm.to_owned(), client_id.to_owned())).await
     }
 
     async fn find_client(&self, realm: &str, id_or_name: &str) -> StoreResult<Option<Client>> {

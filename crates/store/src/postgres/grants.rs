@@ -7,7 +7,7 @@ use sqlx::Postgres;
 use super::PgStore;
 use super::cold::{self, bind_token, query};
 use super::errors::map_err;
-use crate::rows::{AuthorizationCodeRow, GrantRow, SpentTokenRow};
+use crate::rows::{AuthorizationCodeRow, SpentTokenRow};
 use crate::sql;
 
 #[async_trait::async_trait]
@@ -26,16 +26,18 @@ impl GrantStore for PgStore {
     }
 
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {
-        sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_GET)
-            .bind(&id[..])
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(TryInto::try_into)
-            .transpose()
+        self.code_reader.read(*id).await
     }
 
     async fn redeem_code(&self, id: &[u8; 16], now: i64, tokens: &[TokenRecord]) -> StoreResult<CodeRedemption> {
+        // The first redemption, nearly every call: one statement, shared with the
+        // redemptions of other requests.
+        if let Some(code) = self.code_redeemer.write((*id, now, tokens.to_vec())).await? {
+            return Ok(CodeRedemption::Redeemed(code));
+        }
+        // Used or unknown: nothing was written. The transaction below tries the
+        // redemption again (it fails again: a used code stays used) and, on a
+        // replay, revokes the grant.
         let _claim = crate::handoff::claim_write()?;
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let redeemed = sqlx::query_as::<Postgres, AuthorizationCodeRow>(sql::CODE_REDEEM)
@@ -77,13 +79,7 @@ impl GrantStore for PgStore {
     }
 
     async fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>> {
-        sqlx::query_as::<Postgres, GrantRow>(sql::GRANT_GET)
-            .bind(&id[..])
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(Grant::try_from)
-            .transpose()
+        self.grant_reader.read(*id).await
     }
 
     async fn list_grants(&self, realm: &str, user: Option<&str>, client: Option<&str>) -> StoreResult<Vec<Grant>> {
@@ -101,6 +97,14 @@ impl GrantStore for PgStore {
         grace_since: Option<i64>,
         new_tokens: &[TokenRecord],
     ) -> StoreResult<Rotation> {
+        // A live unspent token, nearly every call: one statement, shared with the
+        // rotations of other requests.
+        if self.refresh_rotator.write((*old, now, new_tokens.to_vec())).await? {
+            return Ok(Rotation::Rotated);
+        }
+        // Spent, revoked or unknown, and nothing was written: the transaction below
+        // spends nothing either (a spent or revoked token stays so), and reads the
+        // token's state in a snapshot taken after any rotation that beat this one.
         let _claim = crate::handoff::claim_write()?;
         let mut tx = self.pools.begin().await.map_err(map_err)?;
         let spent = query(sql::TOKEN_SPEND).bind(&old[..]).bind(now).execute(&mut *tx).await.map_err(map_err)?;

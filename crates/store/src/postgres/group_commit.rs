@@ -1,13 +1,14 @@
-//! Group commit for token inserts: concurrent `insert_token` calls are gathered by one
-//! writer task into one transaction, and each caller is answered when its batch has
+//! Group commit: concurrent calls of one kind (token inserts, revocations, token
+//! reads) are gathered by one task into one statement, and each caller is answered
+//! with its own part of the outcome; a write's caller only once its batch has
 //! committed, so a token is never handed out before its row is durable.
 //!
-//! On one core the batches only form if the writer lets other requests run before it
-//! commits, so after the first token it yields to the scheduler a few times and takes
-//! whatever arrived meanwhile (tokio's timers are too coarse, 1 ms, to linger by
-//! time). A batch that fails as a whole is written again row by row, so one bad row
-//! (a client deleted a moment ago) fails only its own request; unless the failure was
-//! the database being out of reach, which each row would only wait for again.
+//! On one core the batches only form if the task lets other requests run before it
+//! sends the statement, so after the first job it yields to the scheduler a few times
+//! and takes whatever arrived meanwhile (tokio's timers are too coarse, 1 ms, to
+//! linger by time). A batch that fails as a whole is run again job by job, so one bad
+//! row (a client deleted a moment ago) fails only its own request; unless the failure
+//! was the database being out of reach, which each job would only wait for again.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,73 +21,92 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::handoff::{self, Ticket};
 
-/// Most rows in one transaction.
+/// Most jobs in one statement.
 const MAX_BATCH: usize = 256;
-/// Most inserts waiting for the writer; one more is refused with `Unavailable` (503).
+/// Most jobs waiting for the task; one more is refused with `Unavailable` (503).
 const QUEUE: usize = 16 * MAX_BATCH;
-/// How many times the writer yields, waiting for more rows, before it commits.
+/// How many times the task yields, waiting for more jobs, before it runs a batch.
 const YIELDS: usize = 4;
 
-type Reply = oneshot::Sender<StoreResult<bool>>;
-type BatchFuture = Pin<Box<dyn Future<Output = StoreResult<Vec<bool>>> + Send>>;
+type Reply<A> = oneshot::Sender<StoreResult<A>>;
+type BatchFuture<A> = Pin<Box<dyn Future<Output = StoreResult<Vec<A>>> + Send>>;
 
 /// A row to insert and, if the insert is conditional, the revision its client must
 /// still be at.
 pub(crate) type PendingToken = (TokenRecord, Option<i64>);
 
-/// Writes a batch of rows in one transaction and says, row by row, whether each was
-/// written (`false`: its client was no longer at the expected revision). `Err` if any
-/// row or the commit failed, and then nothing is written.
-pub(crate) type WriteBatch = Arc<dyn Fn(Vec<PendingToken>) -> BatchFuture + Send + Sync>;
+/// Runs a batch of jobs in one statement and answers each, in order (for an insert:
+/// whether its row was written; `false`: its client was no longer at the expected
+/// revision). `Err` if any job failed, and then nothing is written.
+pub(crate) type RunBatch<J, A> = Arc<dyn Fn(Vec<J>) -> BatchFuture<A> + Send + Sync>;
 
-struct Queued {
-    row: PendingToken,
-    ticket: Ticket,
-    reply: Reply,
+struct Queued<J, A> {
+    job: J,
+    /// Set for a write: it runs only if its caller still waits (`crate::handoff`).
+    ticket: Option<Ticket>,
+    reply: Reply<A>,
 }
 
-pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<Queued>,
+pub(crate) struct GroupCommit<J, A> {
+    queue: mpsc::Sender<Queued<J, A>>,
+    /// What the batches do, for error messages ("token write", "token read").
+    what: &'static str,
 }
 
-impl GroupCommit {
-    pub(crate) fn spawn(write: WriteBatch) -> Self {
-        Self::spawn_with_queue(write, QUEUE)
+impl<J: Clone + Send + 'static, A: Send + 'static> GroupCommit<J, A> {
+    pub(crate) fn spawn(what: &'static str, run: RunBatch<J, A>) -> Self {
+        Self::spawn_with_queue(what, run, QUEUE)
     }
 
-    fn spawn_with_queue(write: WriteBatch, capacity: usize) -> Self {
+    fn spawn_with_queue(what: &'static str, run: RunBatch<J, A>, capacity: usize) -> Self {
         let (queue, rx) = mpsc::channel(capacity);
-        tokio::spawn(writer(rx, write));
-        Self { queue }
+        tokio::spawn(batcher(rx, run));
+        Self { queue, what }
     }
 
-    /// Whether the row was written: always, unless `client_revision` is given and the
-    /// client is no longer at it. Only written if the writer takes it before this call
-    /// is dropped or its request times out (`crate::handoff`).
-    pub(crate) async fn insert(&self, token: TokenRecord, client_revision: Option<i64>) -> StoreResult<bool> {
-        let (reply, answer) = oneshot::channel();
+    /// Runs `job` as a write: only if the task takes it before this call is dropped
+    /// or its request times out (`crate::handoff`).
+    pub(crate) async fn write(&self, job: J) -> StoreResult<A> {
         let (ticket, _waiter) = handoff::ticket();
+        self.submit(job, Some(ticket)).await
+    }
+
+    /// Runs `job` as a read: nothing to undo if its caller has gone.
+    pub(crate) async fn read(&self, job: J) -> StoreResult<A> {
+        self.submit(job, None).await
+    }
+
+    async fn submit(&self, job: J, ticket: Option<Ticket>) -> StoreResult<A> {
+        let (reply, answer) = oneshot::channel();
         // A full queue is answered at once, as SQLite's writer does: waiting behind a
         // backlog would only end in the request's timeout.
-        self.queue.try_send(Queued { row: (token, client_revision), ticket, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StoreError::Unavailable("the token write queue is full".into()),
-            mpsc::error::TrySendError::Closed(_) => stopped(),
+        self.queue.try_send(Queued { job, ticket, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Unavailable(format!("the {} queue is full", self.what)),
+            mpsc::error::TrySendError::Closed(_) => self.stopped(),
         })?;
-        answer.await.map_err(|_| stopped())?
+        answer.await.map_err(|_| self.stopped())?
     }
 
-    /// `Err` once the writer task has ended.
+    /// `Err` once the task has ended.
     pub(crate) fn check_running(&self) -> StoreResult<()> {
-        if self.queue.is_closed() { Err(stopped()) } else { Ok(()) }
+        if self.queue.is_closed() { Err(self.stopped()) } else { Ok(()) }
+    }
+
+    fn stopped(&self) -> StoreError {
+        StoreError::Unavailable(format!("the {} task has stopped", self.what))
     }
 }
 
-fn stopped() -> StoreError {
-    StoreError::Unavailable("the token writer has stopped".into())
+impl GroupCommit<PendingToken, bool> {
+    /// Whether the row was written: always, unless `client_revision` is given and the
+    /// client is no longer at it.
+    pub(crate) async fn insert(&self, token: TokenRecord, client_revision: Option<i64>) -> StoreResult<bool> {
+        self.write((token, client_revision)).await
+    }
 }
 
-async fn writer(mut rx: mpsc::Receiver<Queued>, write: WriteBatch) {
-    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
+async fn batcher<J: Clone, A>(mut rx: mpsc::Receiver<Queued<J, A>>, run: RunBatch<J, A>) {
+    let mut batch: Vec<Queued<J, A>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
         for _ in 0..YIELDS {
@@ -101,16 +121,16 @@ async fn writer(mut rx: mpsc::Receiver<Queued>, write: WriteBatch) {
             }
             tokio::task::yield_now().await;
         }
-        // Held until the replies are sent, so no request times out while its row
+        // Held until the replies are sent, so no request times out while its write
         // may be committing.
         let mut claims: Vec<WriteClaim> = Vec::with_capacity(batch.len());
-        let mut rows: Vec<PendingToken> = Vec::with_capacity(batch.len());
-        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-        for Queued { row, ticket, reply } in batch.drain(..) {
-            match ticket.take() {
+        let mut jobs: Vec<J> = Vec::with_capacity(batch.len());
+        let mut replies: Vec<Reply<A>> = Vec::with_capacity(batch.len());
+        for Queued { job, ticket, reply } in batch.drain(..) {
+            match ticket.as_ref().map(Ticket::take).transpose() {
                 Ok(claim) => {
-                    claims.push(claim);
-                    rows.push(row);
+                    claims.extend(claim);
+                    jobs.push(job);
                     replies.push(reply);
                 }
                 Err(e) => {
@@ -118,38 +138,48 @@ async fn writer(mut rx: mpsc::Receiver<Queued>, write: WriteBatch) {
                 }
             }
         }
-        if rows.is_empty() {
+        if jobs.is_empty() {
             continue;
         }
-        if let ([_], [_]) = (&rows[..], &replies[..]) {
-            let result = write(rows).await.map(|written| written.first().copied().unwrap_or(false));
+        if jobs.len() == 1 {
+            let result = run(jobs).await.and_then(only);
             if let Some(reply) = replies.into_iter().next() {
                 let _ = reply.send(result);
             }
             continue;
         }
-        match write(rows.clone()).await {
-            Ok(written) => {
-                for (reply, ok) in replies.into_iter().zip(written) {
-                    let _ = reply.send(Ok(ok));
+        match run(jobs.clone()).await {
+            Ok(answers) if answers.len() == replies.len() => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
                 }
             }
-            // The database is out of reach: row by row would only multiply the wait.
+            Ok(_) => {
+                for reply in replies {
+                    let _ = reply
+                        .send(Err(StoreError::Backend("a batch was answered for the wrong number of jobs".into())));
+                }
+            }
+            // The database is out of reach: job by job would only multiply the wait.
             Err(e @ StoreError::Unavailable(_)) => {
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
             Err(_) => {
-                // Find the culprit: each row on its own.
-                for (row, reply) in rows.into_iter().zip(replies) {
-                    let result = write(vec![row]).await.map(|written| written.first().copied().unwrap_or(false));
-                    let _ = reply.send(result);
+                // Find the culprit: each job on its own.
+                for (job, reply) in jobs.into_iter().zip(replies) {
+                    let _ = reply.send(run(vec![job]).await.and_then(only));
                 }
             }
         }
         drop(claims);
     }
+}
+
+/// The answer of a batch of one.
+fn only<A>(answers: Vec<A>) -> StoreResult<A> {
+    answers.into_iter().next().ok_or_else(|| StoreError::Backend("a batch of one was answered with nothing".into()))
 }
 
 #[cfg(test)]
@@ -186,11 +216,11 @@ mod tests {
     async fn an_unavailable_batch_is_not_retried_row_by_row() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = calls.clone();
-        let write: WriteBatch = Arc::new(move |_rows| {
+        let write: RunBatch<PendingToken, bool> = Arc::new(move |_rows| {
             counted.fetch_add(1, Ordering::SeqCst);
             Box::pin(async { Err(StoreError::Unavailable("gone".into())) })
         });
-        let writer = Arc::new(GroupCommit::spawn(write));
+        let writer = Arc::new(GroupCommit::spawn("token write", write));
         let inserts: Vec<_> = (0..3)
             .map(|n| {
                 let w = writer.clone();
@@ -209,7 +239,7 @@ mod tests {
         let (release, hold) = tokio::sync::watch::channel(false);
         let started = Arc::new(tokio::sync::Notify::new());
         let signal = started.clone();
-        let write: WriteBatch = Arc::new(move |rows: Vec<PendingToken>| {
+        let write: RunBatch<PendingToken, bool> = Arc::new(move |rows: Vec<PendingToken>| {
             let (mut hold, signal) = (hold.clone(), signal.clone());
             Box::pin(async move {
                 signal.notify_one();
@@ -217,7 +247,7 @@ mod tests {
                 Ok(vec![true; rows.len()])
             })
         });
-        let writer = Arc::new(GroupCommit::spawn_with_queue(write, 2));
+        let writer = Arc::new(GroupCommit::spawn_with_queue("token write", write, 2));
         let insert = |n: u8| {
             let w = writer.clone();
             tokio::spawn(async move { w.insert(token(n), None).await })

@@ -2,13 +2,9 @@
 
 use portcullis_core::model::{AuthorizationRequest, BrowserSession, User};
 use portcullis_core::store::{PendingLimits, StoreResult, UserStore};
-use sqlx::Postgres;
 
 use super::PgStore;
 use super::cold::{self};
-use super::errors::map_err;
-use crate::rows::UserRow;
-use crate::sql;
 
 #[async_trait::async_trait]
 impl UserStore for PgStore {
@@ -17,14 +13,7 @@ impl UserStore for PgStore {
     }
 
     async fn get_user(&self, realm: &str, id: &str) -> StoreResult<Option<User>> {
-        sqlx::query_as::<Postgres, UserRow>(sql::USER_GET)
-            .bind(realm)
-            .bind(id)
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(User::try_from)
-            .transpose()
+        self.user_reader.read((realm.to_owned(), id.to_owned())).await
     }
 
     async fn find_user(&self, realm: &str, id_or_username: &str) -> StoreResult<Option<User>> {

@@ -249,8 +249,19 @@ pub async fn concurrent_redemptions_have_one_winner(store: Arc<dyn Store>) {
     store.create_grant_with_code(&grant, &code, &request.id).await.unwrap();
 
     let id = code.id;
-    let outcomes =
-        race(&store, |store, i| async move { store.redeem_code(&id, NOW + i as i64, &[]).await.unwrap() }).await;
+    // Each racer carries a token of its own: only the winner's may be stored.
+    let issued: Arc<Vec<TokenRecord>> = Arc::new((0..RACERS).map(|_| fixtures::grant_token(&grant)).collect());
+    let carried = issued.clone();
+    let raced = race(&store, move |store, i| {
+        let carried = carried.clone();
+        async move { (i, store.redeem_code(&id, NOW + i as i64, &carried[i..=i]).await.unwrap()) }
+    })
+    .await;
+    for (i, outcome) in &raced {
+        let stored = store.get_token(&issued[*i].id).await.unwrap();
+        assert_eq!(stored.is_some(), matches!(outcome, CodeRedemption::Redeemed(_)), "racer {i}: {outcome:?}");
+    }
+    let outcomes: Vec<CodeRedemption> = raced.into_iter().map(|(_, o)| o).collect();
     let redeemed: Vec<_> =
         outcomes.iter().filter_map(|o| if let CodeRedemption::Redeemed(c) = o { Some(c) } else { None }).collect();
     assert_eq!(redeemed.len(), 1, "{outcomes:?}");
@@ -396,4 +407,27 @@ pub async fn rotation_grace_period(store: Arc<dyn Store>) {
     let outcome = store.rotate_refresh_token(&old.id, used_at + 61, Some(used_at), &after).await.unwrap();
     assert_eq!(outcome, Rotation::Reused);
     assert_eq!(store.get_token(&after[0].id).await.unwrap(), None);
+}
+
+/// Concurrent rotations of one token with a grace period: one spends it, every other
+/// finds it spent within the grace period (not reused), and all their tokens are
+/// stored in a family nobody revoked.
+pub async fn concurrent_rotations_within_grace_all_get_tokens(store: Arc<dyn Store>) {
+    let (grant, old, _) = refresh_family(&store).await;
+    let pairs: Arc<Vec<Vec<TokenRecord>>> = Arc::new((0..RACERS).map(|_| new_pair(&grant)).collect());
+    let id = old.id;
+    let racing = pairs.clone();
+    let outcomes = race(&store, move |store, i| {
+        let pairs = racing.clone();
+        async move { store.rotate_refresh_token(&id, NOW + 1, Some(NOW - 30), &pairs[i]).await.unwrap() }
+    })
+    .await;
+    let rotated = outcomes.iter().filter(|o| **o == Rotation::Rotated).count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, Rotation::Rotated | Rotation::WithinGrace)), "{outcomes:?}");
+    for t in pairs.iter().flatten() {
+        let stored = store.get_token(&t.id).await.unwrap().expect("every rotation stored its tokens");
+        assert!(!stored.grant_revoked);
+    }
+    assert_eq!(store.get_grant(&grant.id).await.unwrap().unwrap().revoked_at, None);
 }

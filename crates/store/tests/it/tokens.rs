@@ -215,3 +215,104 @@ pub async fn token_is_read_with_a_client_revision(store: Arc<dyn Store>) {
     let (stored, revision) = store.get_token_and_client_revision(&[9; 16], "acme", "nobody").await.unwrap();
     assert_eq!((stored, revision), (None, None));
 }
+
+/// Concurrent revocations of different tokens (batched into one statement on
+/// PostgreSQL) each get their own answer: true for a live token, false for one
+/// already revoked or unknown; a token named twice is revoked once.
+pub async fn concurrent_revocations_each_get_their_own_answer(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_client(&store, "acme", "web").await;
+    let mut live = Vec::new();
+    for _ in 0..40 {
+        live.push(fixtures::insert_live_token(&store, "acme", "web").await);
+    }
+    let revoked = fixtures::insert_live_token(&store, "acme", "web").await;
+    assert!(store.revoke_token(&revoked, NOW).await.unwrap());
+
+    // (id, when, expected answer); the twice-named token's answers are checked apart.
+    let mut calls: Vec<([u8; 16], i64, Option<bool>)> =
+        live.iter().enumerate().map(|(i, id)| (*id, NOW + 10 + i as i64, Some(true))).collect();
+    for _ in 0..10 {
+        calls.push((fixtures::new_id(), NOW + 1, Some(false)));
+        calls.push((revoked, NOW + 2, Some(false)));
+    }
+    let twice = fixtures::insert_live_token(&store, "acme", "web").await;
+    calls.push((twice, NOW + 3, None));
+    calls.push((twice, NOW + 3, None));
+
+    let start = Arc::new(Barrier::new(calls.len()));
+    let mut set = JoinSet::new();
+    for (id, when, expected) in calls {
+        let (store, start) = (store.clone(), start.clone());
+        set.spawn(async move {
+            start.wait().await;
+            (id, expected, store.revoke_token(&id, when).await.unwrap())
+        });
+    }
+    let mut twice_won = 0;
+    for (id, expected, answer) in set.join_all().await {
+        match expected {
+            Some(expected) => assert_eq!(answer, expected, "revoking {id:?}"),
+            None => twice_won += usize::from(answer),
+        }
+    }
+    assert_eq!(twice_won, 1, "a token named twice is revoked once");
+    for (i, id) in live.iter().enumerate() {
+        let stored = store.get_token(id).await.unwrap().unwrap();
+        assert_eq!(stored.record.revoked_at, Some(NOW + 10 + i as i64), "each at its own caller's time");
+    }
+    assert_eq!(store.get_token(&revoked).await.unwrap().unwrap().record.revoked_at, Some(NOW));
+}
+
+/// Concurrent reads (batched into one statement on PostgreSQL) each get their own
+/// token, and with it the revision of the client they named; a revocation answered
+/// before a read is asked for is seen by it.
+pub async fn concurrent_reads_each_get_their_own_answer(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    let web = fixtures::create_client(&store, "acme", "web").await;
+    let api = fixtures::create_client(&store, "acme", "api").await;
+    store.update_client(&api).await.unwrap();
+    let api_revision = store.get_client("acme", "api").await.unwrap().unwrap().revision;
+    assert_ne!(api_revision, web.revision);
+    let mut tokens = Vec::new();
+    for i in 0..30 {
+        let mut token = fixtures::token("acme", if i % 2 == 0 { "web" } else { "api" });
+        token.scope = format!("scope-{i}");
+        store.insert_tokens(std::slice::from_ref(&token)).await.unwrap();
+        tokens.push(token);
+    }
+    let mut doomed = Vec::new();
+    for _ in 0..tokens.len() {
+        doomed.push(fixtures::insert_live_token(&store, "acme", "web").await);
+    }
+    let start = Arc::new(Barrier::new(3 * tokens.len()));
+    let mut set = JoinSet::new();
+    for ((i, token), doomed) in tokens.iter().cloned().enumerate().zip(doomed) {
+        let (s, go, t) = (store.clone(), start.clone(), token.clone());
+        set.spawn(async move {
+            go.wait().await;
+            let stored = s.get_token(&t.id).await.unwrap().expect("stored");
+            assert_eq!(stored.record, t);
+        });
+        let (s, go, t) = (store.clone(), start.clone(), token.clone());
+        let (client, expected) = if i % 3 == 0 { ("web", Some(web.revision)) } else { ("api", Some(api_revision)) };
+        set.spawn(async move {
+            go.wait().await;
+            let (stored, revision) = s.get_token_and_client_revision(&t.id, "acme", client).await.unwrap();
+            assert_eq!(stored.expect("stored").record, t);
+            assert_eq!(revision, expected, "the revision of {client}");
+        });
+        let (s, go) = (store.clone(), start.clone());
+        set.spawn(async move {
+            go.wait().await;
+            let unknown = fixtures::new_id();
+            let (stored, revision) = s.get_token_and_client_revision(&unknown, "acme", "nobody").await.unwrap();
+            assert_eq!((stored, revision), (None, None));
+            // Revoked, then read at once: the read sees it.
+            assert!(s.revoke_token(&doomed, NOW + i as i64).await.unwrap());
+            let stored = s.get_token(&doomed).await.unwrap().expect("stored");
+            assert_eq!(stored.record.revoked_at, Some(NOW + i as i64));
+        });
+    }
+    set.join_all().await;
+}
