@@ -305,7 +305,9 @@ class PortcullisSide(Side):
 
     def introspect_apikey_item(self) -> tuple[list[int], Item]:
         self.require_org()
-        pool = self.write_pool("api-key", [self.app_key[1]])
+        # The one key, once per connection: wrk's threads each take their own slice of a pool,
+        # and a thread whose slice is empty sends `token=` (answered inactive).
+        pool = self.write_pool("api-key", [self.app_key[1]] * max(1, self.args.connections))
         auth = {"Authorization": basic(*self.org_rs), "Content-Type": FORM}
         return self.ports, Item("POST", f"/realms/{ORG_REALM}/oauth/introspect", auth, mode="cycle",
                                 pool_file=pool, body_prefix="token=", label="introspect API key",
