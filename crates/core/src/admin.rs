@@ -46,7 +46,7 @@ impl From<StoreError> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
-pub use orgs::{ApiKeySpec, NewApiKey};
+pub use orgs::{ApiKeyChange, ApiKeySpec, NewApiKey};
 pub use teams::Team;
 
 /// Longest username, in bytes (the sign-in form and the password grant refuse longer

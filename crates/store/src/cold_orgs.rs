@@ -80,6 +80,24 @@ macro_rules! org_paths {
             found(done.rows_affected())
         }
 
+        pub(crate) async fn update_app(
+            pools: &Pools<$db>,
+            realm: &str,
+            app_id: &str,
+            name: &str,
+            now: i64,
+        ) -> StoreResult<()> {
+            let done = query(sql::APP_RENAME)
+                .bind(realm)
+                .bind(app_id)
+                .bind(name)
+                .bind(now)
+                .execute(&pools.write)
+                .await
+                .map_err($map_err)?;
+            found(done.rows_affected())
+        }
+
         pub(crate) async fn create_api_key(pools: &Pools<$db>, key: &ApiKey) -> StoreResult<()> {
             let permissions = join(&key.permissions, SPACE, "permission")?;
             let mut tx = pools.begin().await.map_err($map_err)?;
@@ -144,6 +162,38 @@ macro_rules! org_paths {
                 return Ok(false);
             }
             query(sql::API_KEY_REVOKE_GRANTS).bind(&id[..]).bind(now).execute(&mut *tx).await.map_err($map_err)?;
+            tx.commit().await.map_err($map_err)?;
+            Ok(true)
+        }
+
+        /// The permissions are checked in the transaction that writes them, so one
+        /// deleted meanwhile is refused rather than stored as a name with no bit.
+        pub(crate) async fn update_api_key(pools: &Pools<$db>, key: &ApiKey) -> StoreResult<bool> {
+            let permissions = join(&key.permissions, SPACE, "permission")?;
+            let mut tx = pools.begin().await.map_err($map_err)?;
+            for p in &key.permissions {
+                let exists = sqlx::query_scalar::<$db, String>(sql::PERMISSION_EXISTS)
+                    .bind(&key.realm)
+                    .bind(p)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            let done = query(sql::API_KEY_UPDATE)
+                .bind(&key.realm)
+                .bind(&key.id[..])
+                .bind(&key.name)
+                .bind(&key.scope)
+                .bind(permissions)
+                .execute(&mut *tx)
+                .await
+                .map_err($map_err)?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
             tx.commit().await.map_err($map_err)?;
             Ok(true)
         }

@@ -30,6 +30,9 @@ pub const APP_REVOKE_KEYS: &str =
 /// Every grant of the app's client came through one of its keys.
 pub const APP_REVOKE_GRANTS: &str =
     "UPDATE grants SET revoked_at = $3 WHERE realm = $1 AND client_id = $2 AND revoked_at IS NULL";
+/// The name is the client's; the revision moves so a cached copy is read again.
+pub const APP_RENAME: &str = "UPDATE clients SET name = $3, updated_at = $4, revision = revision + 1 \
+     WHERE realm = $1 AND client_id = $2 AND EXISTS (SELECT 1 FROM apps WHERE realm = $1 AND app_id = $2)";
 pub const APP_DELETE: &str = "DELETE FROM clients WHERE realm = $1 AND client_id = $2 \
      AND EXISTS (SELECT 1 FROM apps WHERE realm = $1 AND app_id = $2)";
 
@@ -49,6 +52,8 @@ pub const API_KEY_LIST: &str = concat!(
 );
 pub const API_KEY_REVOKE: &str =
     "UPDATE api_keys SET revoked_at = $3 WHERE realm = $1 AND id = $2 AND revoked_at IS NULL";
+pub const API_KEY_UPDATE: &str = "UPDATE api_keys SET name = $3, scope = $4, permissions = $5 \
+     WHERE realm = $1 AND id = $2 AND revoked_at IS NULL";
 pub const API_KEY_REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = $2 WHERE revoked_at IS NULL \
      AND id IN (SELECT grant_id FROM customer_grants WHERE api_key_id = $1)";
 pub const API_KEY_TOUCH: &str =

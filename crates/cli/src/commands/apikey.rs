@@ -1,5 +1,5 @@
 use clap::Subcommand;
-use portcullis_core::admin::{Admin, AdminError, ApiKeySpec};
+use portcullis_core::admin::{Admin, AdminError, ApiKeyChange, ApiKeySpec};
 use portcullis_core::clock::SystemClock;
 use portcullis_core::model::split_list;
 use portcullis_core::org::ApiKey;
@@ -48,6 +48,23 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         realm: String,
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a live API key's name, scope or permissions, from its next use on (the key
+    /// itself and its mode never change)
+    Update {
+        #[arg(long)]
+        realm: String,
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Space-separated scopes, replacing the key's ("" for none)
+        #[arg(long, value_name = "\"s1 s2\"")]
+        scope: Option<String>,
+        /// Comma-separated permission names, replacing the key's ("" for none)
+        #[arg(long, value_name = "p1,p2")]
+        permissions: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -102,6 +119,10 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ApiKeyCommand) -> R
         }
         ApiKeyCommand::Show { realm, id, json } => {
             print(&api_key_json(&admin.api_key(&realm, &id).await.map_err(err)?), json)
+        }
+        ApiKeyCommand::Update { realm, id, name, scope, permissions, json } => {
+            let change = ApiKeyChange { name, scope, permissions: permissions.as_deref().map(split_list), test: None };
+            print(&api_key_json(&admin.update_api_key(&realm, &id, &change).await.map_err(err)?), json);
         }
         ApiKeyCommand::Revoke { realm, id, json } => {
             let key = admin.revoke_api_key(&realm, &id).await.map_err(err)?;

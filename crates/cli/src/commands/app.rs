@@ -34,6 +34,18 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rename an app (its keys and tokens are unchanged)
+    Update {
+        #[arg(long)]
+        realm: String,
+        /// App id or name
+        app: String,
+        /// New name
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke every API key of the app at once (and the customer tokens issued through them)
     Reset {
         #[arg(long)]
@@ -78,6 +90,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AppCommand) -> Resu
             print(&serde_json::Value::Array(apps.iter().map(app_json).collect()), json);
         }
         AppCommand::Show { realm, app, json } => print(&app_json(&admin.app(&realm, &app).await.map_err(err)?), json),
+        AppCommand::Update { realm, app, name, json } => {
+            print(&app_json(&admin.update_app(&realm, &app, &name).await.map_err(err)?), json)
+        }
         AppCommand::Reset { realm, app, json } => {
             let (app, revoked) = admin.reset_app(&realm, &app).await.map_err(err)?;
             done(

@@ -95,8 +95,77 @@ fn bad_organization_input_is_one_line_naming_it_and_writes_nothing() {
         "is an app",
     );
 
-    assert_eq!(len(&w.json(&["app", "list", "--realm", "default", "--json"])), 1);
+    w.refused(&["app", "update", "--realm", "default", "ghost", "--name", "x"], "app 'ghost' does not exist");
+    w.refused(&["app", "update", "--realm", "nope", "storefront", "--name", "x"], "realm 'nope' does not exist");
+    w.refused(&["app", "update", "--realm", "default", "storefront", "--name", " x"], "invalid app name");
+    w.refused(&["apikey", "update", "--realm", "default", "zz", "--name", "x"], "api key 'zz' does not exist");
+    w.refused(
+        &["apikey", "update", "--realm", "default", "0123456789abcdef0123456789abcdef", "--name", "x"],
+        "does not exist",
+    );
+
+    assert_eq!(w.json(&["app", "list", "--realm", "default", "--json"])[0]["name"], "storefront");
     assert_eq!(len(&w.json(&["apikey", "list", "--realm", "default", "--json"])), 0);
     assert_eq!(len(&w.json(&["permission", "list", "--realm", "default", "--json"])), 1);
     assert_eq!(len(&w.json(&["role", "list", "--realm", "default", "--json"])), 0);
+}
+
+#[test]
+fn apps_are_renamed_and_keys_changed_in_place() {
+    let w = Workspace::new();
+    for p in ["orders.read", "orders.write"] {
+        w.json(&["permission", "create", "--realm", "default", p, "--json"]);
+    }
+    let app = w.json(&["app", "create", "--realm", "default", "--name", "storefront", "--json"]);
+    w.json(&["app", "create", "--realm", "default", "--name", "backoffice", "--json"]);
+    let renamed = w.json(&["app", "update", "--realm", "default", "storefront", "--name", "shop", "--json"]);
+    assert_eq!((renamed["app_id"].clone(), renamed["name"].as_str()), (app["app_id"].clone(), Some("shop")));
+    w.refused(&["app", "show", "--realm", "default", "storefront"], "app 'storefront' does not exist");
+    w.refused(&["app", "update", "--realm", "default", "shop", "--name", "backoffice"], "already has a client or app");
+
+    let key = w.json(&[
+        "apikey",
+        "create",
+        "--realm",
+        "default",
+        "--app",
+        "shop",
+        "--scope",
+        "orders catalog",
+        "--permissions",
+        "orders.read,orders.write",
+        "--json",
+    ]);
+    let id = key["id"].as_str().unwrap();
+    let before = w.json(&["apikey", "show", "--realm", "default", id, "--json"]);
+    w.refused(
+        &["apikey", "update", "--realm", "default", id, "--permissions", "orders.read,nope"],
+        "permission 'nope'",
+    );
+    w.refused(&["apikey", "update", "--realm", "default", id, "--name", ""], "invalid api key name");
+    w.refused(&["apikey", "update", "--realm", "default", id, "--scope", "a\"b"], "scope");
+    assert_eq!(w.json(&["apikey", "show", "--realm", "default", id, "--json"]), before, "refusals change nothing");
+
+    let updated = w.json(&[
+        "apikey",
+        "update",
+        "--realm",
+        "default",
+        id,
+        "--name",
+        "web",
+        "--permissions",
+        "orders.read",
+        "--json",
+    ]);
+    assert_eq!(updated["name"], "web");
+    assert_eq!(updated["scope"], "orders catalog", "left as it was");
+    assert_eq!(updated["permissions"], serde_json::json!(["orders.read"]));
+    assert!(updated.get("key").is_none() && !updated.to_string().contains(key["key"].as_str().unwrap()));
+    let cleared = w.json(&["apikey", "update", "--realm", "default", id, "--scope", "", "--permissions", "", "--json"]);
+    assert_eq!((cleared["scope"].as_str(), cleared["permissions"].clone()), (Some(""), serde_json::json!([])));
+    assert_eq!(w.json(&["apikey", "show", "--realm", "default", id, "--json"]), cleared);
+
+    assert!(w.run(&["apikey", "revoke", "--realm", "default", id]).status.success());
+    w.refused(&["apikey", "update", "--realm", "default", id, "--name", "late"], "is revoked");
 }

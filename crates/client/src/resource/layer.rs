@@ -18,13 +18,15 @@ use super::claims::Claims;
 use super::verifier::{TokenError, Verifier};
 
 /// Requires a valid bearer token, and of it: every `scope` (each given as one or more
-/// alternatives), one of the `kind`s if any, every `permission`.
+/// alternatives), one of the `kind`s if any, the `app` and the `subject` if set, every
+/// `permission`.
 #[derive(Clone)]
 pub struct RequireToken {
     verifier: Verifier,
     scopes: Vec<Vec<String>>,
     kinds: Vec<String>,
     app: Option<String>,
+    subject: Option<String>,
     permissions: Vec<String>,
     resource_metadata: Option<String>,
     form_body: bool,
@@ -40,6 +42,7 @@ impl RequireToken {
             scopes: Vec::new(),
             kinds: Vec::new(),
             app: None,
+            subject: None,
             permissions: Vec::new(),
             resource_metadata: None,
             form_body: false,
@@ -69,6 +72,16 @@ impl RequireToken {
     /// key as for a customer token obtained through one.
     pub fn app(mut self, app_id: &str) -> Self {
         self.app = Some(app_id.to_owned());
+        self
+    }
+
+    /// The token must have been issued for this subject: its `sub` (a user's id for a
+    /// user's or customer's token, the client's id for client credentials) is
+    /// `subject`. A token of anyone else is `invalid_token` (401), like one of another
+    /// app: the token is not one this resource accepts at all, whatever its scope. A
+    /// later call replaces an earlier one.
+    pub fn subject(mut self, subject: &str) -> Self {
+        self.subject = Some(subject.to_owned());
         self
     }
 
@@ -108,6 +121,11 @@ impl RequireToken {
         {
             let found = claims.client_id.clone().unwrap_or_default();
             return Err(TokenError::WrongApp { expected: expected.clone(), found });
+        }
+        if let Some(expected) = &self.subject
+            && claims.sub.as_deref() != Some(expected)
+        {
+            return Err(TokenError::WrongSubject);
         }
         for alternatives in &self.scopes {
             if !alternatives.iter().any(|s| claims.has_scope(s)) {

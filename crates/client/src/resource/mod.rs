@@ -1,7 +1,10 @@
 //! The resource server's side: verify a presented access token (JWTs locally against
 //! the issuer's JWKS, opaque tokens through introspection) and require a scope, a
-//! token kind or permissions of it, as a tower layer with an axum extractor. Failures
-//! answer as RFC 6750 §3 asks.
+//! token kind, an app, a subject or permissions of it, as a tower layer with an axum
+//! extractor. Failures answer as RFC 6750 §3 asks: a token of another app
+//! ([`RequireToken::app`]) or of another subject ([`RequireToken::subject`]) is 401
+//! `invalid_token`, each with its own `error_description`; a missing scope or
+//! permission is 403 `insufficient_scope`.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};

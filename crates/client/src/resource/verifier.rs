@@ -46,6 +46,10 @@ pub enum TokenError {
     WrongKind { expected: String, found: String },
     #[error("the token belongs to another app ('{found}'), this resource serves '{expected}'")]
     WrongApp { expected: String, found: String },
+    /// Neither subject is named: the expected one may be a user's id, which a caller
+    /// holding someone else's token has no business learning.
+    #[error("the token was issued for another subject than the one this resource serves")]
+    WrongSubject,
     #[error("the token lacks the required scope")]
     InsufficientScope { required: Vec<String> },
     #[error("the token lacks the permission '{0}'")]

@@ -18,6 +18,19 @@ pub struct ApiKeySpec {
     pub test: bool,
 }
 
+/// What `update_api_key` changes; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ApiKeyChange {
+    pub name: Option<String>,
+    /// Space-separated; empty for none.
+    pub scope: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    /// A key's mode is written in the key itself (`pcak_test_`, `pcak_live_`), so only
+    /// the key's own value is accepted: a different one would make the prefix lie to
+    /// secret scanners and to `live_api_key`'s check of it.
+    pub test: Option<bool>,
+}
+
 /// A key shown once, on creation.
 pub struct NewApiKey {
     pub key: ApiKey,
@@ -36,6 +49,11 @@ fn check_name(what: &str, name: &str) -> AdminResult<()> {
         && name.trim() == name
         && !name.chars().any(char::is_control);
     if ok { Ok(()) } else { Err(invalid(format!("invalid {what} name '{}'", name.escape_default()))) }
+}
+
+/// A key's scope as stored: validated, space-separated, empty for none.
+fn key_scope(raw: &str) -> AdminResult<String> {
+    Ok(ScopeSet::parse(raw).map_err(|e| invalid(format!("--scope: {}", e.description())))?.to_string_list())
 }
 
 impl Admin<'_> {
@@ -101,16 +119,26 @@ impl Admin<'_> {
         Ok(())
     }
 
+    /// Renames an app (and its client, whose name it is).
+    pub async fn update_app(&self, realm: &str, id_or_name: &str, name: &str) -> AdminResult<App> {
+        let mut app = self.app(realm, id_or_name).await?;
+        check_name("app", name)?;
+        self.store.update_app(realm, &app.app_id, name, self.clock.now()).await.map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                AdminError::Conflict(format!("realm '{realm}' already has a client or app named '{name}'"))
+            }
+            StoreError::NotFound => AdminError::NotFound(format!("app '{id_or_name}' was deleted meanwhile")),
+            other => other.into(),
+        })?;
+        app.name = name.to_owned();
+        Ok(app)
+    }
+
     pub async fn create_api_key(&self, realm: &str, app: &str, spec: &ApiKeySpec) -> AdminResult<NewApiKey> {
         let app = self.app(realm, app).await?;
         let name = spec.name.clone().unwrap_or_else(|| "default".to_owned());
         check_name("API key", &name)?;
-        let scope = match &spec.scope {
-            Some(s) => {
-                ScopeSet::parse(s).map_err(|e| invalid(format!("--scope: {}", e.description())))?.to_string_list()
-            }
-            None => String::new(),
-        };
+        let scope = spec.scope.as_deref().map(key_scope).transpose()?.unwrap_or_default();
         let permissions = self.existing_permissions(realm, &spec.permissions).await?;
         let minted = api_key::mint(spec.test);
         let key = ApiKey {
@@ -163,6 +191,41 @@ impl Admin<'_> {
         Ok(key)
     }
 
+    /// Changes a live key's name, scope or permissions. Every check runs before the one
+    /// write; nothing caches keys (`Store::get_api_key` is read on every use), so a
+    /// narrowed key is narrowed for its next sign-in, refresh and introspection.
+    pub async fn update_api_key(&self, realm: &str, id_hex: &str, change: &ApiKeyChange) -> AdminResult<ApiKey> {
+        let mut key = self.api_key(realm, id_hex).await?;
+        let id = token_id_hex(&key.id);
+        if key.revoked_at.is_some() {
+            return Err(AdminError::Conflict(format!("API key '{id}' is revoked; create a new key")));
+        }
+        if change.test.is_some_and(|t| t != key.test) {
+            let mode = if key.test { "test" } else { "live" };
+            return Err(invalid(format!(
+                "--test: this is a {mode} key and its mode is part of the key itself; create a new key instead"
+            )));
+        }
+        if let Some(name) = &change.name {
+            check_name("API key", name)?;
+            key.name = name.clone();
+        }
+        if let Some(scope) = &change.scope {
+            key.scope = key_scope(scope)?;
+        }
+        if let Some(permissions) = &change.permissions {
+            key.permissions = self.existing_permissions(realm, permissions).await?;
+        }
+        match self.store.update_api_key(&key).await {
+            Ok(true) => Ok(key),
+            Ok(false) => Err(AdminError::Conflict(format!("API key '{id}' was revoked meanwhile"))),
+            Err(StoreError::NotFound) => {
+                Err(AdminError::NotFound("a permission was deleted meanwhile; retry".to_owned()))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
     pub async fn create_permission(&self, realm: &str, name: &str) -> AdminResult<Permission> {
         self.realm(realm).await?;
         validate_permission_name(name).map_err(invalid)?;
@@ -177,6 +240,12 @@ impl Admin<'_> {
     pub async fn permissions(&self, realm: &str) -> AdminResult<Vec<Permission>> {
         self.realm(realm).await?;
         Ok(self.store.list_permissions(realm).await?)
+    }
+
+    pub async fn permission(&self, realm: &str, name: &str) -> AdminResult<Permission> {
+        self.permissions(realm).await?.into_iter().find(|p| p.name == name).ok_or_else(|| {
+            AdminError::NotFound(format!("permission '{}' does not exist in realm '{realm}'", name.escape_default()))
+        })
     }
 
     pub async fn delete_permission(&self, realm: &str, name: &str) -> AdminResult<()> {
@@ -212,6 +281,13 @@ impl Admin<'_> {
     pub async fn role_permissions(&self, realm: &str) -> AdminResult<Vec<(String, Vec<String>)>> {
         self.realm(realm).await?;
         Ok(self.store.list_role_permissions(realm).await?)
+    }
+
+    /// One role's permissions; a role exists while it carries one.
+    pub async fn role(&self, realm: &str, role: &str) -> AdminResult<Vec<String>> {
+        self.role_permissions(realm).await?.into_iter().find(|(r, _)| r == role).map(|(_, p)| p).ok_or_else(|| {
+            AdminError::NotFound(format!("role '{}' carries no permission in realm '{realm}'", role.escape_default()))
+        })
     }
 
     /// `names` deduplicated in order, each checked to exist in the realm; the first

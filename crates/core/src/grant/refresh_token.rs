@@ -41,7 +41,12 @@ impl GrantHandler for RefreshTokenGrant {
             return Err(bad_refresh());
         }
         let grant_id = old.grant_id.ok_or_else(bad_refresh)?;
-        let grant = authority.store.get_grant(&grant_id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
+        let mut grant = authority.store.get_grant(&grant_id).await.map_err(store_failure)?.ok_or_else(bad_refresh)?;
+        // A customer's new tokens carry no permission the key in use has lost since
+        // the sign-in (`apikey update` may narrow it), as their scope is bounded below.
+        if let Some(key) = ctx.api_key {
+            grant.permissions.retain(|p| key.permissions.contains(p));
+        }
 
         // §6: the new scope "MUST NOT include any scope not originally granted", and
         // never one the client has since lost (for a customer's token, the scopes of the

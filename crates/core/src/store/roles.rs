@@ -259,6 +259,10 @@ pub trait OrgStore: Send + Sync + 'static {
     async fn reset_app(&self, realm: &str, app_id: &str, now: i64) -> StoreResult<u64>;
     /// Deletes the app's client, and with it the app, its keys, grants and tokens.
     async fn delete_app(&self, realm: &str, app_id: &str) -> StoreResult<()>;
+    /// Renames an app (the name lives in its client's row, whose revision moves, so a
+    /// cached copy of the client is read again). `NotFound` if there is no such app,
+    /// `Conflict` if the realm has a client of that name.
+    async fn update_app(&self, realm: &str, app_id: &str, name: &str, now: i64) -> StoreResult<()>;
 
     /// `NotFound` if the key's app is gone.
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
@@ -270,6 +274,11 @@ pub trait OrgStore: Send + Sync + 'static {
     /// Revokes a key of `realm` and every grant issued through it, in one transaction;
     /// false if there was no such live key.
     async fn revoke_api_key(&self, realm: &str, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    /// Writes the name, scope and permissions of `key` (found by realm and id) if it is
+    /// live, in one transaction; its other fields never change. False if there is no
+    /// such live key; `NotFound` if one of the permissions does not exist in the realm
+    /// (then nothing changes).
+    async fn update_api_key(&self, key: &ApiKey) -> StoreResult<bool>;
     /// Records when keys were last used, in one transaction; a key's `last_used_at`
     /// never moves back.
     async fn touch_api_keys(&self, used: &[([u8; 16], i64)]) -> StoreResult<()>;

@@ -191,6 +191,51 @@ async fn customer_tokens_and_api_keys_are_kept_apart_with_distinct_descriptions(
     assert_eq!(call(&reads, Some(&customer)).await.0, 200);
 }
 
+/// `.subject(..)`: only the named subject's tokens pass; anyone else's, a client's own
+/// token included, is 401 `invalid_token` with a description of its own that names
+/// neither subject, whatever scope the token carries. JWTs and opaque tokens alike.
+#[tokio::test]
+async fn a_token_of_another_subject_is_invalid_token_naming_neither() {
+    for format in [TokenFormat::Jwt, TokenFormat::Opaque] {
+        let s = TestServer::start().await;
+        let (c, verifier) = setup(&s, format).await;
+        let mut ids = Vec::new();
+        for name in ["alice", "bob"] {
+            let spec = UserSpec { username: Some(name.into()), ..Default::default() };
+            ids.push(s.admin().create_user("acme", &spec, Some("pw-users-1")).await.unwrap().id);
+        }
+        let user_token = |name: &'static str, scope: &'static str| {
+            let (s, c) = (&s, &c);
+            async move {
+                let form =
+                    [("grant_type", "password"), ("username", name), ("password", "pw-users-1"), ("scope", scope)];
+                let r: Value = s.post_form(&s.url("acme", "/oauth/token"), Some(c), &form).await.json().await.unwrap();
+                r["access_token"].as_str().unwrap().to_owned()
+            }
+        };
+        let alices = api(RequireToken::new(verifier.clone()).subject(&ids[0]).scope("orders.read")).await;
+        let alice = user_token("alice", "orders.read").await;
+        assert_eq!(call(&alices, Some(&alice)).await, (200, String::new(), ids[0].clone()), "{format:?}");
+
+        let bob = user_token("bob", "orders.read").await;
+        let bob_narrow = user_token("bob", "orders.write").await;
+        let client_own = s.token("acme", &c, Some("orders.read")).await;
+        for token in [&bob, &bob_narrow, &client_own] {
+            let got = call(&alices, Some(token)).await;
+            assert_invalid_token(&got, "issued for another subject than the one this resource serves");
+            let body: Value = serde_json::from_str(&got.2).unwrap();
+            assert_eq!(body["error"], "invalid_token", "{got:?}");
+            for id in [&ids[0], &ids[1], &c.id] {
+                assert!(!got.1.contains(id.as_str()) && !got.2.contains(id.as_str()), "{format:?}: {got:?}");
+            }
+        }
+        // The last call wins; the client's own subject for client credentials.
+        let clients = api(RequireToken::new(verifier).subject(&ids[0]).subject(&c.id)).await;
+        assert_eq!(call(&clients, Some(&client_own)).await.0, 200, "{format:?}");
+        assert_eq!(call(&clients, Some(&alice)).await.0, 401, "{format:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_extractor_refuses_without_the_layer() {
     let app = Router::new().route("/", get(|VerifiedToken(_): VerifiedToken| async { "secret" }));

@@ -176,10 +176,12 @@ switchable! {
         fn list_apps(&self, r: &str) -> StoreResult<Vec<App>>;
         fn reset_app(&self, r: &str, id: &str, now: i64) -> StoreResult<u64>;
         fn delete_app(&self, r: &str, id: &str) -> StoreResult<()>;
+        fn update_app(&self, r: &str, id: &str, name: &str, now: i64) -> StoreResult<()>;
         fn create_api_key(&self, k: &ApiKey) -> StoreResult<()>;
         fn get_api_key(&self, id: &[u8; 16]) -> StoreResult<Option<StoredApiKey>>;
         fn list_api_keys(&self, r: &str, app: Option<&str>) -> StoreResult<Vec<ApiKey>>;
         fn revoke_api_key(&self, r: &str, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+        fn update_api_key(&self, k: &ApiKey) -> StoreResult<bool>;
         fn touch_api_keys(&self, used: &[([u8; 16], i64)]) -> StoreResult<()>;
         fn create_customer_grant(&self, g: &Grant, k: &[u8; 16], t: &[TokenRecord]) -> StoreResult<()>;
         fn create_permission(&self, r: &str, n: &str, now: i64) -> StoreResult<Permission>;

@@ -37,6 +37,10 @@ impl OrgStore for PgStore {
         cold::delete_app(&self.pools, realm, app_id).await
     }
 
+    async fn update_app(&self, realm: &str, app_id: &str, name: &str, now: i64) -> StoreResult<()> {
+        cold::update_app(&self.pools, realm, app_id, name, now).await
+    }
+
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         cold::create_api_key(&self.pools, key).await
     }
@@ -57,6 +61,10 @@ impl OrgStore for PgStore {
 
     async fn revoke_api_key(&self, realm: &str, id: &[u8; 16], now: i64) -> StoreResult<bool> {
         cold::revoke_api_key(&self.pools, realm, id, now).await
+    }
+
+    async fn update_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        cold::update_api_key(&self.pools, key).await
     }
 
     async fn touch_api_keys(&self, used: &[([u8; 16], i64)]) -> StoreResult<()> {

@@ -159,6 +159,8 @@ conformance! {
         orgs::permissions_take_the_lowest_free_bit,
         orgs::a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ,
         orgs::roles_map_to_existing_permissions,
+        orgs::an_app_is_renamed_through_its_client,
+        orgs::a_live_keys_name_scope_and_permissions_change_and_nothing_else,
     ],
     url: [
         backend::migrations_are_idempotent,

@@ -207,3 +207,78 @@ pub async fn roles_map_to_existing_permissions(store: Arc<dyn Store>) {
     store.set_role_permissions("acme", "buyer", &[]).await.unwrap();
     assert_eq!(store.list_role_permissions("acme").await.unwrap().len(), 1);
 }
+
+pub async fn an_app_is_renamed_through_its_client(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_realm(&store, "other").await;
+    create_app(&store, "acme", "app-1", "storefront").await;
+    create_app(&store, "acme", "app-2", "backoffice").await;
+    fixtures::create_client(&store, "acme", "plain").await;
+    let revision = store.get_client("acme", "app-1").await.unwrap().unwrap().revision;
+
+    store.update_app("acme", "app-1", "shop", NOW + 1).await.unwrap();
+    let app = store.find_app("acme", "shop").await.unwrap().unwrap();
+    assert_eq!((app.app_id.as_str(), app.name.as_str(), app.created_at), ("app-1", "shop", NOW));
+    assert_eq!(store.find_app("acme", "storefront").await.unwrap(), None);
+    let client = store.get_client("acme", "app-1").await.unwrap().unwrap();
+    assert_eq!((client.name.as_str(), client.updated_at), ("shop", NOW + 1));
+    assert!(client.revision > revision, "a cached copy of the app's client must be read again");
+
+    assert!(matches!(store.update_app("acme", "app-1", "backoffice", NOW).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.update_app("acme", "ghost", "x", NOW).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_app("other", "app-1", "x", NOW).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_app("acme", "plain", "x", NOW).await, Err(StoreError::NotFound)), "not an app");
+    let names: Vec<String> = store.list_apps("acme").await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["backoffice", "shop"], "a refused rename changes nothing");
+    assert_ne!(store.get_client("acme", "plain").await.unwrap().unwrap().name, "x");
+}
+
+pub async fn a_live_keys_name_scope_and_permissions_change_and_nothing_else(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    for p in ["orders.read", "orders.write", "admin"] {
+        store.create_permission("acme", p, NOW).await.unwrap();
+    }
+    create_app(&store, "acme", "app-1", "storefront").await;
+    create_app(&store, "acme", "app-2", "backoffice").await;
+    let (k, sibling) = (key("acme", "app-1"), key("acme", "app-1"));
+    store.create_api_key(&k).await.unwrap();
+    store.create_api_key(&sibling).await.unwrap();
+
+    let changed = ApiKey {
+        name: "renamed".into(),
+        scope: "orders".into(),
+        permissions: vec!["admin".into(), "orders.read".into()],
+        ..k.clone()
+    };
+    assert!(store.update_api_key(&changed).await.unwrap());
+    assert_eq!(store.get_api_key(&k.id).await.unwrap().unwrap().key, changed);
+    assert_eq!(store.get_api_key(&sibling.id).await.unwrap().unwrap().key, sibling, "only that key");
+
+    // What identifies and authenticates the key never changes through an update.
+    let sneaky = ApiKey {
+        app_id: "app-2".into(),
+        verifier_hash: fixtures::new_hash(),
+        test: !k.test,
+        created_at: NOW + 99,
+        last_used_at: Some(NOW + 99),
+        name: "sneaky".into(),
+        ..changed.clone()
+    };
+    assert!(store.update_api_key(&sneaky).await.unwrap());
+    let stored = store.get_api_key(&k.id).await.unwrap().unwrap().key;
+    assert_eq!(stored, ApiKey { name: "sneaky".into(), ..changed.clone() });
+
+    // An unknown permission refuses the whole change.
+    let unknown =
+        ApiKey { name: "other".into(), permissions: vec!["orders.read".into(), "nope".into()], ..stored.clone() };
+    assert!(matches!(store.update_api_key(&unknown).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_api_key(&k.id).await.unwrap().unwrap().key, stored, "a refused change changes nothing");
+
+    // Another realm's key, an unknown key, a revoked key: no such live key.
+    let elsewhere = ApiKey { realm: "other".into(), permissions: vec![], ..stored.clone() };
+    assert!(!store.update_api_key(&elsewhere).await.unwrap());
+    assert!(!store.update_api_key(&ApiKey { id: fixtures::new_id(), ..stored.clone() }).await.unwrap());
+    assert!(store.revoke_api_key("acme", &k.id, NOW + 5).await.unwrap());
+    assert!(!store.update_api_key(&ApiKey { name: "late".into(), ..stored.clone() }).await.unwrap());
+    assert_eq!(store.get_api_key(&k.id).await.unwrap().unwrap().key.name, "sneaky");
+}

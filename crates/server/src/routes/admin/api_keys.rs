@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::admin::ApiKeySpec;
+use portcullis_core::admin::{ApiKeyChange, ApiKeySpec};
 use portcullis_core::org::ApiKey;
 use portcullis_core::token::token_id_hex;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,8 @@ use super::{admin, audit, json, no_content};
 use crate::AppState;
 
 /// Messages of `core::admin` about a body field that names something missing or wrong.
-const FIELDS: &[(&str, &str)] = &[("app '", "app"), ("permission '", "permissions"), ("scope:", "scope")];
+const FIELDS: &[(&str, &str)] =
+    &[("app '", "app"), ("permission '", "permissions"), ("scope:", "scope"), ("test:", "test")];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {
@@ -80,6 +81,22 @@ pub struct ApiKeyInput {
     pub test: bool,
 }
 
+/// The fields of a key that may change; an absent one is left as it is. The key
+/// itself, its app and its mode never change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyUpdate {
+    pub name: Option<String>,
+    /// Space-separated; empty for none. Bounds the scope of the customer tokens
+    /// issued or refreshed through the key from now on.
+    pub scope: Option<String>,
+    /// Existing permissions of the realm: the key carries exactly these from now on.
+    pub permissions: Option<Vec<String>>,
+    /// The key's mode is part of the key (`pcak_test_`, `pcak_live_`): only the key's
+    /// own value is accepted; another is 400.
+    pub test: Option<bool>,
+}
+
 /// Filter of the key list.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -137,6 +154,32 @@ pub async fn get(State(state): State<AppState>, caller: Caller, p: PathParams) -
     let realm = p.get(0);
     caller.realm(realm)?;
     Ok(json(StatusCode::OK, &ApiKeyView::from(&admin(&state).api_key(realm, p.get(1)).await?)))
+}
+
+#[utoipa::path(patch, path = "/admin/realms/{realm}/api-keys/{key_id}", tag = "api-keys",
+    operation_id = "update_api_key",
+    params(("realm" = String, Path), ("key_id" = String, Path, description = "32 hex digits")),
+    request_body = ApiKeyUpdate,
+    responses((status = 200, description = "in effect for the key's next use", body = ApiKeyView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "the key is revoked", body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    p: PathParams,
+    AdminJson(input): AdminJson<ApiKeyUpdate>,
+) -> Result<Response, AdminApiError> {
+    let realm = p.get(0);
+    caller.realm(realm)?;
+    let change =
+        ApiKeyChange { name: input.name, scope: input.scope, permissions: input.permissions, test: input.test };
+    let key = admin(&state)
+        .update_api_key(realm, p.get(1), &change)
+        .await
+        .map_err(|e| AdminApiError::with_fields(e, FIELDS))?;
+    let view = ApiKeyView::from(&key);
+    audit::record(&state, &caller, "api_key.update", Some(realm), Some(&view.id)).await;
+    Ok(json(StatusCode::OK, &view))
 }
 
 #[utoipa::path(post, path = "/admin/realms/{realm}/api-keys/{key_id}/revoke", tag = "api-keys",

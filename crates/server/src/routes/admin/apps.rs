@@ -46,6 +46,14 @@ pub struct AppInput {
     pub name: String,
 }
 
+/// The fields of an app that may change; an absent one is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppUpdate {
+    /// 1 to 255 bytes, unique among the realm's apps and clients.
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppReset {
     pub app_id: String,
@@ -94,6 +102,30 @@ pub async fn get(State(state): State<AppState>, caller: Caller, p: PathParams) -
     let realm = p.get(0);
     caller.realm(realm)?;
     Ok(json(StatusCode::OK, &AppView::from(&admin(&state).app(realm, p.get(1)).await?)))
+}
+
+#[utoipa::path(patch, path = "/admin/realms/{realm}/apps/{app}", tag = "apps", operation_id = "update_app",
+    params(("realm" = String, Path), ("app" = String, Path, description = "app id or name")),
+    request_body = AppUpdate,
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    p: PathParams,
+    AdminJson(input): AdminJson<AppUpdate>,
+) -> Result<Response, AdminApiError> {
+    let realm = p.get(0);
+    caller.realm(realm)?;
+    let app = match &input.name {
+        Some(name) => admin(&state).update_app(realm, p.get(1), name).await?,
+        // Nothing to change: the app as it is (and 404 if it is not).
+        None => admin(&state).app(realm, p.get(1)).await?,
+    };
+    if input.name.is_some() {
+        audit::record(&state, &caller, "app.update", Some(realm), Some(&app.app_id)).await;
+    }
+    Ok(json(StatusCode::OK, &AppView::from(&app)))
 }
 
 #[utoipa::path(delete, path = "/admin/realms/{realm}/apps/{app}", tag = "apps", operation_id = "delete_app",

@@ -28,7 +28,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
 use portcullis_core::admin::Admin;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -54,10 +54,10 @@ use error::AdminApiError;
         clients::list, clients::create, clients::get, clients::update, clients::delete, clients::rotate_secret,
         users::list, users::create, users::get, users::update, users::delete, users::set_password, users::unlock,
         grants::list, grants::get, grants::revoke,
-        apps::list, apps::create, apps::get, apps::delete, apps::reset,
-        api_keys::list, api_keys::create, api_keys::get, api_keys::revoke,
-        permissions::list, permissions::create, permissions::delete,
-        roles::list, roles::set, roles::delete,
+        apps::list, apps::create, apps::get, apps::update, apps::delete, apps::reset,
+        api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::revoke,
+        permissions::list, permissions::create, permissions::get, permissions::delete,
+        roles::list, roles::get, roles::set, roles::delete,
         teams::list,
     ),
     components(schemas(error::ErrorBody)),
@@ -119,15 +119,15 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{realm}/grants/{{grant_id}}"), get(grants::get))
         .route(&format!("{realm}/grants/{{grant_id}}/revoke"), post(grants::revoke))
         .route(&format!("{realm}/apps"), get(apps::list).post(apps::create))
-        .route(&format!("{realm}/apps/{{app}}"), get(apps::get).delete(apps::delete))
+        .route(&format!("{realm}/apps/{{app}}"), get(apps::get).patch(apps::update).delete(apps::delete))
         .route(&format!("{realm}/apps/{{app}}/reset"), post(apps::reset))
         .route(&format!("{realm}/api-keys"), get(api_keys::list).post(api_keys::create))
-        .route(&format!("{realm}/api-keys/{{key_id}}"), get(api_keys::get))
+        .route(&format!("{realm}/api-keys/{{key_id}}"), get(api_keys::get).patch(api_keys::update))
         .route(&format!("{realm}/api-keys/{{key_id}}/revoke"), post(api_keys::revoke))
         .route(&format!("{realm}/permissions"), get(permissions::list).post(permissions::create))
-        .route(&format!("{realm}/permissions/{{name}}"), delete(permissions::delete))
+        .route(&format!("{realm}/permissions/{{name}}"), get(permissions::get).delete(permissions::delete))
         .route(&format!("{realm}/roles"), get(roles::list))
-        .route(&format!("{realm}/roles/{{role}}"), put(roles::set).delete(roles::delete))
+        .route(&format!("{realm}/roles/{{role}}"), get(roles::get).put(roles::set).delete(roles::delete))
         .route(&format!("{realm}/teams"), get(teams::list))
         .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
 }

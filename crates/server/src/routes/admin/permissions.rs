@@ -72,6 +72,16 @@ pub async fn create(
     Ok(json(StatusCode::CREATED, &PermissionView::from(&permission)))
 }
 
+#[utoipa::path(get, path = "/admin/realms/{realm}/permissions/{name}", tag = "permissions",
+    operation_id = "get_permission", params(("realm" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = PermissionView), (status = 401, body = ErrorBody),
+        (status = 404, description = "no such permission, or the realm is unknown or another's", body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, caller: Caller, p: PathParams) -> Result<Response, AdminApiError> {
+    let realm = p.get(0);
+    caller.realm(realm)?;
+    Ok(json(StatusCode::OK, &PermissionView::from(&admin(&state).permission(realm, p.get(1)).await?)))
+}
+
 #[utoipa::path(delete, path = "/admin/realms/{realm}/permissions/{name}", tag = "permissions",
     operation_id = "delete_permission", params(("realm" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "deleted, and taken from every role"), (status = 401, body = ErrorBody),

@@ -48,6 +48,18 @@ pub async fn list(
     Ok(json(StatusCode::OK, &RolePage { items, next }))
 }
 
+#[utoipa::path(get, path = "/admin/realms/{realm}/roles/{role}", tag = "roles", operation_id = "get_role",
+    params(("realm" = String, Path), ("role" = String, Path)),
+    responses((status = 200, body = RoleView), (status = 401, body = ErrorBody),
+        (status = 404, description = "the role carries no permission, or the realm is unknown or another's",
+            body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, caller: Caller, p: PathParams) -> Result<Response, AdminApiError> {
+    let (realm, role) = (p.get(0), p.get(1));
+    caller.realm(realm)?;
+    let permissions = admin(&state).role(realm, role).await?;
+    Ok(json(StatusCode::OK, &RoleView { role: role.to_owned(), permissions }))
+}
+
 #[utoipa::path(put, path = "/admin/realms/{realm}/roles/{role}", tag = "roles", operation_id = "set_role_permissions",
     params(("realm" = String, Path), ("role" = String, Path)), request_body = RoleInput,
     responses((status = 200, body = RoleView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -75,10 +87,7 @@ pub async fn set(
 pub async fn delete(State(state): State<AppState>, caller: Caller, p: PathParams) -> Result<Response, AdminApiError> {
     let (realm, role) = (p.get(0), p.get(1));
     caller.realm(realm)?;
-    let roles = admin(&state).role_permissions(realm).await?;
-    if !roles.iter().any(|(r, _)| r == role) {
-        return Err(AdminApiError::not_found(format!("role '{role}' carries no permission in realm '{realm}'")));
-    }
+    admin(&state).role(realm, role).await?;
     admin(&state).set_role_permissions(realm, role, &[]).await?;
     audit::record(&state, &caller, "role.delete_permissions", Some(realm), Some(role)).await;
     Ok(no_content())

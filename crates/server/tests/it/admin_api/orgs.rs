@@ -33,8 +33,17 @@ async fn org_crud(api: Api) {
     let role = json!({"permissions": ["orders.write", "orders.read", "orders.read"]});
     let r = api.expect(Method::PUT, &format!("{d}/roles/buyer"), Some(role), 200).await;
     assert_eq!(r, json!({"role": "buyer", "permissions": ["orders.write", "orders.read"]}));
+    let stored = json!({"role": "buyer", "permissions": ["orders.read", "orders.write"]});
     let roles = api.expect(Method::GET, &format!("{d}/roles"), None, 200).await;
     assert_eq!(roles["items"][0]["role"], "buyer");
+    assert_eq!(api.expect(Method::GET, &format!("{d}/roles/buyer"), None, 200).await, stored);
+    let e = api.expect(Method::GET, &format!("{d}/roles/ghost"), None, 404).await;
+    assert_eq!(e["error_description"], "role 'ghost' carries no permission in realm 'default'");
+    assert_eq!(api.expect(Method::GET, &format!("{d}/permissions/orders.write"), None, 200).await, write);
+    let e = api.expect(Method::GET, &format!("{d}/permissions/ghost"), None, 404).await;
+    assert_eq!(e["error_description"], "permission 'ghost' does not exist in realm 'default'");
+    api.expect(Method::GET, "/realms/nope/permissions/orders.read", None, 404).await;
+    api.expect(Method::GET, "/realms/nope/roles/buyer", None, 404).await;
     assert_eq!(roles["items"][0]["permissions"].as_array().unwrap().len(), 2);
 
     let app = api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "storefront"})), 201).await;
@@ -161,6 +170,10 @@ async fn another_realms_token_sees_no_org_object() {
         (Method::GET, format!("{d}/apps/shop"), None),
         (Method::DELETE, format!("{d}/apps/shop"), None),
         (Method::POST, format!("{d}/apps/shop/reset"), None),
+        (Method::PATCH, format!("{d}/apps/shop"), Some(json!({"name": "x"}))),
+        (Method::PATCH, format!("{d}/api-keys/{key_id}"), Some(json!({"name": "x"}))),
+        (Method::GET, format!("{d}/permissions/p"), None),
+        (Method::GET, format!("{d}/roles/buyer"), None),
         (Method::GET, format!("{d}/api-keys"), None),
         (Method::POST, format!("{d}/api-keys"), Some(json!({"app": "shop"}))),
         (Method::GET, format!("{d}/api-keys/{key_id}"), None),
@@ -182,7 +195,8 @@ async fn another_realms_token_sees_no_org_object() {
     assert_error(r, 404, "not_found").await;
     // Untouched.
     api.expect(Method::GET, &format!("{d}/apps/shop"), None, 200).await;
-    assert!(api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await["revoked_at"].is_null());
+    let after = api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await;
+    assert!(after["revoked_at"].is_null() && after["name"] == "default", "{after}");
     assert_eq!(
         api.expect(Method::GET, &format!("{d}/roles"), None, 200).await["items"][0]["permissions"],
         json!(["p"])
@@ -235,12 +249,18 @@ async fn org_changes_are_audited() {
     let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "shop"})), 201).await;
     api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "nope"})), 400).await;
     let key_id = k["id"].as_str().unwrap();
+    api.expect(Method::PATCH, &format!("{d}/api-keys/{key_id}"), Some(json!({"permissions": ["p"]})), 200).await;
+    api.expect(Method::PATCH, &format!("{d}/api-keys/{key_id}"), Some(json!({"test": true})), 400).await;
+    api.expect(Method::PATCH, &format!("{d}/apps/shop"), Some(json!({"name": "store"})), 200).await;
+    api.expect(Method::PATCH, &format!("{d}/apps/store"), Some(json!({"name": ""})), 400).await;
+    api.expect(Method::GET, &format!("{d}/roles/r"), None, 200).await;
+    api.expect(Method::GET, &format!("{d}/permissions/p"), None, 200).await;
     api.expect(Method::POST, &format!("{d}/api-keys/{key_id}/revoke"), None, 204).await;
-    api.expect(Method::POST, &format!("{d}/apps/shop/reset"), None, 200).await;
+    api.expect(Method::POST, &format!("{d}/apps/store/reset"), None, 200).await;
     api.expect(Method::GET, &format!("{d}/teams"), None, 200).await;
     api.expect(Method::DELETE, &format!("{d}/roles/r"), None, 204).await;
     api.expect(Method::DELETE, &format!("{d}/permissions/p"), None, 204).await;
-    api.expect(Method::DELETE, &format!("{d}/apps/shop"), None, 204).await;
+    api.expect(Method::DELETE, &format!("{d}/apps/store"), None, 204).await;
 
     let events: Vec<_> = events.lock().unwrap().iter().filter(|e| field(e, "actor") == actor).cloned().collect();
     let got: Vec<(&str, &str)> = events.iter().map(|e| (field(e, "action"), field(e, "target_id"))).collect();
@@ -252,6 +272,8 @@ async fn org_changes_are_audited() {
             ("role.set_permissions", "r"),
             ("app.create", app_id),
             ("api_key.create", key_id),
+            ("api_key.update", key_id),
+            ("app.update", app_id),
             ("api_key.revoke", key_id),
             ("app.reset", app_id),
             ("role.delete_permissions", "r"),
@@ -262,4 +284,151 @@ async fn org_changes_are_audited() {
     for e in &events {
         assert_eq!(field(e, "realm"), "default", "{e:?}");
     }
+}
+
+/// A resource-server client created over the API, to introspect with.
+async fn resource_server(api: &Api) -> TestClient {
+    let body = json!({"name": "rs", "grant_types": ["client_credentials"], "resource_server": true});
+    let c = api.expect(Method::POST, "/realms/default/clients", Some(body), 201).await;
+    TestClient {
+        id: c["client_id"].as_str().unwrap().to_owned(),
+        secret: c["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Renaming an app keeps its keys working; narrowing a key holds from its next use:
+/// its own introspection, a refresh through it and a new sign-in.
+async fn org_updates(api: Api) {
+    let d = "/realms/default";
+    for p in ["orders.read", "orders.write"] {
+        api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": p})), 201).await;
+    }
+    let role = json!({"permissions": ["orders.read", "orders.write"]});
+    api.expect(Method::PUT, &format!("{d}/roles/buyer"), Some(role), 200).await;
+    let app = api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "shop"})), 201).await;
+    let app_id = app["app_id"].as_str().unwrap().to_owned();
+    let body = json!({"app": "shop", "name": "web", "scope": "orders catalog",
+        "permissions": ["orders.read", "orders.write"]});
+    let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(body), 201).await;
+    let (key_id, secret) = (k["id"].as_str().unwrap().to_owned(), k["key"].as_str().unwrap().to_owned());
+    let customer = json!({"username": "carol", "password": PASSWORD, "kind": "customer", "roles": ["buyer"]});
+    api.expect(Method::POST, &format!("{d}/users"), Some(customer), 201).await;
+    let rs = resource_server(&api).await;
+    let client = TestClient { id: app_id.clone(), secret: secret.clone() };
+    let before: Value = login(&api.s, &client, "carol").await.json().await.unwrap();
+    let seen = api.s.introspect("default", &rs, &secret).await;
+    assert_eq!((seen["kind"].as_str(), seen["scope"].as_str()), (Some("api"), Some("orders catalog")), "{seen}");
+
+    // The app: renamed, found by its new name only, its key still signing customers in.
+    let renamed = api.expect(Method::PATCH, &format!("{d}/apps/shop"), Some(json!({"name": "store"})), 200).await;
+    assert_eq!((renamed["app_id"].as_str(), renamed["name"].as_str()), (Some(app_id.as_str()), Some("store")));
+    assert_eq!(api.expect(Method::GET, &format!("{d}/apps/store"), None, 200).await, renamed);
+    api.expect(Method::GET, &format!("{d}/apps/shop"), None, 404).await;
+    let as_client = api.expect(Method::GET, &format!("{d}/clients/{app_id}"), None, 200).await;
+    assert_eq!(as_client["name"], "store", "the app's name is its client's");
+    assert_eq!(api.expect(Method::PATCH, &format!("{d}/apps/store"), Some(json!({})), 200).await, renamed);
+    assert_eq!(login(&api.s, &client, "carol").await.status(), 200);
+
+    // The key: narrowed, and narrowed at once wherever it is used.
+    let change = json!({"name": "web-2", "scope": "orders", "permissions": ["orders.read"], "test": false});
+    let k = api.expect(Method::PATCH, &format!("{d}/api-keys/{key_id}"), Some(change), 200).await;
+    assert_eq!(
+        (k["name"].as_str(), k["scope"].as_str(), k["permissions"].clone(), k["test"].as_bool()),
+        (Some("web-2"), Some("orders"), json!(["orders.read"]), Some(false))
+    );
+    assert!(!k.to_string().contains(&secret) && k.get("key").is_none(), "{k}");
+    assert_eq!(api.expect(Method::GET, &format!("{d}/api-keys/{key_id}"), None, 200).await, k);
+    let seen = api.s.introspect("default", &rs, &secret).await;
+    assert_eq!((seen["active"].as_bool(), seen["scope"].as_str()), (Some(true), Some("orders")), "{seen}");
+    assert_eq!(seen["permissions"], json!(["orders.read"]), "{seen}");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", before["refresh_token"].as_str().unwrap())];
+    let refreshed = api.s.post_form(&api.s.url("default", "/oauth/token"), Some(&client), &form).await;
+    assert_eq!(refreshed.status(), 200);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    let fresh: Value = login(&api.s, &client, "carol").await.json().await.unwrap();
+    for tokens in [&refreshed, &fresh] {
+        let seen = api.s.introspect("default", &rs, tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!((seen["kind"].as_str(), seen["scope"].as_str()), (Some("customer"), Some("orders")), "{seen}");
+        assert_eq!(seen["permissions"], json!(["orders.read"]), "{seen}");
+    }
+    // Cleared, the key grants no permission and no scope.
+    let cleared = json!({"scope": "", "permissions": []});
+    let k = api.expect(Method::PATCH, &format!("{d}/api-keys/{key_id}"), Some(cleared), 200).await;
+    assert_eq!((k["scope"].as_str(), k["permissions"].clone()), (Some(""), json!([])));
+    assert_eq!(api.s.introspect("default", &rs, &secret).await["permissions"], json!([]));
+}
+
+#[tokio::test]
+async fn apps_and_keys_are_updated_and_a_narrowed_key_is_narrowed_at_its_next_use() {
+    org_updates(Api::start().await).await;
+}
+
+#[tokio::test]
+async fn apps_and_keys_are_updated_on_postgres() {
+    on_postgres("admin_api_org_updates", |s| async move { org_updates(Api::on(s).await).await }).await;
+}
+
+/// A refused update says why (404 for what does not exist, 400 naming the field, 409
+/// for a taken name or a revoked key) and changes nothing.
+#[tokio::test]
+async fn refused_updates_say_why_and_change_nothing() {
+    let api = Api::start().await;
+    let d = "/realms/default";
+    api.expect(Method::POST, &format!("{d}/permissions"), Some(json!({"name": "p"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "shop"})), 201).await;
+    api.expect(Method::POST, &format!("{d}/apps"), Some(json!({"name": "other"})), 201).await;
+    let body = json!({"app": "shop", "name": "web", "scope": "orders", "permissions": ["p"]});
+    let k = api.expect(Method::POST, &format!("{d}/api-keys"), Some(body), 201).await;
+    let key_id = k["id"].as_str().unwrap().to_owned();
+    let dead = api.expect(Method::POST, &format!("{d}/api-keys"), Some(json!({"app": "shop"})), 201).await;
+    let dead_id = dead["id"].as_str().unwrap().to_owned();
+    api.expect(Method::POST, &format!("{d}/api-keys/{dead_id}/revoke"), None, 204).await;
+    let key_path = format!("{d}/api-keys/{key_id}");
+    let snapshot = || async {
+        let mut all = Vec::new();
+        for path in [format!("{d}/apps/shop"), format!("{d}/api-keys/{key_id}"), format!("{d}/api-keys/{dead_id}")] {
+            all.push(api.expect(Method::GET, &path, None, 200).await);
+        }
+        all
+    };
+    let before = snapshot().await;
+
+    for (path, body, status, field) in [
+        (format!("{d}/apps/ghost"), json!({"name": "x"}), 404, None),
+        (format!("/realms/nope/apps/shop"), json!({"name": "x"}), 404, None),
+        (format!("{d}/api-keys/0123456789abcdef0123456789abcdef"), json!({"name": "x"}), 404, None),
+        (format!("{d}/api-keys/zz"), json!({"name": "x"}), 404, None),
+        (format!("{d}/apps/shop"), json!({"name": " shop"}), 400, Some("name")),
+        (format!("{d}/apps/shop"), json!({"name": ""}), 400, Some("name")),
+        (format!("{d}/apps/shop"), json!({"name": 5}), 400, Some("name")),
+        (format!("{d}/apps/shop"), json!({"name": "other"}), 409, None),
+        (key_path.clone(), json!({"test": true}), 400, Some("test")),
+        (key_path.clone(), json!({"name": "ok", "permissions": ["p", "nope"]}), 400, Some("permissions")),
+        (key_path.clone(), json!({"name": "ok", "scope": "a\"b"}), 400, Some("scope")),
+        (key_path.clone(), json!({"name": ""}), 400, Some("name")),
+        (key_path.clone(), json!({"permissions": [1]}), 400, Some("permissions[0]")),
+        (format!("{d}/api-keys/{dead_id}"), json!({"name": "again"}), 409, None),
+    ] {
+        let e = api.expect(Method::PATCH, &path, Some(body.clone()), status).await;
+        assert!(!e["error_description"].as_str().unwrap_or_default().is_empty(), "{path} {body}: {e}");
+        if let Some(field) = field {
+            assert_eq!(e["error"], "invalid_request", "{path} {body}: {e}");
+            assert!(e["fields"][field].is_string(), "{path} {body}: {e}");
+        }
+    }
+    let e = api.expect(Method::PATCH, &key_path, Some(json!({"test": true})), 400).await;
+    assert_eq!(
+        e["error_description"],
+        "test: this is a live key and its mode is part of the key itself; create a new key instead"
+    );
+    let e = api.expect(Method::PATCH, &format!("{d}/api-keys/{dead_id}"), Some(json!({})), 409).await;
+    assert_eq!(e["error_description"], format!("API key '{dead_id}' is revoked; create a new key"));
+    for path in [format!("{d}/apps/shop"), key_path.clone()] {
+        let r = api.s.http.patch(api.url(&path)).bearer_auth(&api.token).header("content-type", "application/json");
+        assert_error(r.body("{\"name\": ").send().await.unwrap(), 400, "invalid_request").await;
+    }
+    let e = api.expect(Method::PATCH, &key_path, Some(json!({"app": "other"})), 400).await;
+    assert!(e["error_description"].as_str().unwrap().contains("app"), "{e}");
+
+    assert_eq!(snapshot().await, before);
 }
