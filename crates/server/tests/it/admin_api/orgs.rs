@@ -395,7 +395,7 @@ async fn refused_updates_say_why_and_change_nothing() {
 
     for (path, body, status, field) in [
         (format!("{d}/apps/ghost"), json!({"name": "x"}), 404, None),
-        (format!("/realms/nope/apps/shop"), json!({"name": "x"}), 404, None),
+        ("/realms/nope/apps/shop".to_owned(), json!({"name": "x"}), 404, None),
         (format!("{d}/api-keys/0123456789abcdef0123456789abcdef"), json!({"name": "x"}), 404, None),
         (format!("{d}/api-keys/zz"), json!({"name": "x"}), 404, None),
         (format!("{d}/apps/shop"), json!({"name": " shop"}), 400, Some("name")),
