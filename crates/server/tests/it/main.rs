@@ -3,6 +3,7 @@
 mod browser;
 mod harness;
 
+mod across_instances;
 mod admin_api;
 mod chromium;
 mod client_cache;
