@@ -21,6 +21,7 @@ mod oauth2_crate;
 mod organizations;
 mod outage;
 mod password_refresh;
+mod refresh_vs_revoke;
 mod revocation;
 mod sessions;
 mod sign_in_throttling;
