@@ -25,5 +25,6 @@ mod refresh_vs_revoke;
 mod revocation;
 mod sessions;
 mod sign_in_throttling;
+mod statement_timeouts;
 mod transport;
 mod write_timeouts;
