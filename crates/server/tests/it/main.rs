@@ -10,6 +10,7 @@ mod client_cache;
 mod client_credentials;
 mod client_library;
 mod client_middleware;
+mod clock_skew;
 mod code_flow;
 mod faults;
 mod growth;
