@@ -116,12 +116,13 @@ impl TestServer {
     /// Another instance on the same database as `self`, set up as `peer` says.
     pub async fn peer(&self, peer: Peer) -> Self {
         let settings = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
-        let ttl = peer.key_cache_ttl;
-        let configure = move |a: Authority| match ttl {
-            Some(ttl) => a.with_key_cache_ttl(ttl),
-            None => a,
-        };
-        Self::instance_of(&self.database_url, |s| s, peer, configure, settings).await
+        Self::instance_of(&self.database_url, |s| s, peer, |a| a, settings).await
+    }
+
+    /// A server on an existing database, set up as `peer` says.
+    pub async fn on_database(url: &str, peer: Peer) -> Self {
+        let settings = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        Self::instance_of(url, |s| s, peer, |a| a, settings).await
     }
 
     /// Another instance behind this one's public URL (one issuer, as behind a load
@@ -137,14 +138,18 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
-        let Peer { clock, public_url, store_options, .. } = peer;
+        let Peer { clock, public_url, store_options, key_cache_ttl } = peer;
         let store = wrap(portcullis_store::connect(url, &store_options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let public = public_url.unwrap_or_else(|| base.clone());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
-        let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &public).await.unwrap()));
+        let mut authority = configure(Authority::new(store.clone(), clock_dyn, &public).await.unwrap());
+        if let Some(ttl) = key_cache_ttl {
+            authority = authority.with_key_cache_ttl(ttl);
+        }
+        let authority = Arc::new(authority);
         let state = AppState { authority: authority.clone(), settings: Arc::new(settings) };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -28,4 +28,5 @@ mod sessions;
 mod sign_in_throttling;
 mod statement_timeouts;
 mod transport;
+mod upgrade;
 mod write_timeouts;
