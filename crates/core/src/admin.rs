@@ -210,7 +210,9 @@ impl<'a> Admin<'a> {
         let longest_client_ttl =
             self.store.list_clients(realm).await?.iter().filter_map(|c| c.access_ttl).max().unwrap_or(0);
         let now = self.clock.now();
-        let verify_until = now + r.access_ttl.max(longest_client_ttl) + LEEWAY_SECS;
+        // Another instance may sign with the old key for KEY_CACHE_TTL more.
+        let late_signing = crate::authority::KEY_CACHE_TTL.as_secs() as i64;
+        let verify_until = now + late_signing + r.access_ttl.max(longest_client_ttl) + LEEWAY_SECS;
         let key = keys::generate(realm, r.signing_alg, now).map_err(invalid)?;
         self.store.rotate_signing_key(&key, now, verify_until).await?;
         Ok(key.kid)

@@ -22,15 +22,18 @@ use crate::token::keys::KeyRing;
 use crate::token::{api_key, opaque, token_id_hex};
 use portcullis_proto::TokenResponse;
 
-/// How long a realm's loaded keys are trusted before they are read again: the bound
-/// on how late a key rotation made on another instance shows here.
+/// How long a realm's loaded keys are trusted for signing before they are read again:
+/// the bound on how long another instance keeps signing with the key a rotation
+/// retired. Harmless within it: a retired key keeps verifying (and stays in every
+/// JWKS) until `verify_until`, which `admin::rotate_keys` pushes out by this much, so
+/// a token signed with it that late still verifies for its whole life. Verification
+/// and the JWKS never wait for it: an unknown `kid` reloads the ring, and the JWKS is
+/// read from the database.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
 /// How long a realm's settings are trusted before they are read again: the bound on
 /// how late a `realm update` made elsewhere shows here. Nothing revocable lives in
 /// them (tokens, clients and keys are checked in the database or their own cache).
 pub const REALM_CACHE_TTL: Duration = Duration::from_secs(1);
-/// An unknown `kid` triggers a reload at most this often.
-const KEY_RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Pending authorization requests a browser session keeps: a new one deletes the
 /// session's oldest beyond this, so a user with many tabs open is never refused, and a
@@ -49,6 +52,7 @@ pub struct Authority {
     pub passwords: PasswordChecker,
     public_url: String,
     keys: RwLock<HashMap<String, (Arc<KeyRing>, Instant)>>,
+    key_cache_ttl: Duration,
     realms: RwLock<HashMap<String, (Realm, Instant)>>,
     /// Failed sign-ins allowed from one address per window; 0: no per-address limit.
     sign_in_failures_per_address: u32,
@@ -167,6 +171,7 @@ impl Authority {
             passwords: PasswordChecker::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             public_url: public_url.trim_end_matches('/').to_owned(),
             keys: RwLock::new(HashMap::new()),
+            key_cache_ttl: KEY_CACHE_TTL,
             realms: RwLock::new(HashMap::new()),
             sign_in_failures_per_address: throttle::PER_ADDRESS,
             pending_limits: PendingLimits {
@@ -176,6 +181,13 @@ impl Authority {
             clients: ClientCache::default(),
             api_key_usage: Arc::new(ApiKeyUsage::default()),
         })
+    }
+
+    /// Trust loaded keys for signing this long (at most [`KEY_CACHE_TTL`], whose
+    /// margin `verify_until` carries), e.g. so tests see a rotation made elsewhere soon.
+    pub fn with_key_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.key_cache_ttl = ttl.min(KEY_CACHE_TTL);
+        self
     }
 
     /// Failed sign-ins allowed from one address per window, over all accounts (default
@@ -232,19 +244,29 @@ impl Authority {
         Ok(realm)
     }
 
-    /// The realm's keys, from cache while fresh. `wanted_kid` forces a reload (rate
-    /// limited) when the cached ring does not know it, so a key added on another
-    /// instance is picked up at once.
+    /// The realm's keys, from cache while fresh. `wanted_kid` forces a reload when the
+    /// cached ring does not know it, so a token signed with a key made on another
+    /// instance verifies here at once. Not rate limited: a reload is one indexed read,
+    /// no dearer than the token row every introspection reads, and only authenticated
+    /// clients reach it.
     pub async fn key_ring(&self, realm: &str, wanted_kid: Option<&str>) -> Result<Arc<KeyRing>, OAuthError> {
         if let Some((ring, loaded)) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(realm) {
-            let fresh = loaded.elapsed() < KEY_CACHE_TTL;
-            let knows = wanted_kid.is_none_or(|k| ring.contains_kid(k));
-            if fresh && (knows || loaded.elapsed() < KEY_RELOAD_MIN_INTERVAL) {
+            let fresh = loaded.elapsed() < self.key_cache_ttl;
+            if fresh && wanted_kid.is_none_or(|k| ring.contains_kid(k)) {
                 return Ok(ring.clone());
             }
         }
+        self.load_key_ring(realm).await
+    }
+
+    /// The realm's keys as the database has them now, leaving the cache alone.
+    pub async fn read_key_ring(&self, realm: &str) -> Result<KeyRing, OAuthError> {
         let records = self.store.signing_keys(realm, self.now()).await.map_err(store_failure)?;
-        let ring = Arc::new(KeyRing::load(&records).map_err(OAuthError::server_error)?);
+        KeyRing::load(&records).map_err(OAuthError::server_error)
+    }
+
+    async fn load_key_ring(&self, realm: &str) -> Result<Arc<KeyRing>, OAuthError> {
+        let ring = Arc::new(self.read_key_ring(realm).await?);
         self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(realm.to_owned(), (ring.clone(), Instant::now()));
         Ok(ring)
     }

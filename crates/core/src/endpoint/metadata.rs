@@ -45,8 +45,11 @@ pub async fn metadata(authority: &Authority, realm: &str) -> Result<ServerMetada
 }
 
 /// The realm's public verification keys: current and retired-but-still-verifying.
+/// Read from the database on every request, never from the key cache: a resource
+/// server that meets a new `kid` refetches this from whichever instance the load
+/// balancer picks, and must find the key a rotation made on another one.
 pub async fn jwks(authority: &Authority, realm: &str) -> Result<JwkSet, OAuthError> {
     let realm = authority.realm(realm).await?;
-    let ring = authority.key_ring(&realm.name, None).await?;
+    let ring = authority.read_key_ring(&realm.name).await?;
     Ok(ring.jwks(authority.now()))
 }

@@ -1,6 +1,6 @@
 //! Token revocation (RFC 7009).
 
-use super::resolve;
+use super::resolve_authentic;
 use crate::authority::Authority;
 use crate::client_auth;
 use crate::error::{OAuthError, store_failure};
@@ -26,7 +26,9 @@ pub async fn revoke(
     };
     let token = params.require("token")?;
     // An API key is not revoked here: `apikey revoke` and `app reset` are for operators.
-    if let Ok(stored) = resolve(authority, &realm, token).await?
+    // Authentic is enough: a refresh token a concurrent refresh has just spent still
+    // names its grant, and the tokens that refresh issued must die with it (R3).
+    if let Some(stored) = resolve_authentic(authority, &realm, token).await?
         && stored.record.client_id == client.client_id
         && stored.record.kind != TokenKind::Api
     {

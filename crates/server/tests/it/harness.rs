@@ -110,17 +110,56 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
-        let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
-        let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
+        Self::instance_of(url, wrap, Peer { clock, ..Peer::default() }, configure, settings).await
+    }
+
+    /// Another instance on the same database as `self`, set up as `peer` says.
+    pub async fn peer(&self, peer: Peer) -> Self {
+        let settings = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        Self::instance_of(&self.database_url, |s| s, peer, |a| a, settings).await
+    }
+
+    /// A server on an existing database, set up as `peer` says.
+    pub async fn on_database(url: &str, peer: Peer) -> Self {
+        let settings = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        Self::instance_of(url, |s| s, peer, |a| a, settings).await
+    }
+
+    /// Another instance behind this one's public URL (one issuer, as behind a load
+    /// balancer), on the same database and clock.
+    pub async fn behind_one_url(&self) -> Self {
+        self.peer(Peer { public_url: Some(self.base.clone()), ..Peer::sharing_clock(self) }).await
+    }
+
+    async fn instance_of(
+        url: &str,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        peer: Peer,
+        configure: impl FnOnce(Authority) -> Authority,
+        settings: HttpSettings,
+    ) -> Self {
+        let Peer { clock, public_url, store_options, key_cache_ttl } = peer;
+        let store = wrap(portcullis_store::connect(url, &store_options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let public = public_url.unwrap_or_else(|| base.clone());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
-        let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap()));
+        let mut authority = configure(Authority::new(store.clone(), clock_dyn, &public).await.unwrap());
+        if let Some(ttl) = key_cache_ttl {
+            authority = authority.with_key_cache_ttl(ttl);
+        }
+        let authority = Arc::new(authority);
         let state = AppState { authority: authority.clone(), settings: Arc::new(settings) };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
+    }
+
+    /// The issuer prefix this instance signs and checks tokens under (its own address
+    /// unless it was started behind another's URL).
+    pub fn public_url(&self) -> &str {
+        self.authority.public_url()
     }
 
     /// Rows per table of this server's database (see `testing::row_counts`).
@@ -196,6 +235,33 @@ impl TestServer {
 
     pub async fn is_active(&self, realm: &str, as_client: &TestClient, token: &str) -> bool {
         self.introspect(realm, as_client, token).await["active"].as_bool().unwrap()
+    }
+}
+
+/// How a further instance differs from a plain one.
+pub struct Peer {
+    pub clock: Arc<ManualClock>,
+    /// The public URL it issues under; `None`: its own address.
+    pub public_url: Option<String>,
+    pub store_options: portcullis_store::StoreOptions,
+    /// `Authority::with_key_cache_ttl`; `None`: the default.
+    pub key_cache_ttl: Option<std::time::Duration>,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(ManualClock::new(SystemClock.now())),
+            public_url: None,
+            store_options: portcullis_store::StoreOptions { max_connections: 8, ..Default::default() },
+            key_cache_ttl: None,
+        }
+    }
+}
+
+impl Peer {
+    pub fn sharing_clock(s: &TestServer) -> Self {
+        Self { clock: s.clock.clone(), ..Self::default() }
     }
 }
 

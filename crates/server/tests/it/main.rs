@@ -3,12 +3,14 @@
 mod browser;
 mod harness;
 
+mod across_instances;
 mod admin_api;
 mod chromium;
 mod client_cache;
 mod client_credentials;
 mod client_library;
 mod client_middleware;
+mod clock_skew;
 mod code_flow;
 mod faults;
 mod growth;
@@ -20,8 +22,11 @@ mod oauth2_crate;
 mod organizations;
 mod outage;
 mod password_refresh;
+mod refresh_vs_revoke;
 mod revocation;
 mod sessions;
 mod sign_in_throttling;
+mod statement_timeouts;
 mod transport;
+mod upgrade;
 mod write_timeouts;

@@ -23,6 +23,10 @@ fn classify(sqlstate: &str) -> Class {
         "53200" | "53300" => Class::Unavailable,
         // serialization_failure, deadlock_detected: the statement may succeed if retried
         "40001" | "40P01" => Class::Unavailable,
+        // query_canceled (what `statement_timeout` raises: a lock held elsewhere or a
+        // sick database) and lock_not_available (`lock_timeout`): nothing the client
+        // did wrong, and nothing was written; a retry may well succeed (R11)
+        "57014" | "55P03" => Class::Unavailable,
         _ => Class::Other,
     }
 }
@@ -46,7 +50,7 @@ mod tests {
     #[test]
     fn sqlstates_are_classified() {
         assert_eq!(classify("23505"), Class::Unique);
-        for code in ["08000", "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01"] {
+        for code in ["08000", "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01", "57014", "55P03"] {
             assert_eq!(classify(code), Class::Unavailable, "{code}");
         }
         // foreign_key_violation, check_violation, syntax_error, invalid_password,
