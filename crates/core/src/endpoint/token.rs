@@ -14,8 +14,8 @@ use crate::params::Params;
 /// Who authenticated: an app's server with an API key, a client read from the
 /// database, or (client_credentials) a client as this instance last read it.
 enum Caller {
-    App(Client, ApiKey),
-    Fresh(Client),
+    App(Box<(Client, ApiKey)>),
+    Fresh(Box<Client>),
     Cached(Authenticated),
 }
 
@@ -38,18 +38,18 @@ pub async fn token(
     let cached = grant_type == GrantType::ClientCredentials;
     let authenticated = authority.guard_client(&realm.name, &presented, request.client_addr, async {
         if let Some((client, key)) = authority.authenticate_app(&realm.name, &presented).await? {
-            return Ok(Caller::App(client, key));
+            return Ok(Caller::App(Box::new((client, key))));
         }
         if !cached {
             let store = authority.store.as_ref();
-            return Ok(Caller::Fresh(
-                client_auth::authenticate(store, &authority.hasher, &realm.name, &presented).await?,
-            ));
+            let client = client_auth::authenticate(store, &authority.hasher, &realm.name, &presented).await?;
+            return Ok(Caller::Fresh(Box::new(client)));
         }
         Ok(Caller::Cached(authority.authenticate_cached(&realm.name, &presented).await?))
     });
     let first = match authenticated.await? {
-        Caller::App(client, key) => {
+        Caller::App(app) => {
+            let (client, key) = *app;
             let ctx = GrantContext { authority, realm: &realm, client: &client, request, api_key: Some(&key) };
             return run(handler, &ctx, params).await?.into_result();
         }
