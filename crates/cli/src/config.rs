@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use portcullis_core::rate_limit::Rate;
 use portcullis_server::IpNet;
 use serde::Deserialize;
 
@@ -36,6 +37,11 @@ pub struct FileConfig {
     pub purge_interval_secs: Option<u64>,
     pub pending_requests_per_session: Option<u32>,
     pub pending_requests_per_address: Option<u32>,
+    pub client_auth_failures_per_address: Option<u32>,
+    pub rate_limit_per_address: Option<String>,
+    pub rate_limit_per_client: Option<String>,
+    pub admin_rate_limit_per_address: Option<String>,
+    pub admin_rate_limit_per_token: Option<String>,
 }
 
 impl FileConfig {
@@ -118,6 +124,32 @@ pub struct ServeArgs {
     /// Live pending sign-in requests allowed from one address (0: no limit)
     #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
     pub pending_requests_per_address: Option<u32>,
+    /// Failed client authentications allowed from one address, over all clients of a
+    /// realm, per 15 minutes (0: no per-address budget)
+    #[arg(long, env = "PORTCULLIS_CLIENT_AUTH_FAILURES_PER_ADDRESS", value_name = "N")]
+    pub client_auth_failures_per_address: Option<u32>,
+    /// Requests per address at the token, introspection and revocation endpoints, per
+    /// instance: N/s, N/min, N/h or off (default)
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_ADDRESS", value_name = "RATE")]
+    pub rate_limit_per_address: Option<String>,
+    /// Requests per authenticated client at those endpoints, per instance (default off)
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_CLIENT", value_name = "RATE")]
+    pub rate_limit_per_client: Option<String>,
+    /// Admin API requests per address, per instance (default off)
+    #[arg(long, env = "PORTCULLIS_ADMIN_RATE_LIMIT_PER_ADDRESS", value_name = "RATE")]
+    pub admin_rate_limit_per_address: Option<String>,
+    /// Admin API requests per admin token, per instance (default off)
+    #[arg(long, env = "PORTCULLIS_ADMIN_RATE_LIMIT_PER_TOKEN", value_name = "RATE")]
+    pub admin_rate_limit_per_token: Option<String>,
+}
+
+/// Request-rate limits (`portcullis_core::rate_limit`), each `None` when off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub per_address: Option<Rate>,
+    pub per_client: Option<Rate>,
+    pub admin_per_address: Option<Rate>,
+    pub admin_per_token: Option<Rate>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -160,6 +192,8 @@ pub struct Config {
     /// Zero: no purge.
     pub purge_interval: Duration,
     pub pending_limits: portcullis_core::store::PendingLimits,
+    pub client_auth_failures_per_address: u32,
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Config {
@@ -246,6 +280,23 @@ impl Config {
             .pending_requests_per_address
             .or(file.pending_requests_per_address)
             .unwrap_or(portcullis_core::authority::DEFAULT_PENDING_PER_ADDRESS);
+        let rate = |name: &str, flag: &Option<String>, file: &Option<String>| {
+            pick(flag, file).map_or(Ok(None), |v| Rate::parse_optional(&v).map_err(|e| format!("{name}: {e}")))
+        };
+        let rate_limits = RateLimitConfig {
+            per_address: rate("rate limit per address", &serve.rate_limit_per_address, &file.rate_limit_per_address)?,
+            per_client: rate("rate limit per client", &serve.rate_limit_per_client, &file.rate_limit_per_client)?,
+            admin_per_address: rate(
+                "admin rate limit per address",
+                &serve.admin_rate_limit_per_address,
+                &file.admin_rate_limit_per_address,
+            )?,
+            admin_per_token: rate(
+                "admin rate limit per token",
+                &serve.admin_rate_limit_per_token,
+                &file.admin_rate_limit_per_token,
+            )?,
+        };
         Ok(Self {
             database_url,
             bind,
@@ -268,6 +319,11 @@ impl Config {
             trusted_proxies,
             purge_interval: Duration::from_secs(purge_interval_secs),
             pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
+            client_auth_failures_per_address: serve
+                .client_auth_failures_per_address
+                .or(file.client_auth_failures_per_address)
+                .unwrap_or(portcullis_core::client_throttle::PER_ADDRESS),
+            rate_limits,
         })
     }
 }
@@ -359,6 +415,31 @@ mod tests {
         let serve = ServeArgs { sqlite_synchronous: Some("full".into()), ..Default::default() };
         let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
         assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Full);
+    }
+
+    #[test]
+    fn throttling_and_rate_limits_default_to_failures_only_and_can_be_set() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.client_auth_failures_per_address, portcullis_core::client_throttle::PER_ADDRESS);
+        assert_eq!(c.rate_limits, RateLimitConfig::default(), "every request-rate limit is off by default");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "rate_limit_per_client = \"100/s\"\nadmin_rate_limit_per_token = \"off\"\n").unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        let serve = ServeArgs {
+            rate_limit_per_address: Some("600/min".into()),
+            admin_rate_limit_per_address: Some("5".into()),
+            client_auth_failures_per_address: Some(0),
+            ..Default::default()
+        };
+        let c = Config::resolve(&global, &serve).unwrap();
+        assert_eq!(c.client_auth_failures_per_address, 0);
+        assert_eq!(c.rate_limits.per_address, Some("600/min".parse().unwrap()));
+        assert_eq!(c.rate_limits.per_client, Some("100/s".parse().unwrap()));
+        assert_eq!(c.rate_limits.admin_per_address, Some("5/s".parse().unwrap()));
+        assert_eq!(c.rate_limits.admin_per_token, None);
+        let bad = ServeArgs { rate_limit_per_client: Some("lots".into()), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &bad).unwrap_err().contains("rate limit per client"));
     }
 
     #[test]

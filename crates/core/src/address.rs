@@ -7,9 +7,18 @@ use std::net::{IpAddr, Ipv6Addr};
 /// IPv4 as is (an IPv4-mapped IPv6 address too), IPv6 by its /64, the smallest block
 /// one subscriber is usually given.
 pub fn address_key(addr: IpAddr) -> String {
-    match addr.to_canonical() {
+    match address_block(addr) {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        IpAddr::V6(v6) => format!("{v6}/64"),
+    }
+}
+
+/// The block [`address_key`] names, as an address (IPv6 with its last 64 bits zero):
+/// what in-memory limits hash, with no string made per request.
+pub fn address_block(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Endpoints (in [`crate::endpoint`]) and grants (in [`crate::grant`]) are built on it.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -9,11 +10,13 @@ use std::time::{Duration, Instant};
 use crate::api_key_usage::ApiKeyUsage;
 use crate::client_auth::{self, PresentedClient};
 use crate::client_cache::ClientCache;
+use crate::client_throttle::ClientThrottle;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
 use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User, UserKind};
 use crate::org::{ApiKey, StoredApiKey};
 use crate::password::PasswordChecker;
+use crate::rate_limit::{RateLimiter, retry_after_secs};
 use crate::secret::SecretHasher;
 use crate::store::{PendingLimits, Store, StoreError};
 use crate::throttle::{self, SignInContext, SignInFailure};
@@ -58,6 +61,9 @@ pub struct Authority {
     sign_in_failures_per_address: u32,
     pending_limits: PendingLimits,
     clients: ClientCache,
+    client_throttle: ClientThrottle,
+    /// Requests per authenticated client (per instance); `None`: no limit.
+    client_rate: Option<RateLimiter>,
     /// Last uses of API keys, written in batches (`api_key_usage::run`).
     pub api_key_usage: Arc<ApiKeyUsage>,
 }
@@ -179,6 +185,8 @@ impl Authority {
                 per_address: DEFAULT_PENDING_PER_ADDRESS,
             },
             clients: ClientCache::default(),
+            client_throttle: ClientThrottle::default(),
+            client_rate: None,
             api_key_usage: Arc::new(ApiKeyUsage::default()),
         })
     }
@@ -196,6 +204,45 @@ impl Authority {
     pub fn with_sign_in_failures_per_address(mut self, limit: u32) -> Self {
         self.sign_in_failures_per_address = limit;
         self
+    }
+
+    /// Failed client authentications allowed from one address per window, over all
+    /// clients of a realm (default `client_throttle::PER_ADDRESS`); 0 turns that budget
+    /// off. The per-pair rule stays.
+    pub fn with_client_auth_failures_per_address(mut self, limit: u32) -> Self {
+        self.client_throttle = ClientThrottle::new(limit);
+        self
+    }
+
+    /// Requests each authenticated client may make at the token, introspection and
+    /// revocation endpoints, per instance; `None` (the default): no limit.
+    pub fn with_client_rate_limit(mut self, limiter: Option<RateLimiter>) -> Self {
+        self.client_rate = limiter;
+        self
+    }
+
+    /// Runs a request's client authentication (`authenticate`) under client-secret
+    /// throttling (`client_throttle`), then takes one request from the client's rate
+    /// limit. `addr` is the client's address, when known.
+    pub async fn guard_client<T>(
+        &self,
+        realm: &str,
+        presented: &PresentedClient,
+        addr: Option<IpAddr>,
+        authenticate: impl Future<Output = Result<T, OAuthError>>,
+    ) -> Result<T, OAuthError> {
+        let store = self.store.as_ref();
+        let authenticated =
+            self.client_throttle.run(store, self.clock.as_ref(), realm, presented, addr, authenticate).await?;
+        if let (Some(limiter), Some(client_id)) = (&self.client_rate, presented.client_id()) {
+            limiter.check((realm, client_id)).map_err(|wait| {
+                OAuthError::too_many_requests(
+                    format!("this client is over its limit of {} requests; retry later", limiter.rate()),
+                    retry_after_secs(wait),
+                )
+            })?;
+        }
+        Ok(authenticated)
     }
 
     /// Caps on pending authorization requests (defaults [`DEFAULT_PENDING_PER_SESSION`]

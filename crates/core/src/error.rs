@@ -78,11 +78,22 @@ pub struct OAuthError {
     pub code: ErrorCode,
     description: Cow<'static, str>,
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Seconds after which a refused caller may try again (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, description: sanitize(description.into()), source: None }
+        Self { code, description: sanitize(description.into()), source: None, retry_after: None }
+    }
+
+    /// 429 `temporarily_unavailable`: this caller is over a limit for `retry_after_secs`.
+    pub fn too_many_requests(d: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {
+        Self { retry_after: Some(retry_after_secs.max(1)), ..Self::new(ErrorCode::TooManyRequests, d) }
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// The client changed (in another request or on another instance) while this

@@ -59,7 +59,7 @@ fn paths(c: &mut Criterion) {
         c.bench_function(&format!("introspect/{label}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let r = introspect(&authority, realm, Some(auth.as_bytes()), &ask).await.unwrap();
+                    let r = introspect(&authority, realm, Some(auth.as_bytes()), &ask, None).await.unwrap();
                     assert!(r.active);
                 })
             })
@@ -71,7 +71,7 @@ fn paths(c: &mut Criterion) {
     c.bench_function("introspect/opaque_unknown", |b| {
         b.iter(|| {
             rt.block_on(async {
-                assert!(!introspect(&authority, realm, Some(auth.as_bytes()), &unknown).await.unwrap().active)
+                assert!(!introspect(&authority, realm, Some(auth.as_bytes()), &unknown, None).await.unwrap().active)
             })
         })
     });

@@ -8,7 +8,7 @@ use portcullis_proto::ErrorResponse;
 use crate::response::no_store_json;
 
 /// An [`OAuthError`] on its way out: JSON `{"error","error_description"}` with the
-/// RFC's status, `WWW-Authenticate` on 401, `Retry-After` on 503, and the cause of
+/// RFC's status, `WWW-Authenticate` on 401, `Retry-After` on 429 and 503, and the cause of
 /// a server-side failure logged, never sent.
 pub struct ApiError(pub OAuthError);
 
@@ -35,8 +35,9 @@ impl IntoResponse for ApiError {
             ErrorCode::InvalidClient => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"portcullis\""));
             }
-            ErrorCode::TemporarilyUnavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            ErrorCode::TemporarilyUnavailable | ErrorCode::TooManyRequests => {
+                let secs = e.retry_after().unwrap_or(5);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             ErrorCode::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

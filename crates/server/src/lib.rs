@@ -5,6 +5,7 @@ mod client_addr;
 mod error;
 mod extract;
 mod pages;
+mod rate_limits;
 mod request_id;
 mod response;
 mod routes;
@@ -20,6 +21,7 @@ use portcullis_core::authority::Authority;
 
 pub use client_addr::IpNet;
 pub use error::ApiError;
+pub use rate_limits::RateLimits;
 pub use serve::serve;
 
 /// Settings of the HTTP layer, already validated.
@@ -35,6 +37,8 @@ pub struct HttpSettings {
     pub header_read_timeout: Duration,
     /// Peers whose `X-Forwarded-For` names the client (for sign-in throttling).
     pub trusted_proxies: Vec<IpNet>,
+    /// Request-rate limits per address and per admin token (off by default).
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl Default for HttpSettings {
@@ -44,6 +48,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            rate_limits: Arc::default(),
         }
     }
 }

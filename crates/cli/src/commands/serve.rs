@@ -4,8 +4,9 @@ use std::sync::Arc;
 use portcullis_core::authority::Authority;
 use portcullis_core::clock::SystemClock;
 use portcullis_core::public_url;
+use portcullis_core::rate_limit::RateLimiter;
 use portcullis_core::store::Store;
-use portcullis_server::{AppState, HttpSettings};
+use portcullis_server::{AppState, HttpSettings, RateLimits};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -35,7 +36,9 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start: {e}"))?
         .with_sign_in_failures_per_address(config.sign_in_failures_per_address)
-        .with_pending_limits(config.pending_limits);
+        .with_pending_limits(config.pending_limits)
+        .with_client_auth_failures_per_address(config.client_auth_failures_per_address)
+        .with_client_rate_limit(config.rate_limits.per_client.map(RateLimiter::new));
     let authority = Arc::new(authority);
     let usage = authority.api_key_usage.clone();
     let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
@@ -49,6 +52,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             trusted_proxies: config.trusted_proxies.clone(),
+            rate_limits: Arc::new(RateLimits::new(
+                config.rate_limits.per_address,
+                config.rate_limits.admin_per_address,
+                config.rate_limits.admin_per_token,
+            )),
             ..Default::default()
         }),
     };

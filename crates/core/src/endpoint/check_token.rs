@@ -19,10 +19,12 @@ pub async fn check_token(
     realm: &str,
     authorization: Option<&[u8]>,
     params: &Params,
+    client_addr: Option<std::net::IpAddr>,
 ) -> Result<CheckTokenResponse, OAuthError> {
     let realm = authority.realm(realm).await?;
     let token = params.require("token")?;
-    let (client, resolved) = authenticated_resolve(authority, &realm, authorization, params, token).await?;
+    let (client, resolved) =
+        authenticated_resolve(authority, &realm, authorization, params, token, client_addr).await?;
     let stored = match resolved {
         Ok(s) if visible_to(&client, &s) && s.record.kind != TokenKind::Refresh => s,
         Err(Unusable::Expired) => return Err(OAuthError::invalid_token("Token has expired")),

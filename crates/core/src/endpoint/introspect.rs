@@ -2,6 +2,7 @@
 
 use portcullis_proto::IntrospectionResponse;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Unusable, resolve_for};
@@ -29,12 +30,15 @@ pub async fn authenticated_resolve(
     authorization: Option<&[u8]>,
     params: &Params,
     token: &str,
+    client_addr: Option<IpAddr>,
 ) -> Result<(Arc<Client>, Result<StoredToken, Unusable>), OAuthError> {
     let presented = client_auth::presented(authorization, params)?;
     if matches!(presented, client_auth::PresentedClient::Public { .. }) {
         return Err(OAuthError::invalid_client("this endpoint requires client authentication"));
     }
-    let first = authority.authenticate_cached(&realm.name, &presented).await?;
+    let first = authority
+        .guard_client(&realm.name, &presented, client_addr, authority.authenticate_cached(&realm.name, &presented))
+        .await?;
     let resolved = resolve_for(authority, realm, token, Some(&first.client)).await?;
     // A token refused without a database read (malformed, expired, a bad signature)
     // says nothing of the copy: a cached one is checked all the same, so a disabled
@@ -52,11 +56,13 @@ pub async fn introspect(
     realm: &str,
     authorization: Option<&[u8]>,
     params: &Params,
+    client_addr: Option<IpAddr>,
 ) -> Result<IntrospectionResponse, OAuthError> {
     let realm = authority.realm(realm).await?;
     let token = params.require("token")?;
     // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
-    let (client, resolved) = authenticated_resolve(authority, &realm, authorization, params, token).await?;
+    let (client, resolved) =
+        authenticated_resolve(authority, &realm, authorization, params, token, client_addr).await?;
     match resolved {
         Ok(stored) if visible_to(&client, &stored) => {
             let mut described = describe(authority, &stored);

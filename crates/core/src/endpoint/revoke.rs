@@ -16,14 +16,20 @@ pub async fn revoke(
     realm: &str,
     authorization: Option<&[u8]>,
     params: &Params,
+    client_addr: Option<std::net::IpAddr>,
 ) -> Result<(), OAuthError> {
     let realm = authority.realm(realm).await?;
     let presented = client_auth::presented(authorization, params)?;
     // An app's server (`app_id:API_KEY`) revokes its customers' tokens, e.g. at logout.
-    let client = match authority.authenticate_app(&realm.name, &presented).await? {
-        Some((app, _key)) => app,
-        None => client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await?,
+    let authenticate = async {
+        match authority.authenticate_app(&realm.name, &presented).await? {
+            Some((app, _key)) => Ok(app),
+            None => {
+                client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented).await
+            }
+        }
     };
+    let client = authority.guard_client(&realm.name, &presented, client_addr, authenticate).await?;
     let token = params.require("token")?;
     // An API key is not revoked here: `apikey revoke` and `app reset` are for operators.
     // Authentic is enough: a refresh token a concurrent refresh has just spent still

@@ -3,12 +3,21 @@
 
 use portcullis_proto::TokenResponse;
 
-use crate::authority::{Authority, Issued};
+use crate::authority::{Authenticated, Authority, Issued};
 use crate::client_auth;
 use crate::error::OAuthError;
 use crate::grant::{self, GrantContext, RequestContext};
 use crate::model::{Client, GrantType};
+use crate::org::ApiKey;
 use crate::params::Params;
+
+/// Who authenticated: an app's server with an API key, a client read from the
+/// database, or (client_credentials) a client as this instance last read it.
+enum Caller {
+    App(Box<(Client, ApiKey)>),
+    Fresh(Box<Client>),
+    Cached(Authenticated),
+}
 
 pub async fn token(
     authority: &Authority,
@@ -24,20 +33,35 @@ pub async fn token(
         .map_err(|_| OAuthError::unsupported_grant_type("the grant_type is not one this server knows"))?;
     let handler = grant::handler_for(grant_type)?;
     let presented = client_auth::presented(authorization, params)?;
-    if let Some((client, key)) = authority.authenticate_app(&realm.name, &presented).await? {
-        let ctx = GrantContext { authority, realm: &realm, client: &client, request, api_key: Some(&key) };
-        return run(handler, &ctx, params).await?.into_result();
-    }
+    // Only client_credentials uses the cached client: its one write checks the
+    // client's revision (`client_cache`); the other grants read the client afresh.
+    let cached = grant_type == GrantType::ClientCredentials;
+    let authenticated = authority.guard_client(&realm.name, &presented, request.client_addr, async {
+        if let Some((client, key)) = authority.authenticate_app(&realm.name, &presented).await? {
+            return Ok(Caller::App(Box::new((client, key))));
+        }
+        if !cached {
+            let store = authority.store.as_ref();
+            let client = client_auth::authenticate(store, &authority.hasher, &realm.name, &presented).await?;
+            return Ok(Caller::Fresh(Box::new(client)));
+        }
+        Ok(Caller::Cached(authority.authenticate_cached(&realm.name, &presented).await?))
+    });
+    let first = match authenticated.await? {
+        Caller::App(app) => {
+            let (client, key) = *app;
+            let ctx = GrantContext { authority, realm: &realm, client: &client, request, api_key: Some(&key) };
+            return run(handler, &ctx, params).await?.into_result();
+        }
+        Caller::Fresh(client) => {
+            let ctx = GrantContext { authority, realm: &realm, client: &client, request, api_key: None };
+            return run(handler, &ctx, params).await?.into_result();
+        }
+        Caller::Cached(first) => first,
+    };
     let run = async |client: &Client| {
         run(handler, &GrantContext { authority, realm: &realm, client, request, api_key: None }, params).await
     };
-    // Only client_credentials uses the cached client: its one write checks the
-    // client's revision (`client_cache`); the other grants read the client afresh.
-    if grant_type != GrantType::ClientCredentials {
-        let client = client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented);
-        return run(&client.await?).await?.into_result();
-    }
-    let first = authority.authenticate_cached(&realm.name, &presented).await?;
     match run(&first.client).await {
         Ok(Issued::Token(response)) => Ok(response),
         // The copy was older than the database: decided again, once, on the client as

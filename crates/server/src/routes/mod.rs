@@ -14,6 +14,7 @@ use std::any::Any;
 
 use axum::Router;
 use axum::http::Request;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use portcullis_core::error::{ErrorCode, OAuthError};
@@ -21,7 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, rate_limits};
 
 /// A POST-only endpoint whose other methods get a JSON 405.
 fn post_only<H, T>(handler: H) -> MethodRouter<AppState>
@@ -36,20 +37,25 @@ where
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
-    let realm = Router::new()
-        .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
-        .route("/oauth/authorize/login", post_only(authorize::login))
-        .route("/oauth/authorize/consent", get(authorize::consent_page).post(authorize::consent))
+    // The endpoints that authenticate clients, under the per-address request limit.
+    let client_endpoints = Router::new()
         .route("/oauth/token", post_only(token::handle))
         .route("/oauth/introspect", post_only(introspect::handle))
         .route("/oauth/revoke", post_only(revoke::handle))
         .route("/oauth/check_token", post_only(check_token::handle))
         .route("/oauth/revoke_token", post_only(revoke_token::handle))
+        .route_layer(from_fn_with_state(state.clone(), rate_limits::oauth_per_address));
+    let admin = admin::router().route_layer(from_fn_with_state(state.clone(), rate_limits::admin_per_address));
+    let realm = Router::new()
+        .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
+        .route("/oauth/authorize/login", post_only(authorize::login))
+        .route("/oauth/authorize/consent", get(authorize::consent_page).post(authorize::consent))
+        .merge(client_endpoints)
         .route("/jwks.json", get(metadata::jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata::metadata));
     Router::new()
         .nest("/realms/{realm}", realm)
-        .nest("/admin", admin::router())
+        .nest("/admin", admin)
         .route("/.well-known/oauth-authorization-server/realms/{realm}", get(metadata::metadata))
         .route("/assets/portcullis.css", get(authorize::stylesheet))
         .route("/healthz", get(health::healthz))

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::endpoint::revoke::revoke;
 
-use crate::extract::{Authorization, OAuthForm, RealmName};
+use crate::extract::{Authorization, ClientAddr, OAuthForm, RealmName};
 use crate::response::no_store_json;
 use crate::{ApiError, AppState};
 
@@ -13,8 +13,9 @@ pub async fn handle(
     State(state): State<AppState>,
     RealmName(realm): RealmName,
     auth: Authorization,
+    ClientAddr(client_addr): ClientAddr,
     OAuthForm(params): OAuthForm,
 ) -> Result<Response, ApiError> {
-    revoke(&state.authority, &realm, auth.as_deref(), &params).await?;
+    revoke(&state.authority, &realm, auth.as_deref(), &params, client_addr).await?;
     Ok(no_store_json(StatusCode::OK, &serde_json::json!({})))
 }

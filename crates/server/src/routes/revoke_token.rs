@@ -10,7 +10,7 @@ use portcullis_core::error::OAuthError;
 use portcullis_core::params::Params;
 use portcullis_core::urlencoded::parse_form;
 
-use crate::extract::{Authorization, RealmName, read_body};
+use crate::extract::{Authorization, ClientAddr, RealmName, read_body};
 use crate::response::no_store_json;
 use crate::{ApiError, AppState};
 
@@ -18,10 +18,11 @@ pub async fn handle(
     State(state): State<AppState>,
     RealmName(realm): RealmName,
     auth: Authorization,
+    ClientAddr(client_addr): ClientAddr,
     req: Request,
 ) -> Result<Response, ApiError> {
     let params = spring_params(req, &state).await?;
-    revoke(&state.authority, &realm, auth.as_deref(), &params).await?;
+    revoke(&state.authority, &realm, auth.as_deref(), &params, client_addr).await?;
     Ok(no_store_json(StatusCode::OK, &serde_json::json!({})))
 }
 

@@ -141,6 +141,32 @@ async fn the_sign_in_limit_holds_across_instances() {
     .await;
 }
 
+/// The same for client secrets: six wrong secrets at each instance from one address.
+/// The shared counters refuse the 11th and 12th, and then the right secret at both
+/// instances, though neither saw ten failures itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_client_secret_limit_holds_across_instances() {
+    on_postgres("the_client_secret_limit_holds_across_instances", |a| async move {
+        let b = a.another_instance().await;
+        let c = a.cc_client("default", "x", "a").await;
+        let attempt = async |s: &TestServer, secret: &str| {
+            let url = s.url("default", "/oauth/token");
+            let r = s.http.post(url).basic_auth(&c.id, Some(secret)).form(&[("grant_type", "client_credentials")]);
+            r.send().await.unwrap().status().as_u16()
+        };
+        let mut seen = Vec::new();
+        for i in 0..12 {
+            seen.push(attempt(if i % 2 == 0 { &a } else { &b }, &format!("wrong-guess-{i}")).await);
+        }
+        assert_eq!(seen, [[401; 10].as_slice(), &[429; 2]].concat());
+        assert_eq!(attempt(&b, &c.secret).await, 429);
+        assert_eq!(attempt(&a, &c.secret).await, 429);
+        a.clock.advance(15 * 60);
+        assert_eq!(attempt(&b, &c.secret).await, 200, "the right secret works again after the window");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn state_survives_a_restart_including_reuse_detection() {
     let a = TestServer::start().await;

@@ -14,7 +14,7 @@ use crate::harness::{TestClient, TestServer, assert_error};
 const PASSWORD: &str = "correct horse battery";
 
 /// An HTTP client whose connections come from `addr`.
-fn from(addr: &str) -> reqwest::Client {
+pub fn from(addr: &str) -> reqwest::Client {
     reqwest::Client::builder().local_address(addr.parse::<IpAddr>().unwrap()).build().unwrap()
 }
 

@@ -32,13 +32,14 @@ pub struct AdminApiError {
     status: StatusCode,
     body: ErrorBody,
     challenge: Option<String>,
+    retry_after: Option<u64>,
 }
 
 impl AdminApiError {
     fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
         let body =
             ErrorBody { error: error.to_owned(), error_description: sanitized(description), fields: BTreeMap::new() };
-        Self { status, body, challenge: None }
+        Self { status, body, challenge: None, retry_after: None }
     }
 
     /// 400 naming the field that was wrong.
@@ -71,6 +72,13 @@ impl AdminApiError {
 
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "this method is not allowed on this path")
+    }
+
+    /// 429 from a request-rate limit, with `Retry-After`.
+    pub fn rate_limited(e: OAuthError) -> Self {
+        let mut r = Self::new(StatusCode::TOO_MANY_REQUESTS, e.code.as_str(), e.description());
+        r.retry_after = e.retry_after();
+        r
     }
 
     pub fn payload_too_large(description: impl Into<String>) -> Self {
@@ -199,6 +207,9 @@ impl IntoResponse for AdminApiError {
         let mut response = no_store_json(self.status, &self.body);
         if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -42,6 +42,9 @@ impl FromRequestParts<AppState> for Caller {
             (v, _) => v.map(|v| v.as_bytes()),
         };
         let token = admin_token::authenticate(state.authority.store.as_ref(), header).await?;
+        if let Some(limiter) = &state.settings.rate_limits.admin_per_token {
+            crate::rate_limits::take(limiter, token.id, "this admin token").map_err(AdminApiError::rate_limited)?;
+        }
         let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Self { token, request_id })
     }

@@ -44,6 +44,17 @@ pub async fn assert_unchanged(s: &TestServer, before: &BTreeMap<String, i64>, wh
     assert_eq!(r.status(), 200, "{what}: the server stopped serving");
 }
 
+/// Like [`assert_unchanged`], for requests with wrong client credentials: those are
+/// counted (client-secret throttling, `sign_in_failures`) and nothing else is written.
+pub async fn assert_unchanged_but_failure_counters(s: &TestServer, before: &BTreeMap<String, i64>, what: &str) {
+    let without = |m: &BTreeMap<String, i64>| {
+        m.iter().filter(|(k, _)| *k != "sign_in_failures").map(|(k, v)| (k.clone(), *v)).collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(without(&s.row_counts().await), without(before), "{what}: a refused request wrote rows");
+    let r = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{what}: the server stopped serving");
+}
+
 /// A raw form POST: `body` is sent as bytes, exactly.
 pub async fn post_raw(
     s: &TestServer,

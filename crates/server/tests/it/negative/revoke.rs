@@ -56,9 +56,12 @@ async fn another_clients_or_realms_tokens_stay_live() {
                 assert_eq!(r.status(), 200, "{path}");
                 let r = s.post_form(&s.url("other", path), Some(&elsewhere), &form).await;
                 assert_eq!(r.status(), 200, "{path} at another realm");
-                // A's credentials are unknown at the other realm.
-                let r = s.post_form(&s.url("other", path), Some(&a), &form).await;
-                assert_error(r, 401, "invalid_client").await;
+                // A's credentials are unknown at the other realm (asked once per path and
+                // token: more than ten failures from one address would be throttled).
+                if hint.is_none() {
+                    let r = s.post_form(&s.url("other", path), Some(&a), &form).await;
+                    assert_error(r, 401, "invalid_client").await;
+                }
             }
         }
     }

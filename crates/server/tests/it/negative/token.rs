@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{INJECTIONS, assert_unchanged, enc, post_raw, snapshot};
+use super::{INJECTIONS, assert_unchanged, assert_unchanged_but_failure_counters, enc, post_raw, snapshot};
 use crate::browser::{Browser, REDIRECT, param, pkce_pair};
 use crate::harness::{TestClient, TestServer, assert_error, on_postgres};
 
@@ -45,7 +45,7 @@ async fn hostile_identifiers_get_the_ordinary_error(s: TestServer) {
         let r = s.post_form(&realm_url, Some(&c), &[("grant_type", "client_credentials")]).await;
         assert_error(r, 404, "not_found").await;
     }
-    assert_unchanged(&s, &before, "hostile identifiers").await;
+    assert_unchanged_but_failure_counters(&s, &before, "hostile identifiers").await;
 }
 
 #[tokio::test]
@@ -239,23 +239,18 @@ async fn malformed_pkce_verifiers_are_invalid_grant_and_spend_nothing() {
     assert_eq!(s.exchange("default", &c, &code, Some(&verifier)).await.status(), 200);
 }
 
-/// Online guessing of a client secret (#31). What happens today, documented: client
-/// authentication is NOT throttled. 100 wrong secrets, sequential and as one burst of
-/// 100, each get 401 `invalid_client`, nothing is written (no counter, no audit
-/// event), and the right secret works at once afterwards. Sign-in throttling covers
-/// user passwords only (`sign_in_throttling.rs`). When client throttling lands, this
-/// test must change to expect 429 + `Retry-After` past the limit.
-#[tokio::test]
-async fn wrong_client_secrets_are_refused_but_not_throttled_today() {
+/// Online guessing of a client secret (#31): 100 wrong secrets as one concurrent
+/// burst, then 100 more in sequence, from one address. Exactly ten are checked
+/// (401 `invalid_client`, counted); every other attempt, the right secret included,
+/// is 429 with `Retry-After` and writes nothing; the only rows written are the
+/// pair's, the address's and the client's counters. The client works from another
+/// address at once and from this one after the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_secret_guessing_is_throttled_and_a_burst_never_passes_the_limit() {
     let s = TestServer::start().await;
     let c = s.cc_client("default", "x", "a").await;
     let url = s.url("default", "/oauth/token");
     let before = snapshot(&s).await;
-    for i in 0..100 {
-        let wrong = TestClient { id: c.id.clone(), secret: format!("guess-{i}") };
-        let r = s.post_form(&url, Some(&wrong), &[("grant_type", "client_credentials")]).await;
-        assert_error(r, 401, "invalid_client").await;
-    }
     let burst: Vec<_> = (0..100)
         .map(|i| {
             let (http, url, id) = (s.http.clone(), url.clone(), c.id.clone());
@@ -267,14 +262,36 @@ async fn wrong_client_secrets_are_refused_but_not_throttled_today() {
                     .send()
                     .await
                     .unwrap();
-                r.status().as_u16()
+                crate::client_secret_throttling::refused(r).await
             })
         })
         .collect();
+    let mut statuses = Vec::new();
     for t in burst {
-        assert_eq!(t.await.unwrap(), 401);
+        statuses.push(t.await.unwrap());
     }
-    assert_unchanged(&s, &before, "secret guessing").await;
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 10, "checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 90);
+    let counted = crate::client_secret_throttling::counters(&s).await;
+    assert_eq!(counted, (3, 30), "pair, address and client, ten failures each");
+    for i in 0..100 {
+        let wrong = TestClient { id: c.id.clone(), secret: format!("guess-{i}") };
+        let r = s.post_form(&url, Some(&wrong), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(crate::client_secret_throttling::refused(r).await, 429);
+    }
+    let r = s.post_form(&url, Some(&c), &[("grant_type", "client_credentials")]).await;
+    assert_eq!(crate::client_secret_throttling::refused(r).await, 429, "the right secret too");
+    let mut after = snapshot(&s).await;
+    assert_eq!(after.remove("sign_in_failures"), Some(3));
+    let mut expected = before.clone();
+    expected.remove("sign_in_failures");
+    assert_eq!(after, expected, "nothing but the counters was written");
+    assert_eq!(crate::client_secret_throttling::counters(&s).await, counted, "refusals count nothing");
+
+    let elsewhere = crate::sign_in_throttling::from("127.0.0.2");
+    let r = elsewhere.post(&url).basic_auth(&c.id, Some(&c.secret)).form(&[("grant_type", "client_credentials")]);
+    assert_eq!(r.send().await.unwrap().status(), 200, "the client from another address");
+    s.clock.advance(15 * 60);
     s.token("default", &c, None).await;
 }
 
