@@ -37,6 +37,37 @@ pub struct SwitchableStore {
     /// PostgreSQL transaction in progress is), until the receiver resolves; the
     /// sender says that it has started.
     pub rotation_gate: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    /// Counts store calls while armed and fails the chosen one (`fault_steps.rs`).
+    pub steps: Mutex<Steps>,
+}
+
+/// Where an armed fault strikes: before the call reaches the database, or after it
+/// ran with its answer lost (a commit whose acknowledgement never arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAt {
+    Before,
+    After,
+}
+
+/// The store calls made since `arm`, and the one that fails.
+#[derive(Debug, Default)]
+pub struct Steps {
+    armed: bool,
+    pub calls: Vec<&'static str>,
+    fail: Option<(usize, FaultAt)>,
+}
+
+impl Steps {
+    /// Records calls from now on; with `fail = Some((k, at))` the k-th (from 1) fails.
+    pub fn arm(&mut self, fail: Option<(usize, FaultAt)>) {
+        *self = Self { armed: true, calls: Vec::new(), fail };
+    }
+
+    pub fn disarm(&mut self) -> Vec<&'static str> {
+        self.armed = false;
+        self.fail = None;
+        std::mem::take(&mut self.calls)
+    }
 }
 
 impl SwitchableStore {
@@ -45,6 +76,17 @@ impl SwitchableStore {
             panic!("injected panic");
         }
         if self.down.load(Ordering::SeqCst) { Err(StoreError::Unavailable("injected outage".into())) } else { Ok(()) }
+    }
+
+    /// Records `method` if armed, and says whether (and where) this call fails.
+    fn step(&self, method: &'static str) -> Option<FaultAt> {
+        let mut steps = self.steps.lock().unwrap();
+        if !steps.armed {
+            return None;
+        }
+        steps.calls.push(method);
+        let k = steps.calls.len();
+        steps.fail.filter(|(at, _)| *at == k).map(|(_, at)| at)
     }
 
     async fn hold(&self, method: &str) -> StoreResult<WriteClaim> {
@@ -57,6 +99,10 @@ impl SwitchableStore {
     }
 }
 
+fn injected_fault() -> StoreError {
+    StoreError::Unavailable("injected fault".into())
+}
+
 /// Writes one role's impl: every method checks the switch, then delegates
 /// (`backend`, in `AdminStore`, only delegates).
 macro_rules! switchable {
@@ -67,8 +113,16 @@ macro_rules! switchable {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.check()?;
+                    let fault = self.step(stringify!($name));
+                    if fault == Some(FaultAt::Before) {
+                        return Err(injected_fault());
+                    }
                     let _held = self.hold(stringify!($name)).await?;
-                    self.inner.$name($($arg),*).await
+                    let outcome = self.inner.$name($($arg),*).await;
+                    if fault == Some(FaultAt::After) {
+                        return Err(injected_fault());
+                    }
+                    outcome
                 }
             )*
         }
@@ -192,7 +246,7 @@ switchable! {
 }
 
 /// A server whose store can be switched off or made to panic.
-async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
+pub async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
     switchable_server_with(HttpSettings { header_read_timeout: Duration::from_secs(2), ..Default::default() }).await
 }
 
@@ -207,6 +261,7 @@ async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<Swit
             down: AtomicBool::new(false),
             panic: AtomicBool::new(false),
             rotation_gate: Mutex::new(None),
+            steps: Mutex::new(Steps::default()),
         });
         *switch.lock().unwrap() = Some(wrapped.clone());
         wrapped as Arc<dyn Store>

@@ -10,6 +10,7 @@ mod client_credentials;
 mod client_library;
 mod client_middleware;
 mod code_flow;
+mod fault_steps;
 mod faults;
 mod growth;
 mod introspection;
