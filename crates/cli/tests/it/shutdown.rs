@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::load::{self, Accounts, Kind, Seen};
-use crate::{Server, Workspace, serve};
+use crate::load::{self, Accounts, Kind, PASSWORD, Seen};
+use crate::{Server, Workspace, serve, with_stdin};
 
 /// The answers the load gets before SIGTERM.
 const ANSWERS_BEFORE_SIGTERM: usize = 150;
@@ -61,6 +61,7 @@ fn finish_held_request(mut conn: TcpStream) -> (u16, Value) {
     conn.write_all(BODY.as_bytes()).unwrap();
     let mut raw = String::new();
     conn.read_to_string(&mut raw).unwrap();
+    assert!(!raw.is_empty(), "the request accepted before shutdown got no answer");
     let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.to_lowercase().contains("connection: close"), "shutting down, the server closes: {head}");
@@ -79,8 +80,20 @@ fn wait_for_log(server: &Server, message: &str) {
     }
 }
 
+/// An app's API key and a customer who signs in through it, returning the key's id.
+fn customer_through_api_key(w: &Workspace) -> (String, (String, String)) {
+    let app = w.json(&["app", "create", "--realm", "default", "--name", "shop", "--json"]);
+    let key = w.json(&["apikey", "create", "--realm", "default", "--app", "shop", "--json"]);
+    let args = ["user", "create", "--realm", "default", "--username", "bob", "--kind", "customer", "--password-stdin"];
+    let out = with_stdin(w, &args, &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let credentials = (app["app_id"].as_str().unwrap().to_owned(), key["key"].as_str().unwrap().to_owned());
+    (key["id"].as_str().unwrap().to_owned(), credentials)
+}
+
 async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
     let accounts = Accounts::create(&w);
+    let (key_id, (app_id, api_key)) = customer_through_api_key(&w);
     let (mut server, base) = serve(&w);
     let addr = base.trim_start_matches("http://").to_owned();
 
@@ -94,6 +107,21 @@ async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
         assert!(started.elapsed() < Duration::from_secs(60), "the load stalled");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // A use of the API key, recorded in memory and written by the next flush: at
+    // the latest, the one at shutdown (the periodic one is seconds away).
+    let customer: Value = reqwest::Client::new()
+        .post(format!("{base}/realms/default/oauth/token"))
+        .basic_auth(&app_id, Some(&api_key))
+        .form(&[("grant_type", "password"), ("username", "bob"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let customer_tokens: Vec<String> =
+        ["access_token", "refresh_token"].iter().filter_map(|t| customer[t].as_str().map(String::from)).collect();
+    assert!(!customer_tokens.is_empty(), "{customer}");
     let held = start_held_request(&addr, &accounts.machine);
     let pid = server.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -114,6 +142,8 @@ async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(exit.success(), "serve exited with {exit}");
+    let key = w.json(&["apikey", "show", "--realm", "default", &key_id, "--json"]);
+    assert!(key["last_used_at"].is_i64(), "the API key's last use was not flushed at shutdown: {key}");
     for s in &seen {
         assert!(s.unexpected.is_empty(), "{:?}", s.unexpected);
         assert!(!s.cut_off, "an answer was cut off");
@@ -126,10 +156,12 @@ async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
     let mut must: Vec<String> = seen.iter().flat_map(|s| s.access.iter().cloned()).collect();
     must.extend(seen.iter().filter_map(|s| s.last_refresh.as_ref()).map(|(rt, _)| rt.clone()));
     must.push(body["access_token"].as_str().unwrap().to_owned());
+    must.extend(customer_tokens.iter().cloned());
     let answers = load::introspect_all(&base, &accounts, &must).await;
     let lost = load::inactive(&answers);
     assert!(lost.is_empty(), "{} of {} answered tokens inactive after the restart", lost.len(), must.len());
-    let answered: usize = seen.iter().map(|s| s.access.len() + s.refresh.len()).sum::<usize>() + 1;
+    let answered: usize =
+        seen.iter().map(|s| s.access.len() + s.refresh.len()).sum::<usize>() + 1 + customer_tokens.len();
     let stored = portcullis_store::testing::row_counts(&w.db()).await["tokens"];
     assert_eq!(stored as usize, answered, "tokens written whose answers never reached their clients");
     let broken = portcullis_store::testing::half_written_rows(&w.db()).await;
