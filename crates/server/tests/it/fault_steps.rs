@@ -6,12 +6,15 @@
 //! works and nothing was written, or the rotation (or redemption) is complete.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis_core::admin::ClientSpec;
+use portcullis_server::HttpSettings;
 use serde_json::Value;
 
 use crate::browser::{Browser, REDIRECT, param, pkce_pair, pkce_query};
-use crate::faults::{FaultAt, SwitchableStore, switchable_server};
+use crate::faults::{FaultAt, SwitchableStore, switchable_server, switchable_server_on};
 use crate::harness::{TestClient, TestServer, assert_error};
 
 const PASSWORD: &str = "correct horse battery";
@@ -20,23 +23,53 @@ const PASSWORD: &str = "correct horse battery";
 async fn calls_of<F: Future<Output = reqwest::Response>>(store: &SwitchableStore, request: F) -> Vec<&'static str> {
     store.steps.lock().unwrap().arm(None);
     let r = request.await;
-    let calls = store.steps.lock().unwrap().disarm();
+    let (calls, _) = store.steps.lock().unwrap().disarm();
     assert_eq!(r.status(), 200, "the dry run must succeed");
     calls
 }
 
-/// Runs `request` with the k-th store call failing `at`; returns its answer and the
-/// call that failed, if the request got that far.
+/// A request run with the k-th store call failing.
+struct Faulted {
+    response: reqwest::Response,
+    /// The call that failed.
+    failed: &'static str,
+    /// For a fault `After`: how that call really ended.
+    ran: Option<Result<(), String>>,
+    what: String,
+}
+
+impl Faulted {
+    /// Whether `write` is the call that failed and it had committed before its
+    /// answer was lost: the one case that must leave the new state.
+    fn committed(&self, write: &str) -> bool {
+        self.failed == write && matches!(self.ran, Some(Ok(())))
+    }
+
+    /// The answer is an error, never a half success: 503 with `Retry-After`.
+    async fn assert_refused(self) {
+        let what = self.what;
+        assert!(self.response.headers().get("retry-after").is_some(), "{what}");
+        assert_error(self.response, 503, "temporarily_unavailable").await;
+    }
+}
+
 async fn with_fault<F: Future<Output = reqwest::Response>>(
     store: &SwitchableStore,
     k: usize,
     at: FaultAt,
     request: F,
-) -> (reqwest::Response, Option<&'static str>) {
+) -> Faulted {
     store.steps.lock().unwrap().arm(Some((k, at)));
-    let r = request.await;
-    let calls = store.steps.lock().unwrap().disarm();
-    (r, calls.get(k - 1).copied())
+    let response = request.await;
+    let (calls, ran) = store.steps.lock().unwrap().disarm();
+    let failed = calls.get(k - 1).copied();
+    let what = format!("step {k} ({failed:?}) failing {at:?}");
+    let failed = failed.unwrap_or_else(|| panic!("{what}: the request made fewer calls than the dry run"));
+    if let Some(Err(e)) = &ran {
+        // A real failure under the injected one: the old state is then expected.
+        println!("{what}: the call itself failed: {e}");
+    }
+    Faulted { response, failed, ran, what }
 }
 
 /// Rows added per table between two snapshots (tables that did not change left out).
@@ -50,31 +83,24 @@ async fn assert_whole(s: &TestServer, what: &str) {
     assert!(broken.is_empty(), "{what}: {broken:?}");
 }
 
-/// The answer to a request whose store call failed: an error, or (if the server
-/// tolerates that call failing) a full success, which the caller then checks.
-async fn failed_or_whole(r: reqwest::Response, what: &str) -> Option<Value> {
-    if r.status() == 200 {
-        return Some(r.json().await.unwrap());
-    }
-    assert!(r.headers().get("retry-after").is_some(), "{what}");
-    assert_error(r, 503, "temporarily_unavailable").await;
-    None
-}
-
-/// How the faulted runs ended: every one but the lost answer of the write itself
-/// leaves the old state.
+/// Counts the runs that left the new state: exactly one, the run whose write
+/// committed with its answer lost, unless that write really failed (then none).
 #[derive(Default)]
-struct Outcomes {
-    old: usize,
-    new: usize,
-    tolerated: Vec<String>,
+struct NewStates {
+    committed: usize,
+    write_failed: bool,
 }
 
-impl Outcomes {
-    fn check(&self, calls: usize) {
-        assert!(self.tolerated.is_empty(), "failures the server answered 200 to: {:?}", self.tolerated);
-        assert_eq!(self.new, 1, "only a write whose answer was lost leaves the new state");
-        assert_eq!(self.old, 2 * calls - 1);
+impl NewStates {
+    fn note(&mut self, faulted: &Faulted, write: &str) -> bool {
+        let committed = faulted.committed(write);
+        self.committed += usize::from(committed);
+        self.write_failed |= faulted.failed == write && matches!(faulted.ran, Some(Err(_)));
+        committed
+    }
+
+    fn check(&self) {
+        assert!(self.committed == 1 || (self.committed == 0 && self.write_failed), "{} new states", self.committed);
     }
 }
 
@@ -90,9 +116,7 @@ async fn resource_server(s: &TestServer) -> TestClient {
     s.client_with("default", spec).await
 }
 
-#[tokio::test]
-async fn a_fault_at_any_step_of_a_refresh_rotation_leaves_the_old_state_or_the_new() {
-    let (s, store) = switchable_server().await;
+async fn refresh_rotation_case(s: TestServer, store: Arc<SwitchableStore>) {
     let app = s.password_client("default", "app").await;
     let rs = resource_server(&s).await;
     s.user("default", "alice", PASSWORD, &[]).await;
@@ -104,48 +128,36 @@ async fn a_fault_at_any_step_of_a_refresh_rotation_leaves_the_old_state_or_the_n
     let calls = calls_of(&store, s.refresh("default", &app, &rt, None)).await;
     assert!(calls.contains(&"rotate_refresh_token"), "{calls:?}");
     println!("a refresh makes these store calls: {calls:?}");
-    let mut outcomes = Outcomes::default();
-
+    let mut new_states = NewStates::default();
     for k in 1..=calls.len() {
         for at in [FaultAt::Before, FaultAt::After] {
             let rt = login(&s, &app).await;
             let before = s.row_counts().await;
-            let (r, failed) = with_fault(&store, k, at, s.refresh("default", &app, &rt, None)).await;
-            let what = format!("step {k} ({failed:?}) failing {at:?}");
-            assert!(failed.is_some(), "{what}: the refresh made fewer calls than the dry run");
-            let answer = failed_or_whole(r, &what).await;
+            let faulted = with_fault(&store, k, at, s.refresh("default", &app, &rt, None)).await;
+            let (what, committed) = (faulted.what.clone(), new_states.note(&faulted, "rotate_refresh_token"));
+            faulted.assert_refused().await;
             assert_whole(&s, &what).await;
             let added = added(&before, &s.row_counts().await);
-            if let Some(body) = answer {
-                outcomes.tolerated.push(what.clone());
-                // Tolerated: then it is the whole new state.
-                assert_eq!(added, BTreeMap::from([("tokens".into(), 2)]), "{what}");
-                let new = body["refresh_token"].as_str().unwrap();
-                assert_eq!(s.refresh("default", &app, new, None).await.status(), 200, "{what}");
-            } else if added.is_empty() {
-                outcomes.old += 1;
-                // The old state: the new tokens never existed and the old one works.
-                assert_eq!(s.refresh("default", &app, &rt, None).await.status(), 200, "{what}: old token spent");
-            } else {
-                outcomes.new += 1;
+            if committed {
                 // The new state, its answer lost: the old token spent (one unspent
                 // refresh token per grant, `assert_whole`) and its successors stored.
-                assert_eq!((at, failed), (FaultAt::After, Some("rotate_refresh_token")), "{what}: {added:?}");
                 assert_eq!(added, BTreeMap::from([("tokens".into(), 2)]), "{what}");
+            } else {
+                // The old state: the new tokens never existed and the old one works.
+                assert_eq!(added, BTreeMap::new(), "{what}");
+                assert_eq!(s.refresh("default", &app, &rt, None).await.status(), 200, "{what}: old token spent");
             }
             assert_whole(&s, &what).await;
         }
     }
-    outcomes.check(calls.len());
+    new_states.check();
     // The server itself is unharmed.
     let rt = login(&s, &app).await;
     let r = s.refresh("default", &app, &rt, None).await.json::<Value>().await.unwrap();
     assert!(s.is_active("default", &rs, r["access_token"].as_str().unwrap()).await);
 }
 
-#[tokio::test]
-async fn a_fault_at_any_step_of_a_code_redemption_leaves_the_code_or_the_tokens() {
-    let (s, store) = switchable_server().await;
+async fn code_redemption_case(s: TestServer, store: Arc<SwitchableStore>) {
     let public = s.code_client("default", "Invoice App", true).await;
     let rs = resource_server(&s).await;
     s.user("default", "alice", PASSWORD, &[]).await;
@@ -173,39 +185,72 @@ async fn a_fault_at_any_step_of_a_code_redemption_leaves_the_code_or_the_tokens(
     let calls = calls_of(&store, async { exchange(c, v).await.unwrap() }).await;
     assert!(calls.contains(&"redeem_code"), "{calls:?}");
     println!("a code exchange makes these store calls: {calls:?}");
-    let mut outcomes = Outcomes::default();
-
+    let mut new_states = NewStates::default();
     for k in 1..=calls.len() {
         for at in [FaultAt::Before, FaultAt::After] {
             let (c, v) = code().await;
             let before = s.row_counts().await;
-            let (r, failed) = with_fault(&store, k, at, async { exchange(c.clone(), v.clone()).await.unwrap() }).await;
-            let what = format!("step {k} ({failed:?}) failing {at:?}");
-            assert!(failed.is_some(), "{what}: the exchange made fewer calls than the dry run");
-            let answer = failed_or_whole(r, &what).await;
+            let faulted = with_fault(&store, k, at, async { exchange(c.clone(), v.clone()).await.unwrap() }).await;
+            let (what, committed) = (faulted.what.clone(), new_states.note(&faulted, "redeem_code"));
+            faulted.assert_refused().await;
             assert_whole(&s, &what).await;
             let added = added(&before, &s.row_counts().await);
-            if let Some(body) = answer {
-                outcomes.tolerated.push(what.clone());
+            if committed {
+                // Redeemed with its answer lost: the tokens are stored, the code spent.
                 assert_eq!(added, BTreeMap::from([("tokens".into(), 2)]), "{what}");
-                assert!(s.is_active("default", &rs, body["access_token"].as_str().unwrap()).await, "{what}");
-            } else if added.is_empty() {
-                outcomes.old += 1;
+            } else {
                 // The code is still good, once.
+                assert_eq!(added, BTreeMap::new(), "{what}");
                 let r = exchange(c.clone(), v.clone()).await.unwrap();
                 assert_eq!(r.status(), 200, "{what}: the code was spent");
                 let t = r.json::<Value>().await.unwrap();
                 assert!(s.is_active("default", &rs, t["access_token"].as_str().unwrap()).await, "{what}");
-                assert_error(exchange(c, v).await.unwrap(), 400, "invalid_grant").await;
-            } else {
-                outcomes.new += 1;
-                // Redeemed with its answer lost: the tokens are stored, the code spent.
-                assert_eq!((at, failed), (FaultAt::After, Some("redeem_code")), "{what}: {added:?}");
-                assert_eq!(added, BTreeMap::from([("tokens".into(), 2)]), "{what}");
-                assert_error(exchange(c, v).await.unwrap(), 400, "invalid_grant").await;
             }
+            assert_error(exchange(c, v).await.unwrap(), 400, "invalid_grant").await;
             assert_whole(&s, &what).await;
         }
     }
-    outcomes.check(calls.len());
+    new_states.check();
+}
+
+/// Runs `case` on a switchable server over a fresh PostgreSQL database.
+async fn on_postgres<F, Fut>(name: &str, case: F)
+where
+    F: FnOnce(TestServer, Arc<SwitchableStore>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = portcullis_store::testing::TestDatabase::create(name).await else { return };
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move {
+        let settings = HttpSettings { header_read_timeout: Duration::from_secs(2), ..Default::default() };
+        let (s, store) = switchable_server_on(&url, settings).await;
+        case(s, store).await
+    })
+    .await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn a_fault_at_any_step_of_a_refresh_rotation_leaves_the_old_state_or_the_new_on_sqlite() {
+    let (s, store) = switchable_server().await;
+    refresh_rotation_case(s, store).await;
+}
+
+#[tokio::test]
+async fn a_fault_at_any_step_of_a_refresh_rotation_leaves_the_old_state_or_the_new_on_postgres() {
+    on_postgres("fault_steps_refresh", refresh_rotation_case).await;
+}
+
+#[tokio::test]
+async fn a_fault_at_any_step_of_a_code_redemption_leaves_the_code_or_the_tokens_on_sqlite() {
+    let (s, store) = switchable_server().await;
+    code_redemption_case(s, store).await;
+}
+
+#[tokio::test]
+async fn a_fault_at_any_step_of_a_code_redemption_leaves_the_code_or_the_tokens_on_postgres() {
+    on_postgres("fault_steps_code", code_redemption_case).await;
 }

@@ -55,18 +55,21 @@ pub struct Steps {
     armed: bool,
     pub calls: Vec<&'static str>,
     fail: Option<(usize, FaultAt)>,
+    /// For a fault `After`: how the real call ended before its answer was replaced.
+    pub ran: Option<Result<(), String>>,
 }
 
 impl Steps {
     /// Records calls from now on; with `fail = Some((k, at))` the k-th (from 1) fails.
     pub fn arm(&mut self, fail: Option<(usize, FaultAt)>) {
-        *self = Self { armed: true, calls: Vec::new(), fail };
+        *self = Self { armed: true, fail, ..Self::default() };
     }
 
-    pub fn disarm(&mut self) -> Vec<&'static str> {
-        self.armed = false;
-        self.fail = None;
-        std::mem::take(&mut self.calls)
+    /// Stops recording; returns the calls made and, for a fault `After`, how the
+    /// failed call really ended.
+    pub fn disarm(&mut self) -> (Vec<&'static str>, Option<Result<(), String>>) {
+        let Self { calls, ran, .. } = std::mem::take(self);
+        (calls, ran)
     }
 }
 
@@ -120,6 +123,7 @@ macro_rules! switchable {
                     let _held = self.hold(stringify!($name)).await?;
                     let outcome = self.inner.$name($($arg),*).await;
                     if fault == Some(FaultAt::After) {
+                        self.steps.lock().unwrap().ran = Some(outcome.as_ref().map(drop).map_err(|e| e.to_string()));
                         return Err(injected_fault());
                     }
                     outcome
@@ -251,9 +255,16 @@ pub async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
 }
 
 async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<SwitchableStore>) {
-    let switch = Arc::new(Mutex::new(None::<Arc<SwitchableStore>>));
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (mut s, store) = switchable_server_on(&url, settings).await;
+    s.keep_dir(dir);
+    (s, store)
+}
+
+/// A switchable server on the existing database at `url` (e.g. a fresh PostgreSQL one).
+pub async fn switchable_server_on(url: &str, settings: HttpSettings) -> (TestServer, Arc<SwitchableStore>) {
+    let switch = Arc::new(Mutex::new(None::<Arc<SwitchableStore>>));
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let wrap = |inner| {
         let wrapped = Arc::new(SwitchableStore {
@@ -266,8 +277,7 @@ async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<Swit
         *switch.lock().unwrap() = Some(wrapped.clone());
         wrapped as Arc<dyn Store>
     };
-    let mut s = TestServer::instance_with_settings(&url, clock, wrap, settings).await;
-    s.keep_dir(dir);
+    let s = TestServer::instance_with_settings(url, clock, wrap, settings).await;
     let store = switch.lock().unwrap().clone().unwrap();
     (s, store)
 }
