@@ -74,7 +74,7 @@ async fn with_fault<F: Future<Output = reqwest::Response>>(
 
 /// Rows added per table between two snapshots (tables that did not change left out).
 fn added(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
-    after.iter().filter_map(|(t, n)| (Some(n) != before.get(t)).then(|| (t.clone(), n - before[t]))).collect()
+    after.iter().filter(|&(t, n)| Some(n) != before.get(t)).map(|(t, n)| (t.clone(), n - before[t])).collect()
 }
 
 /// The database holds no half-written grant, redemption or rotation.
