@@ -53,23 +53,34 @@ pub enum FaultAt {
 #[derive(Debug, Default)]
 pub struct Steps {
     armed: bool,
+    calls: Vec<&'static str>,
+    /// The call that fails: the n-th (from 1) call of this method, and where.
+    fail: Option<(&'static str, usize, FaultAt)>,
+    report: FaultReport,
+}
+
+/// What an armed run did.
+#[derive(Debug, Default)]
+pub struct FaultReport {
     pub calls: Vec<&'static str>,
-    fail: Option<(usize, FaultAt)>,
+    /// Whether the chosen call was made (and so failed).
+    pub fired: bool,
     /// For a fault `After`: how the real call ended before its answer was replaced.
     pub ran: Option<Result<(), String>>,
 }
 
 impl Steps {
-    /// Records calls from now on; with `fail = Some((k, at))` the k-th (from 1) fails.
-    pub fn arm(&mut self, fail: Option<(usize, FaultAt)>) {
+    /// Records calls from now on, failing the chosen one if any. It is named by
+    /// method and occurrence, not by position, so that a cache refresh (a realm read
+    /// once its second is up) does not shift it.
+    pub fn arm(&mut self, fail: Option<(&'static str, usize, FaultAt)>) {
         *self = Self { armed: true, fail, ..Self::default() };
     }
 
-    /// Stops recording; returns the calls made and, for a fault `After`, how the
-    /// failed call really ended.
-    pub fn disarm(&mut self) -> (Vec<&'static str>, Option<Result<(), String>>) {
-        let Self { calls, ran, .. } = std::mem::take(self);
-        (calls, ran)
+    pub fn disarm(&mut self) -> FaultReport {
+        let Self { calls, mut report, .. } = std::mem::take(self);
+        report.calls = calls;
+        report
     }
 }
 
@@ -88,8 +99,10 @@ impl SwitchableStore {
             return None;
         }
         steps.calls.push(method);
-        let k = steps.calls.len();
-        steps.fail.filter(|(at, _)| *at == k).map(|(_, at)| at)
+        let nth = steps.calls.iter().filter(|c| **c == method).count();
+        let at = steps.fail.filter(|(m, n, _)| *m == method && *n == nth).map(|(.., at)| at);
+        steps.report.fired |= at.is_some();
+        at
     }
 
     async fn hold(&self, method: &str) -> StoreResult<WriteClaim> {
@@ -123,7 +136,7 @@ macro_rules! switchable {
                     let _held = self.hold(stringify!($name)).await?;
                     let outcome = self.inner.$name($($arg),*).await;
                     if fault == Some(FaultAt::After) {
-                        self.steps.lock().unwrap().ran = Some(outcome.as_ref().map(drop).map_err(|e| e.to_string()));
+                        self.steps.lock().unwrap().report.ran = Some(outcome.as_ref().map(drop).map_err(|e| e.to_string()));
                         return Err(injected_fault());
                     }
                     outcome
