@@ -1,11 +1,11 @@
-//! `kill -9` of `portcullis serve` under load, then a restart on the same database
+//! `kill -9` of `portcullis serve` under load (client credentials, password sign-in
+//! with refresh rotation, code flow through the pages), then a restart on the same database
 //! (SECURITY-CASES R4, R6): every token whose answer reached its client is active,
 //! and no grant, rotation or issue is half written. The server answers a token
 //! request only after its batch has committed (the SQLite writer thread, the
 //! PostgreSQL group commit), so nothing a client holds can be lost with the process.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, Accounts, Kind, Seen};
@@ -16,13 +16,15 @@ const ROUNDS: usize = 3;
 /// Answers the load gets before each kill, so that it is in full flow.
 const ANSWERS_BEFORE_KILL: usize = 150;
 
-const CLIENTS: [Kind; 6] = [
+const CLIENTS: [Kind; 8] = [
     Kind::ClientCredentials,
     Kind::ClientCredentials,
     Kind::ClientCredentials,
     Kind::Rotation,
     Kind::Rotation,
     Kind::Rotation,
+    Kind::CodeExchange,
+    Kind::CodeExchange,
 ];
 
 async fn killed_under_load_keeps_every_answered_token(w: Workspace) {
@@ -30,14 +32,14 @@ async fn killed_under_load_keeps_every_answered_token(w: Workspace) {
     let mut seen: Vec<Seen> = Vec::new();
     let (mut server, mut base) = serve(&w);
     for round in 1..=ROUNDS {
-        let answered = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(load::Progress::default());
         let load = {
-            let (base, answered) = (base.clone(), answered.clone());
+            let (base, progress) = (base.clone(), progress.clone());
             let accounts = accounts.clone();
-            tokio::spawn(async move { load::run(&base, &accounts, &CLIENTS, answered).await })
+            tokio::spawn(async move { load::run(&base, &accounts, &CLIENTS, progress).await })
         };
         let started = Instant::now();
-        while answered.load(Ordering::SeqCst) < ANSWERS_BEFORE_KILL {
+        while !progress.reached(ANSWERS_BEFORE_KILL) {
             assert!(started.elapsed() < Duration::from_secs(60), "round {round}: the load stalled");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -57,6 +59,7 @@ async fn killed_under_load_keeps_every_answered_token(w: Workspace) {
         assert!(lost.is_empty(), "round {round}: {} of {} answered tokens lost", lost.len(), must.len());
         let broken = portcullis_store::testing::half_written_rows(&w.db()).await;
         assert!(broken.is_empty(), "round {round}: {broken:?}");
+        assert!(seen.iter().any(|s| !s.rotates && !s.refresh.is_empty()), "round {round}: no code was exchanged");
         let stored = portcullis_store::testing::row_counts(&w.db()).await["tokens"];
         let answered: usize = seen.iter().map(|s| s.access.len() + s.refresh.len()).sum();
         assert!(stored as usize >= answered, "round {round}: {stored} tokens stored, {answered} answered");

@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -22,13 +21,15 @@ const ANSWERS_BEFORE_SIGTERM: usize = 150;
 /// How long the server may take to exit once its last request is answered.
 const EXIT_BOUND: Duration = Duration::from_secs(15);
 
-const CLIENTS: [Kind; 6] = [
+const CLIENTS: [Kind; 8] = [
     Kind::ClientCredentials,
     Kind::ClientCredentials,
     Kind::ClientCredentials,
     Kind::Rotation,
     Kind::Rotation,
     Kind::Rotation,
+    Kind::CodeExchange,
+    Kind::CodeExchange,
 ];
 
 const BODY: &str = "grant_type=client_credentials";
@@ -97,13 +98,13 @@ async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
     let (mut server, base) = serve(&w);
     let addr = base.trim_start_matches("http://").to_owned();
 
-    let answered = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(load::Progress::default());
     let load = {
-        let (base, accounts, answered) = (base.clone(), accounts.clone(), answered.clone());
-        tokio::spawn(async move { load::run(&base, &accounts, &CLIENTS, answered).await })
+        let (base, accounts, progress) = (base.clone(), accounts.clone(), progress.clone());
+        tokio::spawn(async move { load::run(&base, &accounts, &CLIENTS, progress).await })
     };
     let started = Instant::now();
-    while answered.load(Ordering::SeqCst) < ANSWERS_BEFORE_SIGTERM {
+    while !progress.reached(ANSWERS_BEFORE_SIGTERM) {
         assert!(started.elapsed() < Duration::from_secs(60), "the load stalled");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -148,13 +149,14 @@ async fn sigterm_under_load_answers_every_accepted_request(w: Workspace) {
         assert!(s.unexpected.is_empty(), "{:?}", s.unexpected);
         assert!(!s.cut_off, "an answer was cut off");
     }
+    assert!(seen.iter().any(|s| !s.rotates && !s.refresh.is_empty()), "no code was exchanged");
 
     // Every request either got its whole answer or was never run: the answered
     // tokens are all active, the refresh tokens the clients hold all unspent, and
     // the database holds no token beyond those answered.
     let (_restarted, base) = serve(&w);
     let mut must: Vec<String> = seen.iter().flat_map(|s| s.access.iter().cloned()).collect();
-    must.extend(seen.iter().filter_map(|s| s.last_refresh.as_ref()).map(|(rt, _)| rt.clone()));
+    must.extend(seen.iter().flat_map(Seen::unspent_refresh).cloned());
     must.push(body["access_token"].as_str().unwrap().to_owned());
     must.extend(customer_tokens.iter().cloned());
     let answers = load::introspect_all(&base, &accounts, &must).await;
