@@ -19,7 +19,13 @@ use crate::{AppState, router};
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// Serves until `shutdown` resolves, then stops accepting and waits for in-flight
-/// requests to finish.
+/// requests to finish: every request read before then gets its whole answer, and so
+/// does every handler whose client hung up (its writes end before this returns, so
+/// that whatever the caller does last, such as flushing API-key usage, sees them).
+///
+/// The wait is bounded by the request timeout: idle keep-alive connections are closed
+/// at once, a request head still arriving by the header read timeout, and a handler by
+/// its request timeout (plus the time a write in flight takes to finish, `timeout.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -28,6 +34,8 @@ pub async fn serve(
     let header_read_timeout = state.settings.header_read_timeout;
     let app = router(state);
     let graceful = GracefulShutdown::new();
+    // Each handler task holds a clone; `recv` returns `None` once all are dropped.
+    let (in_flight, mut handlers_done) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -44,13 +52,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let in_flight = in_flight.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             // Each request runs to its end in a task of its own: a client that hangs up
             // drops only the wait for the answer, never a handler in the middle of a
             // database transaction (which could leave it open on a pooled connection).
-            let handling = tokio::spawn(app.clone().oneshot(req));
+            let (app, in_flight) = (app.clone(), in_flight.clone());
+            let handling = tokio::spawn(async move {
+                let _in_flight = in_flight;
+                app.oneshot(req).await
+            });
             async move {
                 match handling.await {
                     Ok(response) => response,
@@ -71,6 +84,9 @@ pub async fn serve(
         });
     }
     drop(listener);
+    tracing::info!("stopped accepting connections; finishing in-flight requests");
     graceful.shutdown().await;
+    drop(in_flight);
+    let _ = handlers_done.recv().await;
     Ok(())
 }

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 
+mod integrity;
+pub use integrity::half_written_rows;
+
 pub const PG_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 /// Set to `1` to run the suite without PostgreSQL: its cases are then skipped, each
 /// with a note. Without it a missing PostgreSQL fails every case that needs it.

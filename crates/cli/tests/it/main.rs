@@ -7,19 +7,32 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod admin_token;
+mod crash;
+mod load;
 mod organizations;
+mod shutdown;
 
 struct Workspace {
     dir: tempfile::TempDir,
+    /// Set for a database other than the SQLite file in `dir`.
+    database: Option<String>,
 }
 
 impl Workspace {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self { dir: tempfile::tempdir().unwrap(), database: None }
+    }
+
+    /// A workspace whose commands and servers use the database at `url`.
+    fn on(url: &str) -> Self {
+        Self { database: Some(url.to_owned()), ..Self::new() }
     }
 
     fn db(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("p.db").display())
+        match &self.database {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.dir.path().join("p.db").display()),
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -252,7 +265,9 @@ fn client_lifecycle_shows_the_secret_once() {
     w.refused(&["client", "show", "--realm", "default", "billing"], "does not exist");
 }
 
-struct Server(Child);
+/// A spawned `portcullis serve` (killed when dropped) and its log lines after
+/// "listening", as they come.
+struct Server(Child, std::sync::mpsc::Receiver<Value>);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -287,8 +302,13 @@ fn serve_with(w: &Workspace, args: &[&str]) -> (Server, String, Vec<Value>) {
         before.push(v);
     };
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), format!("http://{addr}"), before)
+    let (logs, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = logs.send(serde_json::from_str(&line).unwrap_or(Value::Null));
+        }
+    });
+    (Server(child, logged), format!("http://{addr}"), before)
 }
 
 fn free_port() -> u16 {

@@ -37,6 +37,51 @@ pub struct SwitchableStore {
     /// PostgreSQL transaction in progress is), until the receiver resolves; the
     /// sender says that it has started.
     pub rotation_gate: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    /// Counts store calls while armed and fails the chosen one (`fault_steps.rs`).
+    pub steps: Mutex<Steps>,
+}
+
+/// Where an armed fault strikes: before the call reaches the database, or after it
+/// ran with its answer lost (a commit whose acknowledgement never arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAt {
+    Before,
+    After,
+}
+
+/// The store calls made since `arm`, and the one that fails.
+#[derive(Debug, Default)]
+pub struct Steps {
+    armed: bool,
+    calls: Vec<&'static str>,
+    /// The call that fails: the n-th (from 1) call of this method, and where.
+    fail: Option<(&'static str, usize, FaultAt)>,
+    report: FaultReport,
+}
+
+/// What an armed run did.
+#[derive(Debug, Default)]
+pub struct FaultReport {
+    pub calls: Vec<&'static str>,
+    /// Whether the chosen call was made (and so failed).
+    pub fired: bool,
+    /// For a fault `After`: how the real call ended before its answer was replaced.
+    pub ran: Option<Result<(), String>>,
+}
+
+impl Steps {
+    /// Records calls from now on, failing the chosen one if any. It is named by
+    /// method and occurrence, not by position, so that a cache refresh (a realm read
+    /// once its second is up) does not shift it.
+    pub fn arm(&mut self, fail: Option<(&'static str, usize, FaultAt)>) {
+        *self = Self { armed: true, fail, ..Self::default() };
+    }
+
+    pub fn disarm(&mut self) -> FaultReport {
+        let Self { calls, mut report, .. } = std::mem::take(self);
+        report.calls = calls;
+        report
+    }
 }
 
 impl SwitchableStore {
@@ -45,6 +90,19 @@ impl SwitchableStore {
             panic!("injected panic");
         }
         if self.down.load(Ordering::SeqCst) { Err(StoreError::Unavailable("injected outage".into())) } else { Ok(()) }
+    }
+
+    /// Records `method` if armed, and says whether (and where) this call fails.
+    fn step(&self, method: &'static str) -> Option<FaultAt> {
+        let mut steps = self.steps.lock().unwrap();
+        if !steps.armed {
+            return None;
+        }
+        steps.calls.push(method);
+        let nth = steps.calls.iter().filter(|c| **c == method).count();
+        let at = steps.fail.filter(|(m, n, _)| *m == method && *n == nth).map(|(.., at)| at);
+        steps.report.fired |= at.is_some();
+        at
     }
 
     async fn hold(&self, method: &str) -> StoreResult<WriteClaim> {
@@ -57,6 +115,10 @@ impl SwitchableStore {
     }
 }
 
+fn injected_fault() -> StoreError {
+    StoreError::Unavailable("injected fault".into())
+}
+
 /// Writes one role's impl: every method checks the switch, then delegates
 /// (`backend`, in `AdminStore`, only delegates).
 macro_rules! switchable {
@@ -67,8 +129,17 @@ macro_rules! switchable {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.check()?;
+                    let fault = self.step(stringify!($name));
+                    if fault == Some(FaultAt::Before) {
+                        return Err(injected_fault());
+                    }
                     let _held = self.hold(stringify!($name)).await?;
-                    self.inner.$name($($arg),*).await
+                    let outcome = self.inner.$name($($arg),*).await;
+                    if fault == Some(FaultAt::After) {
+                        self.steps.lock().unwrap().report.ran = Some(outcome.as_ref().map(drop).map_err(|e| e.to_string()));
+                        return Err(injected_fault());
+                    }
+                    outcome
                 }
             )*
         }
@@ -194,14 +265,21 @@ switchable! {
 }
 
 /// A server whose store can be switched off or made to panic.
-async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
+pub async fn switchable_server() -> (TestServer, Arc<SwitchableStore>) {
     switchable_server_with(HttpSettings { header_read_timeout: Duration::from_secs(2), ..Default::default() }).await
 }
 
 async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<SwitchableStore>) {
-    let switch = Arc::new(Mutex::new(None::<Arc<SwitchableStore>>));
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (mut s, store) = switchable_server_on(&url, settings).await;
+    s.keep_dir(dir);
+    (s, store)
+}
+
+/// A switchable server on the existing database at `url` (e.g. a fresh PostgreSQL one).
+pub async fn switchable_server_on(url: &str, settings: HttpSettings) -> (TestServer, Arc<SwitchableStore>) {
+    let switch = Arc::new(Mutex::new(None::<Arc<SwitchableStore>>));
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let wrap = |inner| {
         let wrapped = Arc::new(SwitchableStore {
@@ -209,12 +287,12 @@ async fn switchable_server_with(settings: HttpSettings) -> (TestServer, Arc<Swit
             down: AtomicBool::new(false),
             panic: AtomicBool::new(false),
             rotation_gate: Mutex::new(None),
+            steps: Mutex::new(Steps::default()),
         });
         *switch.lock().unwrap() = Some(wrapped.clone());
         wrapped as Arc<dyn Store>
     };
-    let mut s = TestServer::instance_with_settings(&url, clock, wrap, settings).await;
-    s.keep_dir(dir);
+    let s = TestServer::instance_with_settings(url, clock, wrap, settings).await;
     let store = switch.lock().unwrap().clone().unwrap();
     (s, store)
 }

@@ -13,6 +13,7 @@ mod client_middleware;
 mod client_secret_throttling;
 mod clock_skew;
 mod code_flow;
+mod fault_steps;
 mod faults;
 mod growth;
 mod introspection;
