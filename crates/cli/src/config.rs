@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub purge_interval_secs: Option<u64>,
     pub pending_requests_per_session: Option<u32>,
     pub pending_requests_per_address: Option<u32>,
+    pub master_key_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -62,6 +65,10 @@ pub struct GlobalArgs {
     /// Log filter, e.g. info or portcullis_server=debug
     #[arg(long, global = true, env = "PORTCULLIS_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// File holding the master key that seals private keys and the pepper (base64 of
+    /// 32 bytes); or set PORTCULLIS_MASTER_KEY to the key itself
+    #[arg(long, global = true, env = "PORTCULLIS_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, clap::Args)]
@@ -118,6 +125,12 @@ pub struct ServeArgs {
     /// Live pending sign-in requests allowed from one address (0: no limit)
     #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
     pub pending_requests_per_address: Option<u32>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; reloaded on SIGHUP)
+    #[arg(long, env = "PORTCULLIS_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "PORTCULLIS_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -160,6 +173,9 @@ pub struct Config {
     /// Zero: no purge.
     pub purge_interval: Duration,
     pub pending_limits: portcullis_core::store::PendingLimits,
+    pub master_key_file: Option<PathBuf>,
+    /// Certificate chain and key files: HTTPS when set.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -268,6 +284,12 @@ impl Config {
             trusted_proxies,
             purge_interval: Duration::from_secs(purge_interval_secs),
             pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
+            master_key_file: global.master_key_file.clone().or(file.master_key_file),
+            tls: match (serve.tls_cert.clone().or(file.tls_cert), serve.tls_key.clone().or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
+            },
         })
     }
 }

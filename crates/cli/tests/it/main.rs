@@ -7,7 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod admin_token;
+mod master_key;
 mod organizations;
+mod tls;
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -26,6 +28,7 @@ impl Workspace {
         let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         c.args(args).arg("--database").arg(self.db()).current_dir(self.dir.path());
         c.env_remove("PORTCULLIS_DATABASE_URL").env_remove("PORTCULLIS_CONFIG");
+        c.env_remove("PORTCULLIS_MASTER_KEY").env_remove("PORTCULLIS_MASTER_KEY_FILE");
         c
     }
 
