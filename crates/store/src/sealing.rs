@@ -21,8 +21,6 @@ pub(crate) fn open_key(at_rest: &AtRest, mut record: SigningKeyRecord) -> StoreR
 /// What a start found at rest.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AtRestReport {
-    /// Values in the clear that are still in the clear (no master key).
-    pub clear: usize,
     /// Values rewritten under the master key (sealed now, or rewrapped).
     pub sealed: usize,
 }
@@ -72,24 +70,32 @@ macro_rules! sealing_paths {
 
         /// At start: every stored secret must open under the configured master key (a
         /// wrong or missing key is refused here, not at the first token), and those
-        /// still in the clear are sealed once a master key is configured.
+        /// still in the clear are sealed once a master key is configured. Instances
+        /// starting together may seal the same rows: the loser's conditional update
+        /// fails, and it looks again (finding them sealed).
         pub(crate) async fn check_at_rest(pools: &Pools<$db>) -> StoreResult<AtRestReport> {
-            let mut report = AtRestReport::default();
-            let mut conn = pools.read.acquire().await.map_err($map_err)?;
-            let stored_now = stored_secrets(&mut conn).await?;
-            drop(conn);
-            for (which, stored) in stored_now {
-                pools.at_rest.open(&purpose(&which), &stored).map_err(StoreError::Backend)?;
-                if pools.at_rest.needs_sealing(&stored) {
-                    report.sealed += 1;
-                } else if portcullis_core::at_rest::sealed_under(&stored).is_none() {
-                    report.clear += 1;
+            let mut attempts = 0;
+            loop {
+                let mut report = AtRestReport::default();
+                let mut conn = pools.read.acquire().await.map_err($map_err)?;
+                let stored_now = stored_secrets(&mut conn).await?;
+                drop(conn);
+                for (which, stored) in stored_now {
+                    pools.at_rest.open(&purpose(&which), &stored).map_err(StoreError::Backend)?;
+                    if pools.at_rest.needs_sealing(&stored) {
+                        report.sealed += 1;
+                    }
+                }
+                if report.sealed == 0 {
+                    return Ok(report);
+                }
+                attempts += 1;
+                match reseal(pools, &pools.at_rest).await {
+                    Ok(sealed) => return Ok(AtRestReport { sealed }),
+                    Err(StoreError::Conflict(_)) if attempts < 3 => continue,
+                    Err(e) => return Err(e),
                 }
             }
-            if report.sealed > 0 {
-                report.sealed = reseal(pools, &pools.at_rest).await?;
-            }
-            Ok(report)
         }
 
         /// Rewrites every stored secret that is not sealed under `to`'s key: opened
