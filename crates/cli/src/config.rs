@@ -42,6 +42,9 @@ pub struct FileConfig {
     pub rate_limit_per_client: Option<String>,
     pub admin_rate_limit_per_address: Option<String>,
     pub admin_rate_limit_per_token: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -68,6 +71,10 @@ pub struct GlobalArgs {
     /// Log filter, e.g. info or portcullis_server=debug
     #[arg(long, global = true, env = "PORTCULLIS_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// File holding the master key that seals private keys and the pepper (base64 of
+    /// 32 bytes); or set PORTCULLIS_MASTER_KEY to the key itself
+    #[arg(long, global = true, env = "PORTCULLIS_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, clap::Args)]
@@ -141,6 +148,12 @@ pub struct ServeArgs {
     /// Admin API requests per admin token, per instance (default off)
     #[arg(long, env = "PORTCULLIS_ADMIN_RATE_LIMIT_PER_TOKEN", value_name = "RATE")]
     pub admin_rate_limit_per_token: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; reloaded on SIGHUP)
+    #[arg(long, env = "PORTCULLIS_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "PORTCULLIS_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Request-rate limits (`portcullis_core::rate_limit`), each `None` when off.
@@ -194,6 +207,9 @@ pub struct Config {
     pub pending_limits: portcullis_core::store::PendingLimits,
     pub client_auth_failures_per_address: u32,
     pub rate_limits: RateLimitConfig,
+    pub master_key_file: Option<PathBuf>,
+    /// Certificate chain and key files: HTTPS when set.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -324,6 +340,12 @@ impl Config {
                 .or(file.client_auth_failures_per_address)
                 .unwrap_or(portcullis_core::client_throttle::PER_ADDRESS),
             rate_limits,
+            master_key_file: global.master_key_file.clone().or(file.master_key_file),
+            tls: match (serve.tls_cert.clone().or(file.tls_cert), serve.tls_key.clone().or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod master_key;
 mod output;
 
 use std::process::ExitCode;

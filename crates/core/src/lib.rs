@@ -5,6 +5,7 @@ pub mod address;
 pub mod admin;
 pub mod admin_token;
 pub mod api_key_usage;
+pub mod at_rest;
 pub mod audit;
 pub mod authority;
 pub mod authorize;

@@ -11,6 +11,7 @@ mod response;
 mod routes;
 mod serve;
 mod timeout;
+mod tls;
 mod url_secrets;
 
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use portcullis_core::authority::Authority;
 pub use client_addr::IpNet;
 pub use error::ApiError;
 pub use rate_limits::RateLimits;
-pub use serve::serve;
+pub use serve::{serve, serve_with};
+pub use tls::Tls;
 
 /// Settings of the HTTP layer, already validated.
 #[derive(Debug, Clone)]

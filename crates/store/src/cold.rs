@@ -6,6 +6,7 @@
 //! The hot paths (tokens, codes, refresh rotation, client and user lookups) are not
 //! here: each wing has its own.
 
+use portcullis_core::at_rest::AtRest;
 use sqlx::{Database, Pool, Transaction};
 
 /// The pools the cold paths run on: reads on `read`, writes and transactions on
@@ -17,11 +18,14 @@ pub(crate) struct Pools<DB: Database> {
     /// front, so a transaction never has to upgrade a read lock (which SQLite refuses
     /// with SQLITE_BUSY instead of waiting when another process wrote in between).
     begin: &'static str,
+    /// How private keys and the pepper are written and read (sealed under the master
+    /// key, or in the clear without one): `crate::sealing`.
+    pub(crate) at_rest: AtRest,
 }
 
 impl<DB: Database> Pools<DB> {
-    pub(crate) fn new(read: Pool<DB>, write: Pool<DB>, begin: &'static str) -> Self {
-        Self { read, write, begin }
+    pub(crate) fn new(read: Pool<DB>, write: Pool<DB>, begin: &'static str, at_rest: AtRest) -> Self {
+        Self { read, write, begin, at_rest }
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
@@ -33,6 +37,7 @@ impl<DB: Database> Pools<DB> {
 /// `$db`, with `$map_err` as the wing's error mapping.
 macro_rules! cold_paths {
     ($db:ty, $map_err:path) => {
+        use portcullis_core::at_rest::AtRest;
         use portcullis_core::model::{
             AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord,
             TokenRecord, User,
@@ -72,11 +77,14 @@ macro_rules! cold_paths {
                 .bind(r.customer_ttl)
         }
 
-        pub(crate) fn bind_key<'q>(q: Query<'q>, k: &SigningKeyRecord) -> Query<'q> {
+        /// Binds `k` with its private part sealed (`crate::sealing`).
+        pub(crate) fn bind_key<'q>(q: Query<'q>, k: &'q SigningKeyRecord, at_rest: &AtRest) -> Query<'q> {
+            let sealed = at_rest.seal(&$crate::sealing::key_purpose(k), k.private_pem.as_bytes());
             q.bind(&k.kid)
                 .bind(&k.realm)
                 .bind(k.alg.as_str())
-                .bind(&k.private_pem)
+                // Sealed values and PEM are ASCII; base64 HMAC secrets too.
+                .bind(String::from_utf8_lossy(&sealed).into_owned())
                 .bind(k.created_at)
                 .bind(k.retired_at)
                 .bind(k.verify_until)
@@ -205,7 +213,9 @@ macro_rules! cold_paths {
         }
 
         pub(crate) async fn pepper(pools: &Pools<$db>, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-            put_setting(pools, "pepper", candidate, true).await
+            let what = portcullis_core::at_rest::Sealed::Setting("pepper");
+            let stored = put_setting(pools, "pepper", &pools.at_rest.seal(&what, candidate), true).await?;
+            pools.at_rest.open(&what, &stored).map_err(StoreError::Backend)
         }
 
         pub(crate) async fn setting(pools: &Pools<$db>, name: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -232,7 +242,7 @@ macro_rules! cold_paths {
         pub(crate) async fn create_realm(pools: &Pools<$db>, realm: &Realm, key: &SigningKeyRecord) -> StoreResult<()> {
             let mut tx = pools.begin().await.map_err($map_err)?;
             bind_realm(query(sql::REALM_INSERT), realm).execute(&mut *tx).await.map_err($map_err)?;
-            bind_key(query(sql::KEY_INSERT), key).execute(&mut *tx).await.map_err($map_err)?;
+            bind_key(query(sql::KEY_INSERT), key, &pools.at_rest).execute(&mut *tx).await.map_err($map_err)?;
             tx.commit().await.map_err($map_err)
         }
 
@@ -278,7 +288,7 @@ macro_rules! cold_paths {
                 .await
                 .map_err($map_err)?
                 .into_iter()
-                .map(SigningKeyRecord::try_from)
+                .map(|row| $crate::sealing::open_key(&pools.at_rest, SigningKeyRecord::try_from(row)?))
                 .collect()
         }
 
@@ -298,7 +308,7 @@ macro_rules! cold_paths {
                 .execute(&mut *tx)
                 .await
                 .map_err($map_err)?;
-            bind_key(query(sql::KEY_INSERT), new_key).execute(&mut *tx).await.map_err($map_err)?;
+            bind_key(query(sql::KEY_INSERT), new_key, &pools.at_rest).execute(&mut *tx).await.map_err($map_err)?;
             tx.commit().await.map_err($map_err)
         }
 

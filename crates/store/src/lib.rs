@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_core::at_rest::{AtRest, MasterKey};
 use portcullis_core::store::{Store, StoreError};
 
 mod admin_tokens;
@@ -20,6 +21,7 @@ mod orgs_rows;
 mod orgs_sql;
 mod postgres;
 mod rows;
+mod sealing;
 mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
@@ -52,6 +54,9 @@ pub struct StoreOptions {
     pub statement_timeout: Duration,
     /// What a SQLite commit survives before it is answered.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Private keys and the pepper: sealed under a master key, or (the default, for
+    /// tests and PostgreSQL without one) in the clear. See `portcullis_core::at_rest`.
+    pub at_rest: AtRest,
 }
 
 /// SQLite's `synchronous` setting in WAL mode, i.e. what an answered write survives.
@@ -96,6 +101,7 @@ impl Default for StoreOptions {
             sqlite_write_queue: DEFAULT_SQLITE_WRITE_QUEUE,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            at_rest: AtRest::default(),
         }
     }
 }
@@ -128,6 +134,20 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>
              or postgresql://...",
             describe_scheme(url)
         )))
+    }
+}
+
+/// `keys rewrap`: opens the database at `url` with the current master key (in
+/// `options`) and seals every private key and the pepper under `new` instead, in one
+/// transaction. Returns how many values were rewritten.
+pub async fn rewrap(url: &str, options: &StoreOptions, new: MasterKey) -> Result<usize, StoreError> {
+    let to = AtRest::new(Some(new));
+    if url.starts_with("sqlite:") {
+        SqliteStore::connect(url, options).await?.rewrap(&to).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        PgStore::connect(url, options).await?.rewrap(&to).await
+    } else {
+        Err(StoreError::Backend(format!("unsupported database URL{}", describe_scheme(url))))
     }
 }
 

@@ -100,6 +100,7 @@ pub const SETTING_INSERT_IF_ABSENT: &str =
     "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
 pub const SETTING_UPSERT: &str =
     "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+pub const SETTING_REPLACE: &str = "UPDATE settings SET value = $2 WHERE name = $1 AND value = $3";
 
 pub const REALM_INSERT: &str = concat!(
     "INSERT INTO realms (",
@@ -122,6 +123,10 @@ pub const REALM_LOCK: &str = "UPDATE realms SET updated_at = updated_at WHERE na
 
 pub const KEY_INSERT: &str =
     concat!("INSERT INTO signing_keys (", key_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)");
+/// Every private key, for sealing and rewrapping (`crate::sealing`).
+pub const KEY_MATERIAL_ALL: &str = "SELECT kid, realm, alg, private_pem FROM signing_keys ORDER BY kid";
+/// Conditional on the value read, so a concurrent change fails the rewrite.
+pub const KEY_MATERIAL_REPLACE: &str = "UPDATE signing_keys SET private_pem = $2 WHERE kid = $1 AND private_pem = $3";
 pub const KEY_LIST_VERIFYING: &str = concat!(
     "SELECT ",
     key_columns!(),

@@ -1,9 +1,12 @@
+use std::path::PathBuf;
+
 use clap::Subcommand;
 use portcullis_core::admin::Admin;
 use portcullis_core::clock::{Clock, SystemClock};
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use crate::config::GlobalArgs;
 use crate::output::print;
 
 #[derive(Debug, Subcommand)]
@@ -22,6 +25,29 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-encrypt every private key and the pepper under a new master key; start the
+    /// servers with the new key afterwards
+    Rewrap(RewrapArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RewrapArgs {
+    /// File holding the new master key; created with a fresh key if it does not exist
+    #[arg(long, value_name = "FILE")]
+    new_key_file: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn rewrap(global: &GlobalArgs, args: RewrapArgs) -> Result<(), String> {
+    let (count, id) = super::rewrap(global, &args.new_key_file).await?;
+    let shown = json!({
+        "rewrapped": count,
+        "master_key_id": id,
+        "master_key_file": args.new_key_file.display().to_string(),
+    });
+    print(&shown, args.json);
+    Ok(())
 }
 
 pub async fn run(store: &std::sync::Arc<dyn Store>, command: KeysCommand) -> Result<(), String> {
@@ -49,6 +75,8 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: KeysCommand) -> Res
                 .collect();
             print(&serde_json::Value::Array(rows), json);
         }
+        // Dispatched to `rewrap` before a store is opened (commands::run).
+        KeysCommand::Rewrap(_) => return Err("keys rewrap opens the database itself".into()),
     }
     Ok(())
 }

@@ -65,6 +65,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Serve(args) => serve::run(&global, &args).await,
         Command::Realm(c) => realm::run(&open_store(&global).await?, c).await,
         Command::Client(c) => client::run(&open_store(&global).await?, c).await,
+        Command::Keys(keys::KeysCommand::Rewrap(args)) => keys::rewrap(&global, args).await,
         Command::Keys(c) => keys::run(&open_store(&global).await?, c).await,
         Command::User(c) => user::run(&open_store(&global).await?, c).await,
         Command::Grant(c) => grant::run(&open_store(&global).await?, c).await,
@@ -85,6 +86,23 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Arc<dyn Store>, String> {
 }
 
 pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
+    let (options, origin) = store_options(config)?;
+    let store = portcullis_store::connect(&config.database_url, &options)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", redact_url(&config.database_url)))?;
+    // Once the database opened under it, so a refused start's first line is its error.
+    crate::master_key::log(&origin);
+    let clock = portcullis_core::clock::SystemClock;
+    portcullis_core::admin::Admin::new(store.as_ref(), &clock)
+        .ensure_default_realm()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// The store's options, with the master key resolved, and where it came from.
+fn store_options(config: &Config) -> Result<(StoreOptions, crate::master_key::Origin), String> {
+    let master = crate::master_key::resolve(config.master_key_file.as_deref(), &config.database_url)?;
     let options = StoreOptions {
         sqlite_busy_timeout: config.sqlite_busy_timeout,
         max_connections: config.max_connections,
@@ -92,16 +110,25 @@ pub async fn connect(config: &Config) -> Result<Arc<dyn Store>, String> {
         sqlite_write_queue: config.sqlite_write_queue,
         acquire_timeout: config.database_acquire_timeout,
         statement_timeout: config.database_statement_timeout,
+        at_rest: master.at_rest,
     };
-    let store = portcullis_store::connect(&config.database_url, &options)
+    Ok((options, master.origin))
+}
+
+/// `keys rewrap`: every private key and the pepper sealed under the key in `new_file`
+/// (created with a fresh key if missing) instead of the configured master key.
+pub async fn rewrap(global: &GlobalArgs, new_file: &std::path::Path) -> Result<(usize, String), String> {
+    let config = Config::resolve(global, &ServeArgs::default())?;
+    let (options, _) = store_options(&config)?;
+    let new = match crate::master_key::write_new(new_file)? {
+        Some(key) => key,
+        None => crate::master_key::read_file(new_file)?,
+    };
+    let id = new.id().to_owned();
+    let count = portcullis_store::rewrap(&config.database_url, &options, new)
         .await
-        .map_err(|e| format!("cannot open database {}: {e}", redact_url(&config.database_url)))?;
-    let clock = portcullis_core::clock::SystemClock;
-    portcullis_core::admin::Admin::new(store.as_ref(), &clock)
-        .ensure_default_realm()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(store)
+        .map_err(|e| format!("cannot rewrap the keys of {}: {e}", redact_url(&config.database_url)))?;
+    Ok((count, id))
 }
 
 /// A database URL without its password, for messages.

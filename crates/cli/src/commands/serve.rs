@@ -27,11 +27,15 @@ fn init_logging(config: &Config) -> Result<(), String> {
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let config = Config::resolve(global, args)?;
     init_logging(&config)?;
+    // Before the database: a bad certificate path fails fast, touching nothing.
+    let tls =
+        config.tls.as_ref().map(|(cert, key)| portcullis_server::Tls::load(cert, key).map(Arc::new)).transpose()?;
     let store = super::connect(&config).await?;
     let listener =
         TcpListener::bind(config.bind).await.map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let public_url = resolve_public_url(&config, store.as_ref(), local).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = resolve_public_url(&config, store.as_ref(), local, scheme).await?;
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
         .await
         .map_err(|e| format!("cannot start: {e}"))?
@@ -60,7 +64,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
             ..Default::default()
         }),
     };
-    tracing::info!(addr = %local, public_url, database = store.backend(), "listening");
+    let reload = tls.clone().map(reload_on_hangup).transpose()?;
+    tracing::info!(addr = %local, public_url, database = store.backend(), tls = tls.is_some(), "listening");
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.
     let purge = (!config.purge_interval.is_zero()).then(|| {
@@ -71,7 +76,10 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
             portcullis_core::purge::DEFAULT_BATCH_SIZE,
         ))
     });
-    let served = portcullis_server::serve(listener, state, shutdown_signal()).await;
+    let served = portcullis_server::serve_with(listener, state, tls, shutdown_signal()).await;
+    if let Some(reload) = reload {
+        reload.abort();
+    }
     if let Some(purge) = purge {
         purge.abort();
     }
@@ -86,8 +94,13 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
 
 /// The public URL every realm's issuer starts with (`portcullis_core::public_url`),
 /// with the warnings an operator needs when it is probably not what clients reach.
-async fn resolve_public_url(config: &Config, store: &dyn Store, local: SocketAddr) -> Result<String, String> {
-    let from_bind = format!("http://{local}");
+async fn resolve_public_url(
+    config: &Config,
+    store: &dyn Store,
+    local: SocketAddr,
+    scheme: &str,
+) -> Result<String, String> {
+    let from_bind = format!("{scheme}://{local}");
     let resolved = public_url::resolve(store, config.public_url.as_deref(), &from_bind, config.bind.port() != 0)
         .await
         .map_err(|e| format!("cannot read the stored public URL: {e}"))?;
@@ -108,6 +121,30 @@ async fn resolve_public_url(config: &Config, store: &dyn Store, local: SocketAdd
         );
     }
     Ok(resolved.url)
+}
+
+/// SIGHUP: read the certificate and key again; new connections get the new ones,
+/// established connections keep theirs. The handler is installed before this returns,
+/// so a SIGHUP sent once the server says "listening" never meets the default action
+/// (which ends the process).
+fn reload_on_hangup(tls: Arc<portcullis_server::Tls>) -> Result<tokio::task::JoinHandle<()>, String> {
+    #[cfg(unix)]
+    {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| format!("cannot listen for SIGHUP (TLS certificate reload): {e}"))?;
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; still serving the previous one")
+                    }
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    Ok(tokio::spawn(async move { drop(tls) }))
 }
 
 /// SIGINT or SIGTERM: stop accepting, let in-flight requests finish.

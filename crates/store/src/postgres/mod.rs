@@ -59,6 +59,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// `keys rewrap`: every private key and the pepper sealed under `to` instead.
+    pub async fn rewrap(&self, to: &portcullis_core::at_rest::AtRest) -> StoreResult<usize> {
+        cold::reseal(&self.pools, to).await
+    }
+
     /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up
     /// to date.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
@@ -155,8 +160,10 @@ impl PgStore {
                 )
             }};
         }
+        let pools = Pools::new(pool.clone(), pool.clone(), "BEGIN", options.at_rest.clone());
+        crate::sealing::log_report(cold::check_at_rest(&pools).await.map_err(|e| with_context(e, &target))?);
         Ok(Self {
-            pools: Pools::new(pool.clone(), pool.clone(), "BEGIN"),
+            pools,
             token_writer: GroupCommit::spawn("token write", insert),
             token_revoker: GroupCommit::spawn("token revocation", revoke),
             token_reader: GroupCommit::spawn("token read", read),

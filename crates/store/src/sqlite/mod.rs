@@ -99,8 +99,15 @@ impl SqliteStore {
             Readers::new(base.get_filename().to_owned(), options.sqlite_busy_timeout, read_connections(options))
                 .map_err(|e| with_context(e, &ctx))?;
         let writer = open_hot_writer(base.get_filename(), options).map_err(|e| with_context(e, &ctx))?;
+        let pools = Pools::new(read, write, "BEGIN IMMEDIATE", options.at_rest.clone());
+        crate::sealing::log_report(cold::check_at_rest(&pools).await.map_err(|e| with_context(e, &ctx))?);
         tracing::info!(backend = "sqlite", path, "database ready");
-        Ok(Self { pools: Pools::new(read, write, "BEGIN IMMEDIATE"), readers, writer, _memory: memory })
+        Ok(Self { pools, readers, writer, _memory: memory })
+    }
+
+    /// `keys rewrap`: every private key and the pepper sealed under `to` instead.
+    pub async fn rewrap(&self, to: &portcullis_core::at_rest::AtRest) -> StoreResult<usize> {
+        cold::reseal(&self.pools, to).await
     }
 
     /// Readiness beyond a round trip: the writer thread must be running.

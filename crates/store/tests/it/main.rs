@@ -3,6 +3,7 @@
 //! database (which goes through the same code as a file).
 
 mod admin_tokens;
+mod at_rest;
 mod backend;
 mod clients;
 mod connect;
@@ -166,5 +167,8 @@ conformance! {
         backend::migrations_are_idempotent,
         backend::concurrent_connects_migrate_once,
         backend::rows_from_before_0002_keep_working,
+        at_rest::sealed_secrets_are_never_in_the_clear_and_open_only_under_their_key,
+        at_rest::clear_secrets_are_sealed_on_the_first_start_with_a_master_key,
+        at_rest::rewrap_moves_every_secret_to_the_new_key,
     ],
 }
