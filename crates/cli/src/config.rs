@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub purge_interval_secs: Option<u64>,
     pub pending_requests_per_session: Option<u32>,
     pub pending_requests_per_address: Option<u32>,
+    pub metrics_addr: Option<String>,
+    pub otlp_endpoint: Option<String>,
 }
 
 impl FileConfig {
@@ -118,6 +120,13 @@ pub struct ServeArgs {
     /// Live pending sign-in requests allowed from one address (0: no limit)
     #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
     pub pending_requests_per_address: Option<u32>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its own, never the
+    /// public one); off when unset
+    #[arg(long, env = "PORTCULLIS_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Export OpenTelemetry traces over OTLP/HTTP (protobuf) to URL/v1/traces; off when unset
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -160,6 +169,10 @@ pub struct Config {
     /// Zero: no purge.
     pub purge_interval: Duration,
     pub pending_limits: portcullis_core::store::PendingLimits,
+    /// Where `/metrics` is served; `None`: metrics off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP base URL traces go to (without `/v1/traces`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -246,6 +259,20 @@ impl Config {
             .pending_requests_per_address
             .or(file.pending_requests_per_address)
             .unwrap_or(portcullis_core::authority::DEFAULT_PENDING_PER_ADDRESS);
+        let metrics_addr = match pick(&serve.metrics_addr, &file.metrics_addr) {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<SocketAddr>()
+                    .map_err(|_| format!("invalid metrics address '{raw}': expected IP:PORT, e.g. 127.0.0.1:9090"))?,
+            ),
+        };
+        if metrics_addr.is_some_and(|m| m.port() != 0 && m.port() == bind.port()) {
+            return Err(format!(
+                "the metrics address must not use the public port {}: /metrics is served apart from it",
+                bind.port()
+            ));
+        }
+        let otlp_endpoint = pick(&serve.otlp_endpoint, &file.otlp_endpoint).map(|u| otlp_endpoint(&u)).transpose()?;
         Ok(Self {
             database_url,
             bind,
@@ -268,8 +295,24 @@ impl Config {
             trusted_proxies,
             purge_interval: Duration::from_secs(purge_interval_secs),
             pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
+            metrics_addr,
+            otlp_endpoint,
         })
     }
+}
+
+/// An OTLP/HTTP base URL: http or https, no query or fragment, kept without a trailing
+/// slash (traces go to `{base}/v1/traces`, as `OTEL_EXPORTER_OTLP_ENDPOINT` means).
+fn otlp_endpoint(raw: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("invalid OTLP endpoint '{raw}': {why}");
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad("expected an http:// or https:// URL, e.g. http://127.0.0.1:4318"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment is not allowed"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -359,6 +402,28 @@ mod tests {
         let serve = ServeArgs { sqlite_synchronous: Some("full".into()), ..Default::default() };
         let c = Config::resolve(&GlobalArgs::default(), &serve).unwrap();
         assert_eq!(c.sqlite_synchronous, portcullis_store::SqliteSynchronous::Full);
+    }
+
+    #[test]
+    fn metrics_and_traces_are_off_unless_configured_and_checked() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!((c.metrics_addr, c.otlp_endpoint), (None, None));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "metrics_addr = \"127.0.0.1:9090\"\notlp_endpoint = \"http://collector:4318/\"\n")
+            .unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        let c = Config::resolve(&global, &ServeArgs::default()).unwrap();
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        for (bad, says) in [
+            (ServeArgs { metrics_addr: Some("9090".into()), ..Default::default() }, "metrics address"),
+            (ServeArgs { metrics_addr: Some("127.0.0.1:8080".into()), ..Default::default() }, "public port"),
+            (ServeArgs { otlp_endpoint: Some("grpc://x:4317".into()), ..Default::default() }, "OTLP endpoint"),
+            (ServeArgs { otlp_endpoint: Some("http://x:4318/?a=b".into()), ..Default::default() }, "query"),
+        ] {
+            assert!(Config::resolve(&GlobalArgs::default(), &bad).unwrap_err().contains(says), "{says}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod output;
+mod telemetry;
 
 use std::process::ExitCode;
 

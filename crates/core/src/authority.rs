@@ -11,6 +11,7 @@ use crate::client_auth::{self, PresentedClient};
 use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
+use crate::metrics::{Metrics, NoMetrics, SignInFailureReason};
 use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User, UserKind};
 use crate::org::{ApiKey, StoredApiKey};
 use crate::password::PasswordChecker;
@@ -56,6 +57,8 @@ pub struct Authority {
     clients: ClientCache,
     /// Last uses of API keys, written in batches (`api_key_usage::run`).
     pub api_key_usage: Arc<ApiKeyUsage>,
+    /// Where protocol events are counted (`NoMetrics` unless the server exports them).
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -175,7 +178,14 @@ impl Authority {
             },
             clients: ClientCache::default(),
             api_key_usage: Arc::new(ApiKeyUsage::default()),
+            metrics: Arc::new(NoMetrics),
         })
+    }
+
+    /// Counts protocol events into `metrics` (the server's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Failed sign-ins allowed from one address per window, over all accounts (default
@@ -265,7 +275,18 @@ impl Authority {
             passwords: &self.passwords,
             failures_per_address: self.sign_in_failures_per_address,
         };
-        throttle::sign_in(&ctx, realm, username, password, addr, kind).await
+        let outcome = throttle::sign_in(&ctx, realm, username, password, addr, kind).await;
+        let reason = match &outcome {
+            Err(SignInFailure::Throttled) => Some(SignInFailureReason::Throttled),
+            Err(SignInFailure::BadCredentials | SignInFailure::UsernameTooLong) => {
+                Some(SignInFailureReason::BadCredentials)
+            }
+            Ok(_) | Err(SignInFailure::Unavailable(_)) => None,
+        };
+        if let Some(reason) = reason {
+            self.metrics.sign_in_failed(realm, reason);
+        }
+        outcome
     }
 
     /// Forgets cached keys, e.g. after a rotation made by this process.

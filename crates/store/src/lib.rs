@@ -16,6 +16,7 @@ mod cold;
 mod cold_orgs;
 mod errors;
 mod handoff;
+mod load;
 mod orgs_rows;
 mod orgs_sql;
 mod postgres;
@@ -24,6 +25,7 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod traced;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

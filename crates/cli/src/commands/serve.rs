@@ -5,30 +5,28 @@ use portcullis_core::authority::Authority;
 use portcullis_core::clock::SystemClock;
 use portcullis_core::public_url;
 use portcullis_core::store::Store;
+use portcullis_server::metrics::{Metrics, TABLE_SIZES_INTERVAL, serve_metrics};
 use portcullis_server::{AppState, HttpSettings};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, GlobalArgs, LogFormat, ServeArgs};
-
-fn init_logging(config: &Config) -> Result<(), String> {
-    let filter =
-        EnvFilter::try_new(&config.log_level).map_err(|e| format!("invalid log filter '{}': {e}", config.log_level))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match config.log_format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    }
-    .map_err(|e| format!("cannot start logging: {e}"))
-}
+use crate::config::{Config, GlobalArgs, ServeArgs};
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let config = Config::resolve(global, args)?;
-    init_logging(&config)?;
+    let traces = crate::telemetry::init(&config)?;
     let store = super::connect(&config).await?;
+    // A span per storage call only while traces are exported: otherwise no wrapper.
+    let store = if traces.enabled() { portcullis_store::traced::traced(store) } else { store };
     let listener =
         TcpListener::bind(config.bind).await.map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let metrics_listener = match config.metrics_addr {
+        None => None,
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+            Some(l)
+        }
+    };
+    let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = resolve_public_url(&config, store.as_ref(), local).await?;
     let authority = Authority::new(store.clone(), Arc::new(SystemClock), &public_url)
@@ -36,7 +34,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start: {e}"))?
         .with_sign_in_failures_per_address(config.sign_in_failures_per_address)
         .with_pending_limits(config.pending_limits);
-    let authority = Arc::new(authority);
+    let counted: Arc<dyn portcullis_core::metrics::Metrics> = match &metrics {
+        Some(m) => m.clone(),
+        None => Arc::new(portcullis_core::metrics::NoMetrics),
+    };
+    let authority = Arc::new(authority.with_metrics(counted.clone()));
     let usage = authority.api_key_usage.clone();
     let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
         usage.clone(),
@@ -51,16 +53,23 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
             trusted_proxies: config.trusted_proxies.clone(),
             ..Default::default()
         }),
+        metrics: metrics.clone(),
     };
     tracing::info!(addr = %local, public_url, database = store.backend(), "listening");
+    let metrics_task = metrics_listener.zip(metrics).map(|(l, m)| {
+        let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(addr, "serving metrics at /metrics");
+        tokio::spawn(serve_metrics(l, m, store.clone(), TABLE_SIZES_INTERVAL, std::future::pending()))
+    });
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.
     let purge = (!config.purge_interval.is_zero()).then(|| {
-        tokio::spawn(portcullis_core::purge::run(
+        tokio::spawn(portcullis_core::purge::run_counted(
             store.clone(),
             Arc::new(SystemClock),
             config.purge_interval,
             portcullis_core::purge::DEFAULT_BATCH_SIZE,
+            counted,
         ))
     });
     let served = portcullis_server::serve(listener, state, shutdown_signal()).await;
@@ -68,11 +77,15 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         purge.abort();
     }
     usage_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     if let Err(e) = usage.flush(store.as_ref()).await {
         tracing::warn!(error = %e, "could not record the last API key uses");
     }
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
+    traces.shutdown();
     Ok(())
 }
 

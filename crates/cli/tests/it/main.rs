@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod admin_token;
+mod observability;
 mod organizations;
 
 struct Workspace {
@@ -269,8 +270,14 @@ fn serve(w: &Workspace) -> (Server, String) {
 
 /// `portcullis serve ARGS`, with its base URL and the log lines before "listening".
 fn serve_with(w: &Workspace, args: &[&str]) -> (Server, String, Vec<Value>) {
+    serve_with_env(w, args, &[])
+}
+
+/// [`serve_with`], with these environment variables set.
+fn serve_with_env(w: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Server, String, Vec<Value>) {
     let mut child = w
         .cmd(&[&["serve", "--log-format", "json"], args].concat())
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -13,6 +13,7 @@ mod token;
 use std::any::Any;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -36,6 +37,7 @@ where
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let metrics = state.metrics.clone();
     let realm = Router::new()
         .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
         .route("/oauth/authorize/login", post_only(authorize::login))
@@ -64,11 +66,15 @@ pub fn router(state: AppState) -> Router {
             // (Spring's revoke_token), and nothing secret reaches a log.
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+                // The route template, for traces grouped by endpoint (this layer runs
+                // after routing, so axum has matched it).
+                let route = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), route, request_id = id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(crate::request_id::MakeSequentialRequestId::default()))
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::record_request))
 }
 
 /// A handler that panics answers 500 `server_error` as JSON; the server keeps running.

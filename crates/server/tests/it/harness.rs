@@ -8,6 +8,7 @@ use portcullis_core::authority::Authority;
 use portcullis_core::clock::{Clock, ManualClock, SystemClock};
 use portcullis_core::model::{GrantType, SigningAlg, TokenFormat};
 use portcullis_core::store::Store;
+use portcullis_server::metrics::{Metrics, serve_metrics};
 use portcullis_server::{AppState, HttpSettings};
 use reqwest::Response;
 use serde_json::Value;
@@ -20,6 +21,8 @@ pub struct TestServer {
     pub authority: Arc<Authority>,
     /// The database URL, for further instances on the same database.
     pub database_url: String,
+    /// With `start_with_metrics`: the registry and the base URL of its own listener.
+    pub metrics: Option<(Arc<Metrics>, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -103,6 +106,18 @@ impl TestServer {
         Self::instance_with(url, clock, wrap, configure, settings).await
     }
 
+    /// A server on a fresh SQLite store that exports metrics on a second loopback
+    /// port, gathering table sizes every 100 ms.
+    pub async fn start_with_metrics() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let http = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        let mut s = Self::instance_full(&url, clock, |st| st, |a| a, http, true).await;
+        s._dir = Some(dir);
+        s
+    }
+
     async fn instance_with(
         url: &str,
         clock: Arc<ManualClock>,
@@ -110,17 +125,39 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
+        Self::instance_full(url, clock, wrap, configure, settings, false).await
+    }
+
+    async fn instance_full(
+        url: &str,
+        clock: Arc<ManualClock>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(Authority) -> Authority,
+        settings: HttpSettings,
+        with_metrics: bool,
+    ) -> Self {
         let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
         let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock_dyn: Arc<dyn Clock> = clock.clone();
-        let authority = Arc::new(configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap()));
-        let state = AppState { authority: authority.clone(), settings: Arc::new(settings) };
+        let registry = with_metrics.then(|| Arc::new(Metrics::new()));
+        let mut authority = configure(Authority::new(store.clone(), clock_dyn, &base).await.unwrap());
+        let mut metrics = None;
+        if let Some(registry) = &registry {
+            authority = authority.with_metrics(registry.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            metrics = Some((registry.clone(), format!("http://{}", listener.local_addr().unwrap())));
+            let every = std::time::Duration::from_millis(100);
+            let serving = serve_metrics(listener, registry.clone(), store.clone(), every, std::future::pending());
+            tokio::spawn(serving);
+        }
+        let authority = Arc::new(authority);
+        let state = AppState { authority: authority.clone(), settings: Arc::new(settings), metrics: registry };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
+        Self { base, http, clock, store, authority, database_url: url.to_owned(), metrics, _dir: None }
     }
 
     /// Rows per table of this server's database (see `testing::row_counts`).

@@ -14,6 +14,7 @@ mod faults;
 mod growth;
 mod introspection;
 mod metadata;
+mod metrics;
 mod multi_instance;
 mod negative;
 mod oauth2_crate;
