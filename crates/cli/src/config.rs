@@ -266,7 +266,12 @@ impl Config {
                     .map_err(|_| format!("invalid metrics address '{raw}': expected IP:PORT, e.g. 127.0.0.1:9090"))?,
             ),
         };
-        if metrics_addr.is_some_and(|m| m.port() != 0 && m.port() == bind.port()) {
+        let overlaps = |m: SocketAddr| {
+            m.port() != 0
+                && m.port() == bind.port()
+                && (m.ip() == bind.ip() || m.ip().is_unspecified() || bind.ip().is_unspecified())
+        };
+        if metrics_addr.is_some_and(overlaps) {
             return Err(format!(
                 "the metrics address must not use the public port {}: /metrics is served apart from it",
                 bind.port()
@@ -419,6 +424,7 @@ mod tests {
         for (bad, says) in [
             (ServeArgs { metrics_addr: Some("9090".into()), ..Default::default() }, "metrics address"),
             (ServeArgs { metrics_addr: Some("127.0.0.1:8080".into()), ..Default::default() }, "public port"),
+            (ServeArgs { metrics_addr: Some("0.0.0.0:8080".into()), ..Default::default() }, "public port"),
             (ServeArgs { otlp_endpoint: Some("grpc://x:4317".into()), ..Default::default() }, "OTLP endpoint"),
             (ServeArgs { otlp_endpoint: Some("http://x:4318/?a=b".into()), ..Default::default() }, "query"),
         ] {

@@ -1,5 +1,7 @@
 //! The `/metrics` listener: its own address, never the public port, so the numbers
 //! (realm names, traffic, table sizes) are for whoever can reach that address only.
+//! It is axum's plain `serve` (no header read timeout, unlike `crate::serve`): the
+//! address is meant for a scraper on loopback or a private network, not the internet.
 
 use std::sync::Arc;
 use std::time::Duration;
