@@ -501,4 +501,29 @@ mod tests {
         }
         assert_eq!(stored(&reader), vec![4], "the abandoned write did not run");
     }
+
+    /// The depth `/metrics` shows: writes sent and not yet taken by the thread.
+    #[tokio::test]
+    async fn depth_counts_the_writes_waiting_for_the_thread() {
+        let (_dir, writer, reader) = writer();
+        let writer = std::sync::Arc::new(writer);
+        assert_eq!(writer.depth(), (0, 64));
+        let resume = writer.pause();
+        let queued: Vec<_> = (1..=3)
+            .map(|v| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.write_one_statement(insert(v)).await })
+            })
+            .collect();
+        while writer.depth().0 < 3 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(writer.depth(), (3, 64));
+        drop(resume);
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        assert_eq!(writer.depth(), (0, 64), "taken writes no longer count");
+        assert_eq!(stored(&reader), vec![1, 2, 3]);
+    }
 }
