@@ -22,8 +22,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let metrics_listener = match config.metrics_addr {
         None => None,
         Some(addr) => {
-            let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
-            Some(l)
+            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?)
         }
     };
     let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
@@ -83,9 +82,10 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     if let Err(e) = usage.flush(store.as_ref()).await {
         tracing::warn!(error = %e, "could not record the last API key uses");
     }
+    // Sends the last batch of spans; it blocks on the exporter's thread, so not here.
+    let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
-    traces.shutdown();
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `serve --metrics-addr` and `serve --otlp-endpoint` on the real binary: metrics on
 //! their own port only, and a token request's spans (the request's and its storage
-//! calls') arriving at an OTLP/HTTP receiver started by the test.
+//! calls') arriving at an OTLP/HTTP receiver started by the test, sent at shutdown.
 
 use std::time::Duration;
 
@@ -76,11 +76,12 @@ async fn metrics_on_their_own_port_and_spans_of_a_token_request_and_its_storage_
     ]);
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let metrics = format!("127.0.0.1:{}", free_port());
-    let (_server, base, _) = serve_with_env(
+    let (mut server, base, _) = serve_with_env(
         &w,
         &["--bind", "127.0.0.1:0", "--metrics-addr", &metrics],
-        // The batch goes out after 100 ms instead of the default 5 s.
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")],
+        // No batch goes out on a timer during the test: the spans arrive because
+        // shutdown sends what is batched.
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "600000")],
     );
     let http = reqwest::Client::new();
     let r = http
@@ -100,8 +101,11 @@ async fn metrics_on_their_own_port_and_spans_of_a_token_request_and_its_storage_
         "{text}"
     );
 
+    let pid = server.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let stored = |spans: &[Span]| spans.iter().any(|s| s.name == "insert_token_if_client_at");
     let spans = receive_spans(&mut rx, Duration::from_secs(20), |s| s.iter().any(is_token_request) && stored(s)).await;
+    assert!(server.0.wait().unwrap().success(), "SIGTERM with traces on: exit 0");
     let request = spans.iter().find(|s| is_token_request(s)).expect("the token request's span");
     let insert = spans.iter().find(|s| s.name == "insert_token_if_client_at").expect("the token insert's span");
     assert_eq!(insert.trace_id, request.trace_id, "the storage call is part of the request's trace");
