@@ -105,8 +105,8 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("portcullis");
-        let m = Self {
+        let mut m = Self {
+            registry: Registry::with_prefix("portcullis"),
             requests: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
             tokens_issued: Family::default(),
@@ -120,9 +120,8 @@ impl Metrics {
             pool_max: Family::default(),
             queue_depth: Family::default(),
             queue_capacity: Family::default(),
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        let r = &mut m.registry;
         r.register("http_requests", "HTTP requests answered, by route template and status", m.requests.clone());
         r.register(
             "http_request_duration_seconds",
@@ -152,7 +151,7 @@ impl Metrics {
             m.queue_depth.clone(),
         );
         r.register("db_queue_capacity", "Most jobs a queue holds before refusing (503)", m.queue_capacity.clone());
-        Self { registry, ..m }
+        m
     }
 
     fn set_load(&self, load: &StoreLoad) {
