@@ -45,6 +45,8 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub metrics_addr: Option<String>,
+    pub otlp_endpoint: Option<String>,
 }
 
 impl FileConfig {
@@ -154,6 +156,13 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert
     #[arg(long, env = "PORTCULLIS_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its own, never the
+    /// public one); off when unset
+    #[arg(long, env = "PORTCULLIS_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Export OpenTelemetry traces over OTLP/HTTP (protobuf) to URL/v1/traces; off when unset
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Request-rate limits (`portcullis_core::rate_limit`), each `None` when off.
@@ -210,6 +219,10 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Certificate chain and key files: HTTPS when set.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where `/metrics` is served; `None`: metrics off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP base URL traces go to (without `/v1/traces`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -313,6 +326,25 @@ impl Config {
                 &file.admin_rate_limit_per_token,
             )?,
         };
+        let metrics_addr = match pick(&serve.metrics_addr, &file.metrics_addr) {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<SocketAddr>()
+                    .map_err(|_| format!("invalid metrics address '{raw}': expected IP:PORT, e.g. 127.0.0.1:9090"))?,
+            ),
+        };
+        let overlaps = |m: SocketAddr| {
+            m.port() != 0
+                && m.port() == bind.port()
+                && (m.ip() == bind.ip() || m.ip().is_unspecified() || bind.ip().is_unspecified())
+        };
+        if metrics_addr.is_some_and(overlaps) {
+            return Err(format!(
+                "the metrics address must not use the public port {}: /metrics is served apart from it",
+                bind.port()
+            ));
+        }
+        let otlp_endpoint = pick(&serve.otlp_endpoint, &file.otlp_endpoint).map(|u| otlp_endpoint(&u)).transpose()?;
         Ok(Self {
             database_url,
             bind,
@@ -346,8 +378,24 @@ impl Config {
                 (None, None) => None,
                 _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
             },
+            metrics_addr,
+            otlp_endpoint,
         })
     }
+}
+
+/// An OTLP/HTTP base URL: http or https, no query or fragment, kept without a trailing
+/// slash (traces go to `{base}/v1/traces`, as `OTEL_EXPORTER_OTLP_ENDPOINT` means).
+fn otlp_endpoint(raw: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("invalid OTLP endpoint '{raw}': {why}");
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad("expected an http:// or https:// URL, e.g. http://127.0.0.1:4318"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment is not allowed"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -462,6 +510,29 @@ mod tests {
         assert_eq!(c.rate_limits.admin_per_token, None);
         let bad = ServeArgs { rate_limit_per_client: Some("lots".into()), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &bad).unwrap_err().contains("rate limit per client"));
+    }
+
+    #[test]
+    fn metrics_and_traces_are_off_unless_configured_and_checked() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!((c.metrics_addr, c.otlp_endpoint), (None, None));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "metrics_addr = \"127.0.0.1:9090\"\notlp_endpoint = \"http://collector:4318/\"\n")
+            .unwrap();
+        let global = GlobalArgs { config: Some(path), ..Default::default() };
+        let c = Config::resolve(&global, &ServeArgs::default()).unwrap();
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        for (bad, says) in [
+            (ServeArgs { metrics_addr: Some("9090".into()), ..Default::default() }, "metrics address"),
+            (ServeArgs { metrics_addr: Some("127.0.0.1:8080".into()), ..Default::default() }, "public port"),
+            (ServeArgs { metrics_addr: Some("0.0.0.0:8080".into()), ..Default::default() }, "public port"),
+            (ServeArgs { otlp_endpoint: Some("grpc://x:4317".into()), ..Default::default() }, "OTLP endpoint"),
+            (ServeArgs { otlp_endpoint: Some("http://x:4318/?a=b".into()), ..Default::default() }, "query"),
+        ] {
+            assert!(Config::resolve(&GlobalArgs::default(), &bad).unwrap_err().contains(says), "{says}");
+        }
     }
 
     #[test]

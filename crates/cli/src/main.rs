@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod master_key;
 mod output;
+mod telemetry;
 
 use std::process::ExitCode;
 

@@ -13,6 +13,7 @@ use crate::client_cache::ClientCache;
 use crate::client_throttle::ClientThrottle;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
+use crate::metrics::{Metrics, NoMetrics, SignInFailureReason};
 use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User, UserKind};
 use crate::org::{ApiKey, StoredApiKey};
 use crate::password::PasswordChecker;
@@ -66,6 +67,8 @@ pub struct Authority {
     client_rate: Option<RateLimiter>,
     /// Last uses of API keys, written in batches (`api_key_usage::run`).
     pub api_key_usage: Arc<ApiKeyUsage>,
+    /// Where protocol events are counted (`NoMetrics` unless the server exports them).
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -188,6 +191,7 @@ impl Authority {
             client_throttle: ClientThrottle::default(),
             client_rate: None,
             api_key_usage: Arc::new(ApiKeyUsage::default()),
+            metrics: Arc::new(NoMetrics),
         })
     }
 
@@ -195,6 +199,12 @@ impl Authority {
     /// margin `verify_until` carries), e.g. so tests see a rotation made elsewhere soon.
     pub fn with_key_cache_ttl(mut self, ttl: Duration) -> Self {
         self.key_cache_ttl = ttl.min(KEY_CACHE_TTL);
+        self
+    }
+
+    /// Counts protocol events into `metrics` (the server's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 
@@ -334,7 +344,18 @@ impl Authority {
             passwords: &self.passwords,
             failures_per_address: self.sign_in_failures_per_address,
         };
-        throttle::sign_in(&ctx, realm, username, password, addr, kind).await
+        let outcome = throttle::sign_in(&ctx, realm, username, password, addr, kind).await;
+        let reason = match &outcome {
+            Err(SignInFailure::Throttled) => Some(SignInFailureReason::Throttled),
+            Err(SignInFailure::BadCredentials | SignInFailure::UsernameTooLong) => {
+                Some(SignInFailureReason::BadCredentials)
+            }
+            Ok(_) | Err(SignInFailure::Unavailable(_)) => None,
+        };
+        if let Some(reason) = reason {
+            self.metrics.sign_in_failed(realm, reason);
+        }
+        outcome
     }
 
     /// Forgets cached keys, e.g. after a rotation made by this process.

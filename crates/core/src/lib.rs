@@ -16,6 +16,7 @@ pub mod clock;
 pub mod endpoint;
 pub mod error;
 pub mod grant;
+pub mod metrics;
 pub mod model;
 pub mod org;
 pub mod params;

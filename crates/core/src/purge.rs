@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::metrics::{Metrics, NoMetrics};
 use crate::store::{PurgeCutoffs, PurgeReport, Store, StoreResult};
 
 /// How often a pass runs by default.
@@ -46,19 +47,36 @@ pub async fn pass(store: &dyn Store, now: i64, batch_size: u32) -> StoreResult<P
 /// task is dropped. A failed pass (the database away) is logged and tried again at the
 /// next interval.
 pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, interval: Duration, batch_size: u32) {
+    run_counted(store, clock, interval, batch_size, Arc::new(NoMetrics)).await
+}
+
+/// [`run`], counting each pass into `metrics` (rows purged per table).
+pub async fn run_counted(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    batch_size: u32,
+    metrics: Arc<dyn Metrics>,
+) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let started = tokio::time::Instant::now();
         match pass(store.as_ref(), clock.now(), batch_size).await {
-            Ok(report) => tracing::info!(
-                deleted = %report,
-                total = report.total(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "purged expired rows"
-            ),
-            Err(e) => tracing::warn!(error = %e, "purging expired rows failed; retrying at the next interval"),
+            Ok(report) => {
+                metrics.purge_pass(Ok(&report));
+                tracing::info!(
+                    deleted = %report,
+                    total = report.total(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "purged expired rows"
+                )
+            }
+            Err(e) => {
+                metrics.purge_pass(Err(()));
+                tracing::warn!(error = %e, "purging expired rows failed; retrying at the next interval")
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 mod client_addr;
 mod error;
 mod extract;
+pub mod metrics;
 mod pages;
 mod rate_limits;
 mod request_id;
@@ -60,6 +61,8 @@ impl Default for HttpSettings {
 pub struct AppState {
     pub authority: Arc<Authority>,
     pub settings: Arc<HttpSettings>,
+    /// Where requests are counted; `None`: metrics are off (`serve --metrics-addr`).
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 pub fn router(state: AppState) -> Router {

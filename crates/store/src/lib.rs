@@ -17,6 +17,7 @@ mod cold;
 mod cold_orgs;
 mod errors;
 mod handoff;
+mod load;
 mod orgs_rows;
 mod orgs_sql;
 mod postgres;
@@ -26,6 +27,7 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod traced;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

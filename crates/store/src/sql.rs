@@ -558,3 +558,21 @@ pub const GRANTS_TABLE: &str = "grants";
 pub const GRANT_DELETE_IF_UNUSED: &str = "DELETE FROM grants WHERE id = $1 \
      AND NOT EXISTS (SELECT 1 FROM tokens WHERE grant_id = $1) \
      AND NOT EXISTS (SELECT 1 FROM authorization_codes WHERE grant_id = $1)";
+
+/// The tables `table_sizes` reports (`crate::load::SIZED_TABLES` is the same list):
+/// on SQLite exact counts, each `count(*)` a scan of the table's smallest index.
+pub const SQLITE_TABLE_SIZES: &str = "\
+    SELECT 'tokens', count(*) FROM tokens UNION ALL \
+    SELECT 'grants', count(*) FROM grants UNION ALL \
+    SELECT 'authorization_codes', count(*) FROM authorization_codes UNION ALL \
+    SELECT 'sessions', count(*) FROM sessions UNION ALL \
+    SELECT 'authorization_requests', count(*) FROM authorization_requests UNION ALL \
+    SELECT 'sign_in_failures', count(*) FROM sign_in_failures UNION ALL \
+    SELECT 'consents', count(*) FROM consents UNION ALL \
+    SELECT 'clients', count(*) FROM clients UNION ALL \
+    SELECT 'users', count(*) FROM users UNION ALL \
+    SELECT 'api_keys', count(*) FROM api_keys UNION ALL \
+    SELECT 'realms', count(*) FROM realms";
+/// On PostgreSQL the statistics' live row estimate: no scan, however large the table.
+pub const PG_TABLE_SIZES: &str = "SELECT relname::text, n_live_tup FROM pg_stat_user_tables \
+    WHERE schemaname = current_schema() AND relname = ANY($1)";

@@ -6,33 +6,30 @@ use portcullis_core::clock::SystemClock;
 use portcullis_core::public_url;
 use portcullis_core::rate_limit::RateLimiter;
 use portcullis_core::store::Store;
+use portcullis_server::metrics::{Metrics, TABLE_SIZES_INTERVAL, serve_metrics};
 use portcullis_server::{AppState, HttpSettings, RateLimits};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, GlobalArgs, LogFormat, ServeArgs};
-
-fn init_logging(config: &Config) -> Result<(), String> {
-    let filter =
-        EnvFilter::try_new(&config.log_level).map_err(|e| format!("invalid log filter '{}': {e}", config.log_level))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match config.log_format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    }
-    .map_err(|e| format!("cannot start logging: {e}"))
-}
+use crate::config::{Config, GlobalArgs, ServeArgs};
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let config = Config::resolve(global, args)?;
-    init_logging(&config)?;
+    let traces = crate::telemetry::init(&config)?;
     // Before the database: a bad certificate path fails fast, touching nothing.
     let tls =
         config.tls.as_ref().map(|(cert, key)| portcullis_server::Tls::load(cert, key).map(Arc::new)).transpose()?;
     let store = super::connect(&config).await?;
+    // A span per storage call only while traces are exported: otherwise no wrapper.
+    let store = if traces.enabled() { portcullis_store::traced::traced(store) } else { store };
     let listener =
         TcpListener::bind(config.bind).await.map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let metrics_listener = match config.metrics_addr {
+        None => None,
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?)
+        }
+    };
+    let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = resolve_public_url(&config, store.as_ref(), local, scheme).await?;
@@ -43,7 +40,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .with_pending_limits(config.pending_limits)
         .with_client_auth_failures_per_address(config.client_auth_failures_per_address)
         .with_client_rate_limit(config.rate_limits.per_client.map(RateLimiter::new));
-    let authority = Arc::new(authority);
+    let counted: Arc<dyn portcullis_core::metrics::Metrics> = match &metrics {
+        Some(m) => m.clone(),
+        None => Arc::new(portcullis_core::metrics::NoMetrics),
+    };
+    let authority = Arc::new(authority.with_metrics(counted.clone()));
     let usage = authority.api_key_usage.clone();
     let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
         usage.clone(),
@@ -63,17 +64,24 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
             )),
             ..Default::default()
         }),
+        metrics: metrics.clone(),
     };
     let reload = tls.clone().map(reload_on_hangup).transpose()?;
     tracing::info!(addr = %local, public_url, database = store.backend(), tls = tls.is_some(), "listening");
+    let metrics_task = metrics_listener.zip(metrics).map(|(l, m)| {
+        let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(addr, "serving metrics at /metrics");
+        tokio::spawn(serve_metrics(l, m, store.clone(), TABLE_SIZES_INTERVAL, std::future::pending()))
+    });
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.
     let purge = (!config.purge_interval.is_zero()).then(|| {
-        tokio::spawn(portcullis_core::purge::run(
+        tokio::spawn(portcullis_core::purge::run_counted(
             store.clone(),
             Arc::new(SystemClock),
             config.purge_interval,
             portcullis_core::purge::DEFAULT_BATCH_SIZE,
+            counted,
         ))
     });
     let served = portcullis_server::serve_with(listener, state, tls, shutdown_signal()).await;
@@ -84,9 +92,14 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         purge.abort();
     }
     usage_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     if let Err(e) = usage.flush(store.as_ref()).await {
         tracing::warn!(error = %e, "could not record the last API key uses");
     }
+    // Sends the last batch of spans; it blocks on the exporter's thread, so not here.
+    let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())

@@ -10,6 +10,7 @@ mod admin_token;
 mod crash;
 mod load;
 mod master_key;
+mod observability;
 mod organizations;
 mod shutdown;
 mod tls;
@@ -287,8 +288,14 @@ fn serve(w: &Workspace) -> (Server, String) {
 
 /// `portcullis serve ARGS`, with its base URL and the log lines before "listening".
 fn serve_with(w: &Workspace, args: &[&str]) -> (Server, String, Vec<Value>) {
+    serve_with_env(w, args, &[])
+}
+
+/// [`serve_with`], with these environment variables set.
+fn serve_with_env(w: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Server, String, Vec<Value>) {
     let mut child = w
         .cmd(&[&["serve", "--log-format", "json"], args].concat())
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -15,7 +15,7 @@ use crate::address::address_key;
 use crate::authority::{Authority, TokenClaims};
 use crate::error::{ErrorCode, OAuthError, store_failure};
 use crate::model::{
-    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, TokenKind, User, UserKind,
+    AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, GrantType, Realm, TokenKind, User, UserKind,
 };
 use crate::params::Params;
 use crate::redirect::{ClientRedirect, ResponseMode};
@@ -529,6 +529,7 @@ async fn issue(
         };
         let access = authority.mint_access(realm, client, TokenKind::Access, claims).await?;
         authority.store.create_grant(&grant, std::slice::from_ref(&access.record)).await.map_err(store_failure)?;
+        authority.metrics.token_issued(&realm.name, GrantType::Implicit);
         return Ok(Step::Client(reply.redirect(vec![
             ("access_token".into(), access.token.clone()),
             ("token_type".into(), "Bearer".into()),

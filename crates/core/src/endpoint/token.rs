@@ -92,5 +92,9 @@ async fn run(
     if !ctx.client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant_type} grant")));
     }
-    handler.handle(ctx, params).await
+    let outcome = handler.handle(ctx, params).await;
+    if let Ok(Issued::Token(_)) = &outcome {
+        ctx.authority.metrics.token_issued(&ctx.realm.name, grant_type);
+    }
+    outcome
 }

@@ -94,6 +94,7 @@ impl GrantHandler for RefreshTokenGrant {
             Rotation::Rotated | Rotation::WithinGrace => Ok(Issued::Token(tokens.response(authorities, None))),
             Rotation::Reused => {
                 tracing::warn!(realm = %realm.name, client = %client.client_id, "refresh token reuse; grant revoked");
+                authority.metrics.refresh_token_reused(&realm.name);
                 Err(OAuthError::invalid_grant("the refresh token was already used; its grant has been revoked"))
             }
         }

@@ -7,7 +7,10 @@
 mod outcomes;
 mod roles;
 
-pub use outcomes::{CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation};
+pub use outcomes::{
+    CodeRedemption, FailureCount, FailureKey, PendingLimits, PoolLoad, PurgeCutoffs, PurgeReport, QueueLoad, Rotation,
+    StoreLoad,
+};
 pub use roles::{AdminStore, AdminTokenStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -98,3 +98,30 @@ pub struct PendingLimits {
     /// An address with this many live requests gets no more; 0: no limit.
     pub per_address: u32,
 }
+
+/// How busy a store's connections and queues are right now, read from counters it
+/// keeps anyway (no database round trip): what `/metrics` shows at each scrape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreLoad {
+    pub pools: Vec<PoolLoad>,
+    pub queues: Vec<QueueLoad>,
+}
+
+/// A connection pool: connections open and, of those, idle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// `read`, `write` (SQLite's two sqlx pools) or `main` (PostgreSQL's one).
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// Writes (or batched reads) waiting for a writer: SQLite's writer thread, one of
+/// PostgreSQL's group-commit tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLoad {
+    pub queue: &'static str,
+    pub depth: usize,
+    pub capacity: usize,
+}

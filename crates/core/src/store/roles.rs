@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use super::{
-    CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, StoreResult,
+    CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, StoreLoad,
+    StoreResult,
 };
 use crate::admin_token::AdminTokenRecord;
 use crate::model::{
@@ -21,6 +22,17 @@ pub trait AdminStore: Send + Sync + 'static {
 
     /// Round trip to the database (readiness).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Pools and queues as they are now, from in-memory counters (no I/O): cheap
+    /// enough to call on every metrics scrape.
+    fn load(&self) -> StoreLoad;
+
+    /// Rows per table, for the tables that grow with traffic (tokens, grants, codes,
+    /// sessions, pending requests, sign-in failures) and with administration (clients,
+    /// users, API keys). Exact on SQLite (a `count(*)` each, so call it every minute,
+    /// not per scrape); PostgreSQL's statistics estimate (`n_live_tup`), which a
+    /// `count(*)` of a large table would cost a scan to improve on.
+    async fn table_sizes(&self) -> StoreResult<Vec<(&'static str, i64)>>;
 
     /// The server pepper for client-secret hashes: `candidate` is kept if none is
     /// stored yet, and the stored one is returned either way, so every instance and

@@ -13,6 +13,7 @@ mod token;
 use std::any::Any;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -37,6 +38,7 @@ where
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let metrics = state.metrics.clone();
     // The endpoints that authenticate clients, under the per-address request limit.
     let client_endpoints = Router::new()
         .route("/oauth/token", post_only(token::handle))
@@ -70,11 +72,15 @@ pub fn router(state: AppState) -> Router {
             // (Spring's revoke_token), and nothing secret reaches a log.
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+                // The route template, for traces grouped by endpoint (this layer runs
+                // after routing, so axum has matched it).
+                let route = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), route, request_id = id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(crate::request_id::MakeSequentialRequestId::default()))
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::record_request))
 }
 
 /// A handler that panics answers 500 `server_error` as JSON; the server keeps running.

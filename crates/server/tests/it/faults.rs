@@ -17,8 +17,8 @@ use portcullis_core::org::{ApiKey, App, Permission, StoredApiKey};
 use portcullis_core::request_writes::{RequestWrites, WriteClaim};
 use portcullis_core::store::{
     AdminStore, AdminTokenStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, OrgStore,
-    PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreResult, ThrottleStore, TokenStore,
-    UserStore,
+    PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreError, StoreLoad, StoreResult, ThrottleStore,
+    TokenStore, UserStore,
 };
 use portcullis_server::HttpSettings;
 use serde_json::Value;
@@ -122,10 +122,10 @@ fn injected_fault() -> StoreError {
 /// Writes one role's impl: every method checks the switch, then delegates
 /// (`backend`, in `AdminStore`, only delegates).
 macro_rules! switchable {
-    ($role:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* } $($backend:item)?) => {
+    ($role:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* } $($backend:item)*) => {
         #[async_trait]
         impl $role for SwitchableStore {
-            $($backend)?
+            $($backend)*
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.check()?;
@@ -160,9 +160,13 @@ switchable! {
         fn signing_keys(&self, r: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>>;
         fn rotate_signing_key(&self, k: &SigningKeyRecord, now: i64, until: i64) -> StoreResult<()>;
         fn purge_expired(&self, c: PurgeCutoffs, batch: u32) -> StoreResult<PurgeReport>;
+        fn table_sizes(&self) -> StoreResult<Vec<(&'static str, i64)>>;
     }
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+    fn load(&self) -> StoreLoad {
+        self.inner.load()
     }
 }
 

@@ -8,6 +8,7 @@ use portcullis_core::authority::Authority;
 use portcullis_core::clock::{Clock, ManualClock, SystemClock};
 use portcullis_core::model::{GrantType, SigningAlg, TokenFormat};
 use portcullis_core::store::Store;
+use portcullis_server::metrics::{Metrics, serve_metrics};
 use portcullis_server::{AppState, HttpSettings};
 use reqwest::Response;
 use serde_json::Value;
@@ -20,6 +21,8 @@ pub struct TestServer {
     pub authority: Arc<Authority>,
     /// The database URL, for further instances on the same database.
     pub database_url: String,
+    /// With `start_with_metrics`: the registry and the base URL of its own listener.
+    pub metrics: Option<(Arc<Metrics>, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -93,6 +96,17 @@ impl TestServer {
         Self::instance_with(url, clock, wrap, |a| a, settings).await
     }
 
+    /// A server on a fresh SQLite store that exports metrics on a second loopback
+    /// port, gathering table sizes every 100 ms.
+    pub async fn start_with_metrics() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let http = HttpSettings { header_read_timeout: std::time::Duration::from_secs(2), ..Default::default() };
+        let mut s = Self::instance_of(&url, |st| st, Peer { metrics: true, ..Peer::default() }, |a| a, http).await;
+        s._dir = Some(dir);
+        s
+    }
+
     async fn instance_configured(
         url: &str,
         clock: Arc<ManualClock>,
@@ -138,7 +152,7 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
-        let Peer { clock, public_url, store_options, key_cache_ttl } = peer;
+        let Peer { clock, public_url, store_options, key_cache_ttl, metrics: with_metrics } = peer;
         let store = wrap(portcullis_store::connect(url, &store_options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,11 +163,21 @@ impl TestServer {
         if let Some(ttl) = key_cache_ttl {
             authority = authority.with_key_cache_ttl(ttl);
         }
+        let registry = with_metrics.then(|| Arc::new(Metrics::new()));
+        let mut metrics = None;
+        if let Some(registry) = &registry {
+            authority = authority.with_metrics(registry.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            metrics = Some((registry.clone(), format!("http://{}", listener.local_addr().unwrap())));
+            let every = std::time::Duration::from_millis(100);
+            let serving = serve_metrics(listener, registry.clone(), store.clone(), every, std::future::pending());
+            tokio::spawn(serving);
+        }
         let authority = Arc::new(authority);
-        let state = AppState { authority: authority.clone(), settings: Arc::new(settings) };
+        let state = AppState { authority: authority.clone(), settings: Arc::new(settings), metrics: registry };
         tokio::spawn(portcullis_server::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base, http, clock, store, authority, database_url: url.to_owned(), _dir: None }
+        Self { base, http, clock, store, authority, database_url: url.to_owned(), metrics, _dir: None }
     }
 
     /// The issuer prefix this instance signs and checks tokens under (its own address
@@ -246,6 +270,8 @@ pub struct Peer {
     pub store_options: portcullis_store::StoreOptions,
     /// `Authority::with_key_cache_ttl`; `None`: the default.
     pub key_cache_ttl: Option<std::time::Duration>,
+    /// Export metrics on a listener of its own (`TestServer::metrics`).
+    pub metrics: bool,
 }
 
 impl Default for Peer {
@@ -255,6 +281,7 @@ impl Default for Peer {
             public_url: None,
             store_options: portcullis_store::StoreOptions { max_connections: 8, ..Default::default() },
             key_cache_ttl: None,
+            metrics: false,
         }
     }
 }

@@ -18,6 +18,7 @@ mod faults;
 mod growth;
 mod introspection;
 mod metadata;
+mod metrics;
 mod multi_instance;
 mod negative;
 mod oauth2_crate;

@@ -1,10 +1,13 @@
 //! PostgreSQL: settings, realms, signing keys, readiness and the purge.
 
 use portcullis_core::model::{Realm, SigningKeyRecord};
-use portcullis_core::store::{AdminStore, PurgeCutoffs, PurgeReport, StoreResult};
+use portcullis_core::store::{AdminStore, PurgeCutoffs, PurgeReport, StoreLoad, StoreResult};
 
 use super::PgStore;
 use super::cold::{self};
+use super::errors::map_err;
+use crate::load::{SIZED_TABLES, pool_load, sizes};
+use crate::sql;
 
 #[async_trait::async_trait]
 impl AdminStore for PgStore {
@@ -23,6 +26,33 @@ impl AdminStore for PgStore {
         self.client_reader.check_running()?;
         self.user_reader.check_running()?;
         cold::ping(&self.pools).await
+    }
+
+    fn load(&self) -> StoreLoad {
+        StoreLoad {
+            // `read` and `write` are one pool here.
+            pools: vec![pool_load("main", &self.pools.read)],
+            queues: vec![
+                self.token_writer.load("token_write"),
+                self.token_revoker.load("token_revocation"),
+                self.token_reader.load("token_read"),
+                self.refresh_rotator.load("refresh_rotation"),
+                self.code_redeemer.load("code_redemption"),
+                self.grant_reader.load("grant_read"),
+                self.code_reader.load("code_read"),
+                self.client_reader.load("client_read"),
+                self.user_reader.load("user_read"),
+            ],
+        }
+    }
+
+    async fn table_sizes(&self) -> StoreResult<Vec<(&'static str, i64)>> {
+        let counted: Vec<(String, i64)> = sqlx::query_as(sql::PG_TABLE_SIZES)
+            .bind(&SIZED_TABLES[..])
+            .fetch_all(&self.pools.read)
+            .await
+            .map_err(map_err)?;
+        Ok(sizes(&counted))
     }
 
     async fn pepper(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use portcullis_core::model::TokenRecord;
 use portcullis_core::request_writes::WriteClaim;
-use portcullis_core::store::{StoreError, StoreResult};
+use portcullis_core::store::{QueueLoad, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::handoff::{self, Ticket};
@@ -85,6 +85,12 @@ impl<J: Clone + Send + 'static, A: Send + 'static> GroupCommit<J, A> {
             mpsc::error::TrySendError::Closed(_) => self.stopped(),
         })?;
         answer.await.map_err(|_| self.stopped())?
+    }
+
+    /// Jobs waiting for the task, as `queue`.
+    pub(crate) fn load(&self, queue: &'static str) -> QueueLoad {
+        let capacity = self.queue.max_capacity();
+        QueueLoad { queue, depth: capacity - self.queue.capacity(), capacity }
     }
 
     /// `Err` once the task has ended.

@@ -1,10 +1,13 @@
 //! SQLite: settings, realms, signing keys, readiness and the purge.
 
 use portcullis_core::model::{Realm, SigningKeyRecord};
-use portcullis_core::store::{AdminStore, PurgeCutoffs, PurgeReport, StoreResult};
+use portcullis_core::store::{AdminStore, PurgeCutoffs, PurgeReport, QueueLoad, StoreLoad, StoreResult};
 
 use super::SqliteStore;
 use super::cold;
+use super::errors::map_err;
+use crate::load::{pool_load, sizes};
+use crate::sql;
 
 #[async_trait::async_trait]
 impl AdminStore for SqliteStore {
@@ -15,6 +18,20 @@ impl AdminStore for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.check_writer()?;
         cold::ping(&self.pools).await
+    }
+
+    fn load(&self) -> StoreLoad {
+        let (depth, capacity) = self.writer.depth();
+        StoreLoad {
+            pools: vec![pool_load("read", &self.pools.read), pool_load("write", &self.pools.write)],
+            queues: vec![QueueLoad { queue: "sqlite_writer", depth, capacity }],
+        }
+    }
+
+    async fn table_sizes(&self) -> StoreResult<Vec<(&'static str, i64)>> {
+        let counted: Vec<(String, i64)> =
+            sqlx::query_as(sql::SQLITE_TABLE_SIZES).fetch_all(&self.pools.read).await.map_err(map_err)?;
+        Ok(sizes(&counted))
     }
 
     async fn pepper(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {

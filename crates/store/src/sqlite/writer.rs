@@ -25,7 +25,8 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use portcullis_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
@@ -62,18 +63,29 @@ enum Message {
 pub(crate) struct Writer {
     jobs: mpsc::SyncSender<Message>,
     thread: std::thread::JoinHandle<()>,
+    /// Jobs sent and not yet taken by the thread (std's channel has no length): the
+    /// queue depth `/metrics` shows.
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`, which must be a read-write connection.
     /// At most `queue` jobs wait for it; more are refused at once (`Unavailable`).
     pub(crate) fn spawn(conn: Connection, queue: usize) -> StoreResult<Self> {
-        let (jobs, waiting) = mpsc::sync_channel(queue.max(1));
+        let (jobs, queued) = mpsc::sync_channel(queue.max(1));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = waiting.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, waiting))
+            .spawn(move || run(conn, queued, &taken))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(Self { jobs, thread })
+        Ok(Self { jobs, thread, waiting, capacity: queue.max(1) })
+    }
+
+    /// Jobs waiting for the thread, and how many may.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        (self.waiting.load(Ordering::Relaxed), self.capacity)
     }
 
     /// `Err` once the thread has ended (it panicked outside a job, or its queue closed).
@@ -138,12 +150,16 @@ impl Writer {
                 drop(claim);
             }))
         });
-        self.jobs.try_send(Message::Job(job)).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => {
-                StoreError::Unavailable("the SQLite writer has too many writes waiting; retry later".into())
-            }
-            mpsc::TrySendError::Disconnected(_) => stopped(),
-        })?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.jobs.try_send(Message::Job(job)) {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(match e {
+                mpsc::TrySendError::Full(_) => {
+                    StoreError::Unavailable("the SQLite writer has too many writes waiting; retry later".into())
+                }
+                mpsc::TrySendError::Disconnected(_) => stopped(),
+            });
+        }
         answer.await.map_err(|_| stopped())?
     }
 
@@ -201,7 +217,7 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
     conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(map_err)
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
+fn run(conn: Connection, queue: mpsc::Receiver<Message>, waiting: &AtomicUsize) {
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
     conn.wal_hook(Some(note_wal_pages));
     yield_to_wakeups();
@@ -217,6 +233,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
             }
         }
         take_waiting(&queue, &mut batch, &mut after_batch);
+        waiting.fetch_sub(batch.len(), Ordering::Relaxed);
         run_batch(&conn, &mut batch);
         if WAL_PAGES.get() >= CHECKPOINT_PAGES {
             checkpoint(&conn);
@@ -483,5 +500,30 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         assert_eq!(stored(&reader), vec![4], "the abandoned write did not run");
+    }
+
+    /// The depth `/metrics` shows: writes sent and not yet taken by the thread.
+    #[tokio::test]
+    async fn depth_counts_the_writes_waiting_for_the_thread() {
+        let (_dir, writer, reader) = writer();
+        let writer = std::sync::Arc::new(writer);
+        assert_eq!(writer.depth(), (0, 64));
+        let resume = writer.pause();
+        let queued: Vec<_> = (1..=3)
+            .map(|v| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.write_one_statement(insert(v)).await })
+            })
+            .collect();
+        while writer.depth().0 < 3 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(writer.depth(), (3, 64));
+        drop(resume);
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        assert_eq!(writer.depth(), (0, 64), "taken writes no longer count");
+        assert_eq!(stored(&reader), vec![1, 2, 3]);
     }
 }

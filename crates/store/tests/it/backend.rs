@@ -206,3 +206,40 @@ pub async fn rows_from_before_0002_keep_working(url: String) {
     store.update_realm(&realm).await.unwrap();
     assert_eq!(store.get_realm("acme").await.unwrap(), Some(realm));
 }
+
+/// `load` names the store's pools and queues within their limits, from counters alone;
+/// `table_sizes` names every counted table: exact on SQLite, PostgreSQL's statistics'
+/// estimate (which may lag, so only named and never negative there).
+pub async fn load_and_table_sizes_name_pools_queues_and_tables(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "r").await;
+    fixtures::create_client(&store, "r", "c").await;
+    for _ in 0..3 {
+        fixtures::insert_live_token(&store, "r", "c").await;
+    }
+    let load = store.load();
+    assert!(!load.pools.is_empty(), "{load:?}");
+    assert!(load.pools.iter().all(|p| p.max >= 1 && p.idle <= p.size && p.size <= p.max), "{load:?}");
+    assert!(!load.queues.is_empty(), "{load:?}");
+    assert!(load.queues.iter().all(|q| q.capacity > 0 && q.depth == 0), "nothing waits now: {load:?}");
+    let sizes = store.table_sizes().await.unwrap();
+    for table in ["tokens", "grants", "authorization_codes", "sessions", "sign_in_failures", "clients", "realms"] {
+        assert!(sizes.iter().any(|(t, _)| *t == table), "{table} in {sizes:?}");
+    }
+    assert!(sizes.iter().all(|(_, n)| *n >= 0), "{sizes:?}");
+    let rows = |sizes: &[(&str, i64)], table: &str| sizes.iter().find(|(t, _)| *t == table).unwrap().1;
+    if store.backend() == "sqlite" {
+        assert_eq!((rows(&sizes, "tokens"), rows(&sizes, "clients"), rows(&sizes, "grants")), (3, 1, 0), "{sizes:?}");
+        return;
+    }
+    // PostgreSQL's statistics catch up once the writing connections report (they do
+    // when idle, within seconds): the query reads the right tables.
+    for _ in 0..150 {
+        let sizes = store.table_sizes().await.unwrap();
+        if rows(&sizes, "tokens") == 3 {
+            assert_eq!(rows(&sizes, "clients"), 1, "{sizes:?}");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("PostgreSQL's estimate never showed the 3 tokens: {:?}", store.table_sizes().await);
+}

@@ -79,6 +79,7 @@ conformance! {
         backend::ping_answers,
         backend::hostile_strings_round_trip,
         backend::list_items_round_trip_exactly,
+        backend::load_and_table_sizes_name_pools_queues_and_tables,
         realms::realm_crud,
         realms::duplicate_realm_is_conflict,
         realms::create_realm_is_atomic,
