@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub purge_interval_secs: Option<u64>,
     pub pending_requests_per_session: Option<u32>,
     pub pending_requests_per_address: Option<u32>,
+    pub audit_retention_days: Option<u64>,
 }
 
 impl FileConfig {
@@ -118,6 +119,9 @@ pub struct ServeArgs {
     /// Live pending sign-in requests allowed from one address (0: no limit)
     #[arg(long, env = "PORTCULLIS_PENDING_REQUESTS_PER_ADDRESS", value_name = "N")]
     pub pending_requests_per_address: Option<u32>,
+    /// Days audit events are kept before the purge deletes them (0: kept for ever)
+    #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u64>,
 }
 
 /// PostgreSQL: 16 connections. SQLite: one reader per core (at least 2), because each
@@ -160,6 +164,8 @@ pub struct Config {
     /// Zero: no purge.
     pub purge_interval: Duration,
     pub pending_limits: portcullis_core::store::PendingLimits,
+    /// Zero: audit events are kept for ever.
+    pub audit_retention: Duration,
 }
 
 impl Config {
@@ -246,6 +252,13 @@ impl Config {
             .pending_requests_per_address
             .or(file.pending_requests_per_address)
             .unwrap_or(portcullis_core::authority::DEFAULT_PENDING_PER_ADDRESS);
+        let audit_retention_days = serve
+            .audit_retention_days
+            .or(file.audit_retention_days)
+            .unwrap_or(portcullis_core::purge::DEFAULT_AUDIT_RETENTION.as_secs() / 86_400);
+        if audit_retention_days > 36_500 {
+            return Err(format!("audit retention must be 0 to 36500 days, got {audit_retention_days}"));
+        }
         Ok(Self {
             database_url,
             bind,
@@ -268,6 +281,7 @@ impl Config {
             trusted_proxies,
             purge_interval: Duration::from_secs(purge_interval_secs),
             pending_limits: portcullis_core::store::PendingLimits { per_session, per_address },
+            audit_retention: Duration::from_secs(audit_retention_days * 86_400),
         })
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use portcullis_core::store::{Store, StoreError};
 
 mod admin_tokens;
+mod audit;
 mod cold;
 mod cold_orgs;
 mod errors;

@@ -38,6 +38,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .with_pending_limits(config.pending_limits);
     let authority = Arc::new(authority);
     let usage = authority.api_key_usage.clone();
+    let audit = authority.audit.clone();
     let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
         usage.clone(),
         store.clone(),
@@ -56,16 +57,23 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.
     let purge = (!config.purge_interval.is_zero()).then(|| {
-        tokio::spawn(portcullis_core::purge::run(
+        tokio::spawn(portcullis_core::purge::run_keeping_audit(
             store.clone(),
             Arc::new(SystemClock),
             config.purge_interval,
             portcullis_core::purge::DEFAULT_BATCH_SIZE,
+            config.audit_retention,
         ))
     });
     let served = portcullis_server::serve(listener, state, shutdown_signal()).await;
     if let Some(purge) = purge {
         purge.abort();
+    }
+    // Every request has ended: what they audited is written before exiting.
+    audit.flush().await;
+    let lost = audit.stats();
+    if lost.dropped + lost.lost > 0 {
+        tracing::warn!(dropped = lost.dropped, lost = lost.lost, "audit events that never reached the database");
     }
     usage_task.abort();
     if let Err(e) = usage.flush(store.as_ref()).await {

@@ -34,7 +34,7 @@ pub async fn token(
     // Only client_credentials uses the cached client: its one write checks the
     // client's revision (`client_cache`); the other grants read the client afresh.
     if grant_type != GrantType::ClientCredentials {
-        let client = client_auth::authenticate(authority.store.as_ref(), &authority.hasher, &realm.name, &presented);
+        let client = authority.authenticate_client(&realm.name, &presented);
         return run(&client.await?).await?.into_result();
     }
     let first = authority.authenticate_cached(&realm.name, &presented).await?;

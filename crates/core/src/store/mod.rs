@@ -8,7 +8,9 @@ mod outcomes;
 mod roles;
 
 pub use outcomes::{CodeRedemption, FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, Rotation};
-pub use roles::{AdminStore, AdminTokenStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore};
+pub use roles::{
+    AdminStore, AdminTokenStore, AuditStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -27,12 +29,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role: what the server, the CLI and the tests hold (`Arc<dyn Store>`).
 pub trait Store:
-    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
+    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore + AuditStore
 {
 }
 
 impl<T> Store for T where
-    T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
+    T: AdminStore
+        + ClientStore
+        + TokenStore
+        + GrantStore
+        + UserStore
+        + ThrottleStore
+        + AdminTokenStore
+        + OrgStore
+        + AuditStore
 {
 }
 
@@ -40,7 +50,7 @@ impl<T> Store for T where
 /// `use portcullis_core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AdminStore as _, AdminTokenStore as _, ClientStore as _, GrantStore as _, OrgStore as _, ThrottleStore as _,
-        TokenStore as _, UserStore as _,
+        AdminStore as _, AdminTokenStore as _, AuditStore as _, ClientStore as _, GrantStore as _, OrgStore as _,
+        ThrottleStore as _, TokenStore as _, UserStore as _,
     };
 }

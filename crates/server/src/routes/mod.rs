@@ -36,6 +36,7 @@ where
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let settings = state.settings.clone();
     let realm = Router::new()
         .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
         .route("/oauth/authorize/login", post_only(authorize::login))
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(settings, crate::audit_context::request_info))
         .layer(axum::middleware::from_fn(crate::url_secrets::refuse_client_secret_in_query))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(timeout, crate::timeout::request_timeout))

@@ -3,6 +3,7 @@
 //! database (which goes through the same code as a file).
 
 mod admin_tokens;
+mod audit;
 mod backend;
 mod clients;
 mod connect;
@@ -159,6 +160,12 @@ conformance! {
         orgs::permissions_take_the_lowest_free_bit,
         orgs::a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ,
         orgs::roles_map_to_existing_permissions,
+        audit::audit_events_round_trip_every_field_in_id_order,
+        audit::audit_listing_filters_by_kind_and_time_and_pages_by_cursor,
+        audit::an_audit_batch_is_stored_whole_or_not_at_all,
+        audit::audit_events_outlive_their_realm,
+        audit::audit_purge_deletes_old_events_a_batch_at_a_time,
+        audit::concurrent_audit_batches_all_land,
     ],
     url: [
         backend::migrations_are_idempotent,
