@@ -110,6 +110,7 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
+        crate::logs::install();
         let options = portcullis_store::StoreOptions { max_connections: 8, ..Default::default() };
         let store = wrap(portcullis_store::connect(url, &options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();

@@ -2,8 +2,10 @@
 
 mod browser;
 mod harness;
+mod logs;
 
 mod admin_api;
+mod audit_log;
 mod chromium;
 mod client_cache;
 mod client_credentials;
