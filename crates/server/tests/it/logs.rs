@@ -12,7 +12,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Debug for the server's crates, info for transport and driver chatter (sqlx's
 /// statement log names SQL text and never bound values).
-const FILTER: &str = "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,sqlx=info,tower=info,\
+const FILTER: &str = "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,sqlx=info,tower=info,tower_http=debug,\
     fantoccini=info,tungstenite=info,tokio_tungstenite=info";
 
 #[derive(Clone, Default)]

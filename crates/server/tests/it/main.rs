@@ -23,6 +23,7 @@ mod organizations;
 mod outage;
 mod password_refresh;
 mod revocation;
+mod secret_scan;
 mod sessions;
 mod sign_in_throttling;
 mod transport;
