@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::admin_api::Api;
-use crate::harness::{TestClient, TestServer};
+use crate::harness::{TestClient, TestServer, on_postgres};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -51,7 +51,15 @@ fn assert_context(e: &Value, kind: &str) {
 
 #[tokio::test]
 async fn token_revocation_reuse_and_client_failure_events_carry_their_fields() {
-    let api = Api::start().await;
+    token_events(Api::start().await).await;
+}
+
+#[tokio::test]
+async fn token_revocation_reuse_and_client_failure_events_on_postgres() {
+    on_postgres("audit_token_events", |s| async move { token_events(Api::on(s).await).await }).await;
+}
+
+async fn token_events(api: Api) {
     let s = &api.s;
     let (svc, alice) = setup(s).await;
     let token_url = s.url("default", "/oauth/token");
