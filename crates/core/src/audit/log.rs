@@ -187,3 +187,95 @@ async fn write(store: &dyn AuditStore, batch: &mut Vec<AuditRecord>, counters: &
     }
     batch.clear();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use async_trait::async_trait;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::audit::AuditQuery;
+    use crate::store::{StoreError, StoreResult};
+
+    /// Holds every write until a permit is added; fails while `failing`.
+    struct GatedStore {
+        gate: Semaphore,
+        failing: AtomicBool,
+        written: Mutex<Vec<AuditRecord>>,
+    }
+
+    #[async_trait]
+    impl AuditStore for GatedStore {
+        async fn insert_audit_events(&self, events: &[AuditRecord]) -> StoreResult<()> {
+            self.gate.acquire().await.unwrap().forget();
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            self.written.lock().unwrap().extend_from_slice(events);
+            Ok(())
+        }
+        async fn list_audit_events(&self, _: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+            Ok(Vec::new())
+        }
+        async fn purge_audit_events(&self, _: i64, _: u32) -> StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    impl Default for GatedStore {
+        fn default() -> Self {
+            Self { gate: Semaphore::new(0), failing: AtomicBool::new(false), written: Mutex::default() }
+        }
+    }
+
+    fn event(kind: AuditKind) -> AuditRecord {
+        AuditRecord::new(kind, Some("r"), 1)
+    }
+
+    /// With the writer stuck and the buffer full, routine events are dropped and
+    /// counted at once, while a security event waits for room and is written.
+    #[tokio::test]
+    async fn a_full_buffer_drops_routine_events_and_holds_security_ones() {
+        let store = Arc::new(GatedStore::default());
+        let log = Arc::new(AuditLog::start_with_capacity(store.clone(), 2));
+        // The first is taken by the writer, which then waits at the gate; two fill
+        // the buffer; the rest find it full.
+        for _ in 0..6 {
+            log.record(event(AuditKind::TokenIssued)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(log.stats(), AuditLogStats { dropped: 3, lost: 0 });
+        let waiting = tokio::spawn({
+            let log = log.clone();
+            async move { log.record(event(AuditKind::ClientAuthFailed)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a security event waits for room");
+        store.gate.add_permits(1_000);
+        waiting.await.unwrap();
+        log.flush().await;
+        let written = store.written.lock().unwrap().iter().map(|e| e.kind).collect::<Vec<_>>();
+        assert_eq!(written.iter().filter(|k| **k == AuditKind::TokenIssued).count(), 3);
+        assert_eq!(written.last(), Some(&AuditKind::ClientAuthFailed));
+        assert_eq!(log.stats(), AuditLogStats { dropped: 3, lost: 0 });
+    }
+
+    /// A batch the database keeps refusing is retried, then counted lost; the log
+    /// goes on writing afterwards.
+    #[tokio::test]
+    async fn a_refused_batch_is_retried_then_counted_lost() {
+        let store = Arc::new(GatedStore::default());
+        store.gate.add_permits(1_000);
+        store.failing.store(true, Ordering::SeqCst);
+        let log = AuditLog::start(store.clone());
+        log.record(event(AuditKind::SignInFailed)).await;
+        log.flush().await;
+        assert_eq!(log.stats().lost, 1);
+        store.failing.store(false, Ordering::SeqCst);
+        log.record(event(AuditKind::SignInLocked)).await;
+        log.flush().await;
+        assert_eq!(store.written.lock().unwrap().len(), 1);
+    }
+}
