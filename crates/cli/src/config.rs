@@ -392,4 +392,14 @@ mod tests {
             assert!(Config::resolve(&GlobalArgs::default(), &bad).is_err());
         }
     }
+
+    #[test]
+    fn audit_retention_defaults_to_90_days_and_is_bounded() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.audit_retention, Duration::from_secs(90 * 86_400));
+        let forever = ServeArgs { audit_retention_days: Some(0), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &forever).unwrap().audit_retention.is_zero());
+        let absurd = ServeArgs { audit_retention_days: Some(36_501), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &absurd).unwrap_err().contains("audit retention"));
+    }
 }
