@@ -41,6 +41,9 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 /// Pauses before the retries of a batch the database refused.
 const RETRIES: [Duration; 3] = [Duration::from_millis(100), Duration::from_millis(500), Duration::from_secs(2)];
 
+// Events are nearly every message: boxing them would cost an allocation each, for
+// flushes that are rare.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Event(AuditRecord),
     /// Answered once every event sent before it is written (or lost).
