@@ -47,6 +47,7 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub metrics_addr: Option<String>,
     pub otlp_endpoint: Option<String>,
+    pub audit_retention_days: Option<u64>,
 }
 
 impl FileConfig {
@@ -163,6 +164,9 @@ pub struct ServeArgs {
     /// Export OpenTelemetry traces over OTLP/HTTP (protobuf) to URL/v1/traces; off when unset
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
+    /// Days audit events are kept before the purge deletes them (0: kept for ever)
+    #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u64>,
 }
 
 /// Request-rate limits (`portcullis_core::rate_limit`), each `None` when off.
@@ -223,6 +227,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The OTLP/HTTP base URL traces go to (without `/v1/traces`); `None`: no traces.
     pub otlp_endpoint: Option<String>,
+    /// Zero: audit events are kept for ever.
+    pub audit_retention: Duration,
 }
 
 impl Config {
@@ -345,6 +351,13 @@ impl Config {
             ));
         }
         let otlp_endpoint = pick(&serve.otlp_endpoint, &file.otlp_endpoint).map(|u| otlp_endpoint(&u)).transpose()?;
+        let audit_retention_days = serve
+            .audit_retention_days
+            .or(file.audit_retention_days)
+            .unwrap_or(portcullis_core::purge::DEFAULT_AUDIT_RETENTION.as_secs() / 86_400);
+        if audit_retention_days > 36_500 {
+            return Err(format!("audit retention must be 0 to 36500 days, got {audit_retention_days}"));
+        }
         Ok(Self {
             database_url,
             bind,
@@ -380,6 +393,7 @@ impl Config {
             },
             metrics_addr,
             otlp_endpoint,
+            audit_retention: Duration::from_secs(audit_retention_days * 86_400),
         })
     }
 }
@@ -551,5 +565,15 @@ mod tests {
         ] {
             assert!(Config::resolve(&GlobalArgs::default(), &bad).is_err());
         }
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_90_days_and_is_bounded() {
+        let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.audit_retention, Duration::from_secs(90 * 86_400));
+        let forever = ServeArgs { audit_retention_days: Some(0), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &forever).unwrap().audit_retention.is_zero());
+        let absurd = ServeArgs { audit_retention_days: Some(36_501), ..Default::default() };
+        assert!(Config::resolve(&GlobalArgs::default(), &absurd).unwrap_err().contains("audit retention"));
     }
 }

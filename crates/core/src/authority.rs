@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::api_key_usage::ApiKeyUsage;
+use crate::audit::{AuditKind, AuditLog, AuditRecord};
 use crate::client_auth::{self, PresentedClient};
 use crate::client_cache::ClientCache;
 use crate::client_throttle::ClientThrottle;
@@ -69,6 +70,8 @@ pub struct Authority {
     pub api_key_usage: Arc<ApiKeyUsage>,
     /// Where protocol events are counted (`NoMetrics` unless the server exports them).
     pub metrics: Arc<dyn Metrics>,
+    /// The audit log's sink, written in batches by its own task (`audit::log`).
+    pub audit: Arc<AuditLog>,
 }
 
 /// What a new access token carries besides its realm and client.
@@ -124,6 +127,8 @@ impl<T> Issued<T> {
 
 /// A token minted and stored: the string for the client, once.
 pub struct IssuedToken {
+    /// The token's id (its row's key; not secret).
+    pub id: [u8; 16],
     pub token: String,
     pub expires_in: i64,
 }
@@ -173,7 +178,6 @@ impl Authority {
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: &str) -> Result<Self, StoreError> {
         let pepper = store.pepper(&crate::secret::random_bytes::<32>()).await?;
         Ok(Self {
-            store,
             clock,
             hasher: SecretHasher::new(&pepper),
             // One argon2 at a time per core keeps sign-ins from crowding out the rest.
@@ -192,6 +196,8 @@ impl Authority {
             client_rate: None,
             api_key_usage: Arc::new(ApiKeyUsage::default()),
             metrics: Arc::new(NoMetrics),
+            audit: Arc::new(AuditLog::start(store.clone())),
+            store,
         })
     }
 
@@ -329,10 +335,12 @@ impl Authority {
     }
 
     /// Signs a user in by username and password under the sign-in throttle
-    /// ([`throttle::sign_in`]); `addr` is the client's address, when known.
+    /// ([`throttle::sign_in`]) for client `client_id`; `addr` is the client's address,
+    /// when known. The outcome is audited.
     pub async fn sign_in(
         &self,
         realm: &str,
+        client_id: &str,
         username: &str,
         password: &str,
         addr: Option<IpAddr>,
@@ -354,6 +362,79 @@ impl Authority {
         };
         if let Some(reason) = reason {
             self.metrics.sign_in_failed(realm, reason);
+        }
+        let event = |kind| self.audit_event(kind, realm).client(client_id).action(sign_in_channel());
+        match &outcome {
+            Ok(user) => self.audit(event(AuditKind::SignInSucceeded).actor(&user.username).subject(&user.id)).await,
+            Err(SignInFailure::Unavailable(_)) => {}
+            Err(failure) => {
+                let kind = match failure {
+                    SignInFailure::Throttled => AuditKind::SignInLocked,
+                    _ => AuditKind::SignInFailed,
+                };
+                // The attempted username only when an account has it: people type
+                // their password into the username field.
+                let account = match failure {
+                    SignInFailure::UsernameTooLong => None,
+                    _ => self.store.find_user(realm, username).await.ok().flatten(),
+                };
+                let account = account.filter(|u| u.username.eq_ignore_ascii_case(username));
+                let mut e = event(kind);
+                if let Some(u) = account {
+                    e = e.actor(u.username).subject(u.id);
+                }
+                self.audit(e).await;
+            }
+        }
+        outcome
+    }
+
+    /// Audits the issuing of `token` (an access token) by `grant_type`.
+    pub async fn audit_issued(&self, grant_type: GrantType, token: &TokenRecord) {
+        let e = self
+            .audit_event(AuditKind::TokenIssued, &token.realm)
+            .grant_type(grant_type.as_str())
+            .client(&token.client_id)
+            .subject(&token.subject)
+            .target(token_id_hex(&token.id));
+        self.audit(e).await;
+    }
+
+    /// Audits the revocation of grant `grant_id` of `client_id`, for `reason`.
+    pub async fn audit_grant_revoked(&self, realm: &str, client_id: &str, grant_id: &[u8; 16], reason: &str) {
+        let e = self.audit_event(AuditKind::GrantRevoked, realm).client(client_id).target(token_id_hex(grant_id));
+        self.audit(e.action(reason)).await;
+    }
+
+    /// A new audit event of `kind` in `realm`, now, in the current request.
+    pub fn audit_event(&self, kind: AuditKind, realm: &str) -> AuditRecord {
+        AuditRecord::new(kind, Some(realm), self.now())
+    }
+
+    /// Records `event` in the audit log (see `audit::log` for what waits).
+    pub async fn audit(&self, event: AuditRecord) {
+        self.audit.record(event).await;
+    }
+
+    /// Audits a failed client authentication of `presented` (which named a client).
+    async fn audit_client_failure(&self, realm: &str, presented: &PresentedClient, error: &OAuthError) {
+        if error.code != crate::error::ErrorCode::InvalidClient {
+            return;
+        }
+        let Some(client_id) = presented.client_id() else { return };
+        let mut e = self.audit_event(AuditKind::ClientAuthFailed, realm).client(client_id);
+        if let Some(endpoint) = crate::audit::RequestInfo::endpoint() {
+            e = e.action(endpoint);
+        }
+        self.audit(e).await;
+    }
+
+    /// Authenticates the presented client against the database, uncached; a failure is
+    /// audited.
+    pub async fn authenticate_client(&self, realm: &str, presented: &PresentedClient) -> Result<Client, OAuthError> {
+        let outcome = client_auth::authenticate(self.store.as_ref(), &self.hasher, realm, presented).await;
+        if let Err(e) = &outcome {
+            self.audit_client_failure(realm, presented, e).await;
         }
         outcome
     }
@@ -386,7 +467,7 @@ impl Authority {
         realm: &str,
         presented: &PresentedClient,
     ) -> Result<Arc<Client>, OAuthError> {
-        match client_auth::authenticate(self.store.as_ref(), &self.hasher, realm, presented).await {
+        match self.authenticate_client(realm, presented).await {
             Ok(client) => Ok(self.clients.put(client)),
             Err(e) => {
                 // A copy that no longer authenticates must not be tried again.
@@ -415,7 +496,7 @@ impl Authority {
         if !written {
             return Ok(Issued::ClientChanged);
         }
-        Ok(Issued::Token(IssuedToken { expires_in: minted.expires_in(), token: minted.token }))
+        Ok(Issued::Token(IssuedToken { id: minted.record.id, expires_in: minted.expires_in(), token: minted.token }))
     }
 
     /// An access token in the realm's format, not yet stored.
@@ -523,6 +604,18 @@ impl Authority {
         realm: &str,
         presented: &PresentedClient,
     ) -> Result<Option<(Client, ApiKey)>, OAuthError> {
+        let outcome = self.authenticate_app_unaudited(realm, presented).await;
+        if let Err(e) = &outcome {
+            self.audit_client_failure(realm, presented, e).await;
+        }
+        outcome
+    }
+
+    async fn authenticate_app_unaudited(
+        &self,
+        realm: &str,
+        presented: &PresentedClient,
+    ) -> Result<Option<(Client, ApiKey)>, OAuthError> {
         let (client_id, secret) = match presented {
             PresentedClient::Basic { client_id, secret } | PresentedClient::Post { client_id, secret } => {
                 (client_id, secret)
@@ -613,6 +706,14 @@ impl Authority {
         let access = self.mint_access(realm, client, kind, claims).await?;
         let refresh = client.allows_grant(GrantType::RefreshToken).then(|| self.mint_refresh(realm, client, grant));
         Ok(GrantTokens { access, refresh })
+    }
+}
+
+/// The `action` of a sign-in event: where the password was given.
+fn sign_in_channel() -> &'static str {
+    match crate::audit::RequestInfo::endpoint().as_deref() {
+        Some("token") => "password_grant",
+        _ => "login_page",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Portcullis HTTP server: axum routes over the protocol logic in
 //! `portcullis-core`. Only this crate knows HTTP.
 
+mod audit_context;
 mod client_addr;
 mod error;
 mod extract;

@@ -13,6 +13,7 @@ use portcullis_core::at_rest::{AtRest, MasterKey};
 use portcullis_core::store::{Store, StoreError};
 
 mod admin_tokens;
+mod audit;
 mod cold;
 mod cold_orgs;
 mod errors;

@@ -10,15 +10,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::admin_token::AdminTokenRecord;
+use portcullis_core::audit::{AuditQuery, AuditRecord};
 use portcullis_core::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
 };
 use portcullis_core::org::{ApiKey, App, Permission, StoredApiKey};
 use portcullis_core::store::{
-    AdminStore, AdminTokenStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore, OrgStore,
-    PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreLoad, StoreResult, ThrottleStore, TokenStore,
-    UserStore,
+    AdminStore, AdminTokenStore, AuditStore, ClientStore, CodeRedemption, FailureCount, FailureKey, GrantStore,
+    OrgStore, PendingLimits, PurgeCutoffs, PurgeReport, Rotation, Store, StoreLoad, StoreResult, ThrottleStore,
+    TokenStore, UserStore,
 };
 use tracing::Instrument;
 
@@ -175,5 +176,13 @@ traced! {
         fn set_role_permissions(&self, r: &str, role: &str, p: &[String]) -> StoreResult<()>;
         fn list_role_permissions(&self, r: &str) -> StoreResult<Vec<(String, Vec<String>)>>;
         fn permissions_of_roles(&self, r: &str, roles: &[String]) -> StoreResult<Vec<String>>;
+    }
+}
+
+traced! {
+    AuditStore {
+        fn insert_audit_events(&self, e: &[AuditRecord]) -> StoreResult<()>;
+        fn list_audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+        fn purge_audit_events(&self, before: i64, batch_size: u32) -> StoreResult<u64>;
     }
 }

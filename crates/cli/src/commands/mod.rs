@@ -3,6 +3,7 @@
 mod admin_token;
 mod apikey;
 mod app;
+mod audit;
 mod client;
 mod grant;
 mod keys;
@@ -58,6 +59,9 @@ pub enum Command {
     /// The public URL (issuer prefix) shared by every instance on this database
     #[command(subcommand)]
     PublicUrl(public_url::PublicUrlCommand),
+    /// Read the audit log (security events and admin changes)
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
@@ -75,6 +79,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> Result<(), String> {
         Command::Permission(c) => permission::run(&open_store(&global).await?, c).await,
         Command::Role(c) => role::run(&open_store(&global).await?, c).await,
         Command::PublicUrl(c) => public_url::run(&open_store(&global).await?, c).await,
+        Command::Audit(c) => audit::run(&open_store(&global).await?, c).await,
     }
 }
 

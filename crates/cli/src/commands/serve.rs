@@ -46,6 +46,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     };
     let authority = Arc::new(authority.with_metrics(counted.clone()));
     let usage = authority.api_key_usage.clone();
+    let audit = authority.audit.clone();
     let usage_task = tokio::spawn(portcullis_core::api_key_usage::run(
         usage.clone(),
         store.clone(),
@@ -76,11 +77,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.
     let purge = (!config.purge_interval.is_zero()).then(|| {
-        tokio::spawn(portcullis_core::purge::run_counted(
+        tokio::spawn(portcullis_core::purge::run_with(
             store.clone(),
             Arc::new(SystemClock),
             config.purge_interval,
             portcullis_core::purge::DEFAULT_BATCH_SIZE,
+            config.audit_retention,
             counted,
         ))
     });
@@ -90,6 +92,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     }
     if let Some(purge) = purge {
         purge.abort();
+    }
+    // Every request has ended: what they audited is written before exiting.
+    audit.flush().await;
+    let lost = audit.stats();
+    if lost.dropped + lost.lost > 0 {
+        tracing::warn!(dropped = lost.dropped, lost = lost.lost, "audit events that never reached the database");
     }
     usage_task.abort();
     if let Some(task) = metrics_task {

@@ -623,3 +623,49 @@ async fn user_unlock_clears_a_sign_in_lock() {
     w.refused(&["user", "unlock", "--realm", "default", "nobody"], "does not exist");
     let _ = server.0.kill();
 }
+
+/// `audit list` reads what a running server recorded: filtered by kind and time, as
+/// JSON or lines; bad input is one line naming it.
+#[tokio::test]
+async fn audit_list_shows_what_the_server_recorded() {
+    let w = Workspace::new();
+    let c = w.json(&["client", "create", "--realm", "default", "--name", "svc", "--json"]);
+    let (id, secret) = (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned());
+    let (mut server, base) = serve(&w);
+    let http = reqwest::Client::new();
+    for s in [secret.as_str(), "wrong secret"] {
+        http.post(format!("{base}/realms/default/oauth/token"))
+            .basic_auth(&id, Some(s))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+    }
+    // The server writes its events in batches, a few milliseconds later.
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        events = w.json(&["audit", "list", "--realm", "default", "--since", "1h", "--json"]);
+        if events.as_array().unwrap().len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["token.issued", "client_auth.failed"], "{events}");
+    assert_eq!(events[0]["grant_type"], "client_credentials");
+    assert_eq!(events[1]["client_id"], id.as_str());
+    assert_eq!(events[1]["address"], "127.0.0.1");
+    assert!(!events.to_string().contains(&secret));
+    let failed = w.json(&["audit", "list", "--realm", "default", "--kind", "client_auth.failed", "--json"]);
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+    let lines = w.run(&["audit", "list", "--realm", "default"]);
+    assert!(String::from_utf8_lossy(&lines.stdout).contains("client_auth.failed"));
+    let after = events[0]["id"].as_str().unwrap();
+    let rest = w.json(&["audit", "list", "--realm", "default", "--after", after, "--json"]);
+    assert_eq!(rest.as_array().unwrap().len(), 1, "{rest}");
+    w.refused(&["audit", "list", "--realm", "default", "--kind", "token"], "--kind");
+    w.refused(&["audit", "list", "--realm", "default", "--since", "yesterday"], "--since");
+    w.refused(&["audit", "list", "--realm", "default", "--after", "nope"], "--after");
+    w.refused(&["audit", "list", "--realm", "nowhere"], "does not exist");
+    let _ = server.0.kill();
+}

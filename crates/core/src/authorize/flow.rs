@@ -364,7 +364,8 @@ pub async fn submit_login(
     if username.is_empty() || password.is_empty() {
         return Ok(again("Enter your username and password.").into());
     }
-    let user = match authority.sign_in(&realm.name, username, password, addr, UserKind::Staff).await {
+    let user = match authority.sign_in(&realm.name, &client.client_id, username, password, addr, UserKind::Staff).await
+    {
         Ok(u) => u,
         Err(SignInFailure::Throttled) => {
             return Ok(again("Too many failed sign-ins. Wait a few minutes and try again.").into());
@@ -530,6 +531,7 @@ async fn issue(
         let access = authority.mint_access(realm, client, TokenKind::Access, claims).await?;
         authority.store.create_grant(&grant, std::slice::from_ref(&access.record)).await.map_err(store_failure)?;
         authority.metrics.token_issued(&realm.name, GrantType::Implicit);
+        authority.audit_issued(crate::model::GrantType::Implicit, &access.record).await;
         return Ok(Step::Client(reply.redirect(vec![
             ("access_token".into(), access.token.clone()),
             ("token_type".into(), "Bearer".into()),

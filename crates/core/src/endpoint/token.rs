@@ -41,8 +41,7 @@ pub async fn token(
             return Ok(Caller::App(Box::new((client, key))));
         }
         if !cached {
-            let store = authority.store.as_ref();
-            let client = client_auth::authenticate(store, &authority.hasher, &realm.name, &presented).await?;
+            let client = authority.authenticate_client(&realm.name, &presented).await?;
             return Ok(Caller::Fresh(Box::new(client)));
         }
         Ok(Caller::Cached(authority.authenticate_cached(&realm.name, &presented).await?))

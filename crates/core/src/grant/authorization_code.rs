@@ -46,7 +46,10 @@ impl GrantHandler for AuthorizationCodeGrant {
         if code.used_at.is_some() {
             // A replay by its own client: the store revokes everything the first
             // exchange issued (RFC 6749 §4.1.2).
-            authority.store.redeem_code(&code.id, now, &[]).await.map_err(store_failure)?;
+            let outcome = authority.store.redeem_code(&code.id, now, &[]).await.map_err(store_failure)?;
+            if matches!(outcome, CodeRedemption::Replayed(_)) {
+                authority.audit_grant_revoked(&code.realm, &client.client_id, &code.grant_id, "code_replay").await;
+            }
             tracing::warn!(realm = %code.realm, client = %client.client_id, "authorization code replayed; its grant is revoked");
             return Err(bad_code());
         }
@@ -85,7 +88,10 @@ impl GrantHandler for AuthorizationCodeGrant {
         // concurrent exchanges exactly one gets here, and a replay arriving later
         // revokes the tokens this one issued.
         match authority.store.redeem_code(&code.id, now, &tokens.records()).await.map_err(store_failure)? {
-            CodeRedemption::Redeemed(_) => Ok(Issued::Token(tokens.response(authorities, None))),
+            CodeRedemption::Redeemed(_) => {
+                authority.audit_issued(GrantType::AuthorizationCode, &tokens.access.record).await;
+                Ok(Issued::Token(tokens.response(authorities, None)))
+            }
             CodeRedemption::Replayed(_) | CodeRedemption::Unknown => Err(bad_code()),
         }
     }

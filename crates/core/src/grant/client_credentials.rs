@@ -4,11 +4,13 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler};
+use crate::audit::AuditKind;
 use crate::authority::{Issued, TokenClaims};
 use crate::error::OAuthError;
 use crate::model::{GrantType, TokenKind};
 use crate::params::Params;
 use crate::scope::ScopeSet;
+use crate::token::token_id_hex;
 
 pub struct ClientCredentialsGrant;
 
@@ -29,6 +31,14 @@ impl GrantHandler for ClientCredentialsGrant {
         let scope = scope.to_string_list();
         let claims = TokenClaims { subject: client.client_id.clone(), scope: scope.clone(), ..Default::default() };
         let issued = ctx.authority.issue_access_token(ctx.realm, client, TokenKind::Access, claims).await?;
+        if let Issued::Token(t) = &issued {
+            // Recorded at full rate, like Keycloak's CLIENT_LOGIN: a stolen secret in
+            // use shows only here. A routine event: dropped, not waited for, when the
+            // audit buffer is full (`audit::log`).
+            let e = ctx.authority.audit_event(AuditKind::TokenIssued, &ctx.realm.name);
+            let e = e.grant_type(GrantType::ClientCredentials.as_str()).client(&client.client_id);
+            ctx.authority.audit(e.subject(&client.client_id).target(token_id_hex(&t.id))).await;
+        }
         Ok(issued.map(|issued| TokenResponse {
             access_token: issued.token,
             token_type: "Bearer".to_owned(),

@@ -27,13 +27,14 @@ pub(super) async fn sign_in(
     let key_scopes = split_list(&key.scope);
     let scope = ScopeSet::resolve(params.get("scope"), &key_scopes, &key_scopes)?.to_string_list();
     let addr = ctx.request.client_addr;
-    let user = match authority.sign_in(&realm.name, username, password, addr, UserKind::Customer).await {
-        Ok(u) => u,
-        Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
-        Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
-        Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
-        Err(SignInFailure::Unavailable(e)) => return Err(e),
-    };
+    let user =
+        match authority.sign_in(&realm.name, &client.client_id, username, password, addr, UserKind::Customer).await {
+            Ok(u) => u,
+            Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
+            Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
+            Err(SignInFailure::BadCredentials) => return Err(bad_credentials()),
+            Err(SignInFailure::Unavailable(e)) => return Err(e),
+        };
     let of_roles = authority.store.permissions_of_roles(&realm.name, &user.roles).await.map_err(store_failure)?;
     let permissions: Vec<String> = key.permissions.iter().filter(|p| of_roles.contains(p)).cloned().collect();
     let grant = Grant {
@@ -52,5 +53,6 @@ pub(super) async fn sign_in(
     let roles = Some(user.roles.clone());
     let tokens = authority.mint_for_grant_as(realm, client, &grant, &scope, roles.clone(), TokenKind::Customer).await?;
     authority.store.create_customer_grant(&grant, &key.id, &tokens.records()).await.map_err(store_failure)?;
+    authority.audit_issued(crate::model::GrantType::Password, &tokens.access.record).await;
     Ok(Issued::Token(tokens.response(roles, None)))
 }

@@ -35,8 +35,9 @@ impl GrantHandler for PasswordGrant {
         let username = params.require("username")?;
         let password = params.require("password")?;
         let scope = ScopeSet::resolve(params.get("scope"), &client.scopes, &client.default_scopes)?.to_string_list();
+        let addr = ctx.request.client_addr;
         let user =
-            match authority.sign_in(&realm.name, username, password, ctx.request.client_addr, UserKind::Staff).await {
+            match authority.sign_in(&realm.name, &client.client_id, username, password, addr, UserKind::Staff).await {
                 Ok(u) => u,
                 Err(SignInFailure::Throttled) => return Err(throttle::throttled()),
                 Err(SignInFailure::UsernameTooLong) => return Err(throttle::username_too_long()),
@@ -58,6 +59,7 @@ impl GrantHandler for PasswordGrant {
         };
         let tokens = authority.mint_for_grant(realm, client, &grant, &scope, Some(user.roles.clone())).await?;
         authority.store.create_grant(&grant, &tokens.records()).await.map_err(store_failure)?;
+        authority.audit_issued(GrantType::Password, &tokens.access.record).await;
         Ok(Issued::Token(tokens.response(Some(user.roles), None)))
     }
 }

@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use portcullis_proto::TokenResponse;
 
 use super::{GrantContext, GrantHandler};
+use crate::audit::AuditKind;
 use crate::authority::Issued;
 use crate::error::{OAuthError, store_failure};
 use crate::model::{GrantType, RefreshPolicy, TokenKind};
 use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::store::Rotation;
-use crate::token::opaque;
+use crate::token::{opaque, token_id_hex};
 
 pub struct RefreshTokenGrant;
 
@@ -82,6 +83,7 @@ impl GrantHandler for RefreshTokenGrant {
         let rotate = realm.refresh_policy == RefreshPolicy::Rotate || client.is_public() || old.used_at.is_some();
         if !rotate {
             authority.store.insert_tokens(std::slice::from_ref(&tokens.access.record)).await.map_err(store_failure)?;
+            authority.audit_issued(GrantType::RefreshToken, &tokens.access.record).await;
             return Ok(Issued::Token(tokens.response(authorities, Some(presented.to_owned()))));
         }
         let grace_since = (realm.refresh_grace > 0).then(|| now - realm.refresh_grace);
@@ -91,10 +93,20 @@ impl GrantHandler for RefreshTokenGrant {
             .await
             .map_err(store_failure)?;
         match outcome {
-            Rotation::Rotated | Rotation::WithinGrace => Ok(Issued::Token(tokens.response(authorities, None))),
+            Rotation::Rotated | Rotation::WithinGrace => {
+                authority.audit_issued(GrantType::RefreshToken, &tokens.access.record).await;
+                Ok(Issued::Token(tokens.response(authorities, None)))
+            }
             Rotation::Reused => {
                 tracing::warn!(realm = %realm.name, client = %client.client_id, "refresh token reuse; grant revoked");
                 authority.metrics.refresh_token_reused(&realm.name);
+                let reused = authority
+                    .audit_event(AuditKind::RefreshReused, &realm.name)
+                    .client(&client.client_id)
+                    .subject(&grant.subject)
+                    .target(token_id_hex(&grant_id));
+                authority.audit(reused.detail(serde_json::json!({ "token": token_id_hex(&old.id) }))).await;
+                authority.audit_grant_revoked(&realm.name, &client.client_id, &grant_id, "refresh_reuse").await;
                 Err(OAuthError::invalid_grant("the refresh token was already used; its grant has been revoked"))
             }
         }

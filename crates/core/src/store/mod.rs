@@ -11,7 +11,9 @@ pub use outcomes::{
     CodeRedemption, FailureCount, FailureKey, PendingLimits, PoolLoad, PurgeCutoffs, PurgeReport, QueueLoad, Rotation,
     StoreLoad,
 };
-pub use roles::{AdminStore, AdminTokenStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore};
+pub use roles::{
+    AdminStore, AdminTokenStore, AuditStore, ClientStore, GrantStore, OrgStore, ThrottleStore, TokenStore, UserStore,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -30,12 +32,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every role: what the server, the CLI and the tests hold (`Arc<dyn Store>`).
 pub trait Store:
-    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
+    AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore + AuditStore
 {
 }
 
 impl<T> Store for T where
-    T: AdminStore + ClientStore + TokenStore + GrantStore + UserStore + ThrottleStore + AdminTokenStore + OrgStore
+    T: AdminStore
+        + ClientStore
+        + TokenStore
+        + GrantStore
+        + UserStore
+        + ThrottleStore
+        + AdminTokenStore
+        + OrgStore
+        + AuditStore
 {
 }
 
@@ -43,7 +53,7 @@ impl<T> Store for T where
 /// `use portcullis_core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AdminStore as _, AdminTokenStore as _, ClientStore as _, GrantStore as _, OrgStore as _, ThrottleStore as _,
-        TokenStore as _, UserStore as _,
+        AdminStore as _, AdminTokenStore as _, AuditStore as _, ClientStore as _, GrantStore as _, OrgStore as _,
+        ThrottleStore as _, TokenStore as _, UserStore as _,
     };
 }

@@ -7,6 +7,7 @@ use super::{
     StoreResult,
 };
 use crate::admin_token::AdminTokenRecord;
+use crate::audit::{AuditQuery, AuditRecord};
 use crate::model::{
     AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, StoredToken,
     TokenRecord, User,
@@ -314,4 +315,17 @@ pub trait OrgStore: Send + Sync + 'static {
     async fn list_role_permissions(&self, realm: &str) -> StoreResult<Vec<(String, Vec<String>)>>;
     /// The permissions any of `roles` has, by name, each once.
     async fn permissions_of_roles(&self, realm: &str, roles: &[String]) -> StoreResult<Vec<String>>;
+}
+
+/// The audit log's rows (`crate::audit`). Rows belong to no other row: they outlive
+/// the realm, client or user they name, until the purge deletes them by age.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Stores `events` in one transaction (the audit writer's batch).
+    async fn insert_audit_events(&self, events: &[AuditRecord]) -> StoreResult<()>;
+    /// The events `query` selects, oldest first (by id), at most `query.limit`.
+    async fn list_audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes up to `batch_size` events older than `before` (Unix seconds); returns
+    /// how many. Callers repeat it while it deletes a full batch.
+    async fn purge_audit_events(&self, before: i64, batch_size: u32) -> StoreResult<u64>;
 }

@@ -38,6 +38,7 @@ where
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let settings = state.settings.clone();
     let metrics = state.metrics.clone();
     // The endpoints that authenticate clients, under the per-address request limit.
     let client_endpoints = Router::new()
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(settings, crate::audit_context::request_info))
         .layer(axum::middleware::from_fn(crate::url_secrets::refuse_client_secret_in_query))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(timeout, crate::timeout::request_timeout))

@@ -152,6 +152,7 @@ impl TestServer {
         configure: impl FnOnce(Authority) -> Authority,
         settings: HttpSettings,
     ) -> Self {
+        crate::logs::install();
         let Peer { clock, public_url, store_options, key_cache_ttl, metrics: with_metrics } = peer;
         let store = wrap(portcullis_store::connect(url, &store_options).await.unwrap());
         Admin::new(store.as_ref(), clock.as_ref()).ensure_default_realm().await.unwrap();

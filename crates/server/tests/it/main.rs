@@ -2,9 +2,11 @@
 
 mod browser;
 mod harness;
+mod logs;
 
 mod across_instances;
 mod admin_api;
+mod audit_log;
 mod chromium;
 mod client_cache;
 mod client_credentials;
@@ -28,6 +30,7 @@ mod password_refresh;
 mod rate_limits;
 mod refresh_vs_revoke;
 mod revocation;
+mod secret_scan;
 mod sessions;
 mod sign_in_throttling;
 mod statement_timeouts;

@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_tokens;
+mod audit;
 mod batches;
 mod clients;
 mod cold;

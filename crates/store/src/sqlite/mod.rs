@@ -16,6 +16,7 @@
 
 mod admin;
 mod admin_tokens;
+mod audit;
 mod clients;
 mod cold;
 mod errors;

@@ -4,6 +4,7 @@
 
 mod admin_tokens;
 mod at_rest;
+mod audit;
 mod backend;
 mod clients;
 mod connect;
@@ -163,6 +164,12 @@ conformance! {
         orgs::roles_map_to_existing_permissions,
         orgs::an_app_is_renamed_through_its_client,
         orgs::a_live_keys_name_scope_and_permissions_change_and_nothing_else,
+        audit::audit_events_round_trip_every_field_in_id_order,
+        audit::audit_listing_filters_by_kind_and_time_and_pages_by_cursor,
+        audit::an_audit_batch_is_stored_whole_or_not_at_all,
+        audit::audit_events_outlive_their_realm,
+        audit::audit_purge_deletes_old_events_a_batch_at_a_time,
+        audit::concurrent_audit_batches_all_land,
     ],
     url: [
         backend::migrations_are_idempotent,

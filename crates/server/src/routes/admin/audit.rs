@@ -1,21 +1,55 @@
 //! The admin API's one audit hook: every handler that changed something calls
-//! [`record`] once, after the change succeeded. Its body is the place the audit log
-//! (the reliability issue) plugs in; the handlers do not change then.
+//! [`record`] (or [`record_change`], for an update with the object before and after)
+//! once, after the change succeeded. The event goes to the audit log
+//! (`portcullis_core::audit`) and to one `audit` tracing line.
 
-use portcullis_core::audit::{AuditEvent, AuditSink, TracingAudit};
+use portcullis_core::audit::AuditKind;
+use serde_json::{Value, json};
 
 use super::extract::Caller;
 use crate::AppState;
 
 pub async fn record(state: &AppState, caller: &Caller, action: &str, realm: Option<&str>, target: Option<&str>) {
+    record_change(state, caller, action, realm, target, None).await;
+}
+
+/// `change` is the object `(before, after)` as the admin API shows it, which never
+/// holds a secret (the views carry no secret hash, password hash or key).
+pub async fn record_change(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    realm: Option<&str>,
+    target: Option<&str>,
+    change: Option<(Value, Value)>,
+) {
     let actor = caller.token.id_hex();
-    let event = AuditEvent {
-        actor: &actor,
+    let now = state.authority.clock.now();
+    tracing::info!(
+        target: "audit",
+        actor,
         action,
         realm,
-        target,
-        request_id: caller.request_id.as_deref(),
-        at: state.authority.clock.now(),
-    };
-    TracingAudit.record(&event).await;
+        target_id = target,
+        request_id = caller.request_id.as_deref(),
+        at = now,
+        "admin change"
+    );
+    let mut e =
+        portcullis_core::audit::AuditRecord::new(AuditKind::AdminChange, realm, now).actor(actor).action(action);
+    if let Some(t) = target {
+        e = e.target(t);
+    }
+    if e.request_id.is_none() {
+        e.request_id = caller.request_id.clone();
+    }
+    if let Some((before, after)) = change {
+        e = e.detail(json!({ "before": before, "after": after }));
+    }
+    state.authority.audit(e).await;
+}
+
+/// A view as JSON, for [`record_change`].
+pub fn snapshot<T: serde::Serialize>(view: &T) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }

@@ -184,9 +184,12 @@ pub async fn update(
     if input.public.is_some() {
         return Err(AdminApiError::invalid("public", "a client cannot change between public and confidential"));
     }
+    let before = ClientView::from(&admin(&state).client(realm, p.get(1)).await?);
     let client = admin(&state).update_client(realm, p.get(1), &input.spec()?).await?;
-    audit::record(&state, &caller, "client.update", Some(realm), Some(&client.client_id)).await;
-    Ok(json(StatusCode::OK, &ClientView::from(&client)))
+    let after = ClientView::from(&client);
+    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
+    audit::record_change(&state, &caller, "client.update", Some(realm), Some(&client.client_id), change).await;
+    Ok(json(StatusCode::OK, &after))
 }
 
 #[utoipa::path(delete, path = "/admin/realms/{realm}/clients/{client_id}", tag = "clients", operation_id = "delete_client",

@@ -112,5 +112,6 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, p: PathParams
     let id = token_id_hex(&grant.id);
     admin(&state).revoke_grant(&id).await?;
     audit::record(&state, &caller, "grant.revoke", Some(realm), Some(&id)).await;
+    state.authority.audit_grant_revoked(realm, &grant.client_id, &grant.id, "admin").await;
     Ok(no_content())
 }

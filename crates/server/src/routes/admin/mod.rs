@@ -9,6 +9,7 @@
 mod api_keys;
 mod apps;
 mod audit;
+mod audit_events;
 mod clients;
 mod error;
 mod extract;
@@ -43,7 +44,7 @@ use error::AdminApiError;
     info(
         title = "Portcullis admin API",
         description = "Administration of realms, signing keys, clients, accounts, grants, apps, API keys, \
-            permissions, roles and teams. \
+            permissions, roles and teams, and the audit log. \
             Authenticate with `Authorization: Bearer ADMIN_TOKEN` (`portcullis admin-token create`). \
             Errors are `{\"error\", \"error_description\", \"fields\"}`; `fields` names each request \
             field that was wrong. Lists are pages in a stable order: pass a page's `next` as `after`."
@@ -59,6 +60,7 @@ use error::AdminApiError;
         permissions::list, permissions::create, permissions::get, permissions::delete,
         roles::list, roles::get, roles::set, roles::delete,
         teams::list,
+        audit_events::list,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -69,6 +71,7 @@ use error::AdminApiError;
         (name = "apps"), (name = "api-keys", description = "apps' API keys"), (name = "permissions"),
         (name = "roles", description = "the permissions each role carries"),
         (name = "teams", description = "the teams accounts belong to"),
+        (name = "audit", description = "the audit log: security events and admin changes"),
     )
 )]
 pub struct ApiDoc;
@@ -129,6 +132,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{realm}/roles"), get(roles::list))
         .route(&format!("{realm}/roles/{{role}}"), get(roles::get).put(roles::set).delete(roles::delete))
         .route(&format!("{realm}/teams"), get(teams::list))
+        .route(&format!("{realm}/audit"), get(audit_events::list))
         .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
 }
 

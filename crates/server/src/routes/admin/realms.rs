@@ -174,9 +174,12 @@ pub async fn update(
 ) -> Result<Response, AdminApiError> {
     let name = p.get(0);
     caller.realm(name)?;
+    let before = RealmView::from(&admin(&state).realm(name).await?);
     let realm = admin(&state).update_realm(name, &input.settings()?).await?;
-    audit::record(&state, &caller, "realm.update", Some(name), Some(name)).await;
-    Ok(json(StatusCode::OK, &RealmView::from(&realm)))
+    let after = RealmView::from(&realm);
+    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
+    audit::record_change(&state, &caller, "realm.update", Some(name), Some(name), change).await;
+    Ok(json(StatusCode::OK, &after))
 }
 
 #[utoipa::path(delete, path = "/admin/realms/{realm}", tag = "realms", operation_id = "delete_realm",

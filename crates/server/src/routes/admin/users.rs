@@ -152,9 +152,12 @@ pub async fn update(
     if input.password.is_some() {
         return Err(AdminApiError::invalid("password", "set a password with POST .../users/{user_id}/password"));
     }
+    let before = UserView::from(&admin(&state).user(realm, p.get(1)).await?);
     let user = admin(&state).update_user(realm, p.get(1), &input.spec()?).await?;
-    audit::record(&state, &caller, "user.update", Some(realm), Some(&user.id)).await;
-    Ok(json(StatusCode::OK, &UserView::from(&user)))
+    let after = UserView::from(&user);
+    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
+    audit::record_change(&state, &caller, "user.update", Some(realm), Some(&user.id), change).await;
+    Ok(json(StatusCode::OK, &after))
 }
 
 #[utoipa::path(delete, path = "/admin/realms/{realm}/users/{user_id}", tag = "users", operation_id = "delete_user",

@@ -1,62 +1,20 @@
-//! Every change through the admin API reaches the audit hook once, after it succeeded,
-//! with who, what, where and the request id; reads and refusals do not.
-
-use std::sync::{Arc, Mutex, OnceLock};
+//! Every change through the admin API is audited once, after it succeeded, with who,
+//! what, where, the request id and, for updates, the object before and after; reads
+//! and refusals are not. Read back through the admin API's own audit listing.
 
 use reqwest::Method;
-use serde_json::json;
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use serde_json::{Value, json};
 
 use super::Api;
 
-type Events = Arc<Mutex<Vec<Vec<(String, String)>>>>;
-
-struct Capture(Events);
-
-struct Fields(Vec<(String, String)>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_owned(), format!("{value:?}")));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push((field.name().to_owned(), value.to_owned()));
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() == "audit" {
-            let mut f = Fields(Vec::new());
-            event.record(&mut f);
-            self.0.lock().unwrap().push(f.0);
-        }
-    }
-}
-
-pub(super) fn field<'a>(e: &'a [(String, String)], name: &str) -> &'a str {
-    e.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
-/// The audit events of the whole test binary, from a global subscriber installed once
-/// (a thread-scoped one missed events when other tests ran alongside); each test
-/// picks its own events by its admin token's id.
-pub(super) fn audit_events() -> Events {
-    static EVENTS: OnceLock<Events> = OnceLock::new();
-    EVENTS
-        .get_or_init(|| {
-            let events: Events = Arc::default();
-            let subscriber = tracing_subscriber::registry().with(Capture(events.clone()));
-            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in this binary");
-            events
-        })
-        .clone()
+/// The admin changes made by `actor` in `realm`, oldest first.
+pub(super) async fn admin_changes(api: &Api, realm: &str, actor: &str) -> Vec<Value> {
+    let page = api.expect(Method::GET, &format!("/realms/{realm}/audit?kind=admin.change&limit=200"), None, 200).await;
+    page["items"].as_array().unwrap().iter().filter(|e| e["actor"] == actor).cloned().collect()
 }
 
 #[tokio::test]
 async fn every_change_is_audited_once_and_reads_are_not() {
-    let events = audit_events();
     let api = Api::start().await;
     let actor = api.s.admin().admin_tokens().await.unwrap()[0].id_hex();
 
@@ -70,13 +28,24 @@ async fn every_change_is_audited_once_and_reads_are_not() {
     api.expect(Method::DELETE, &format!("/realms/default/clients/{id}"), None, 204).await;
     api.expect(Method::POST, "/realms", Some(json!({"name": "acme"})), 201).await;
 
-    let events: Vec<_> = events.lock().unwrap().iter().filter(|e| field(e, "actor") == actor).cloned().collect();
-    let actions: Vec<&str> = events.iter().map(|e| field(e, "action")).collect();
-    assert_eq!(actions, ["client.create", "client.update", "keys.rotate", "client.delete", "realm.create"]);
-    for e in &events {
-        assert_eq!(field(e, "actor"), actor, "{e:?}");
-        assert!(field(e, "request_id").len() > 2, "{e:?}");
+    let events = admin_changes(&api, "default", &actor).await;
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["client.create", "client.update", "keys.rotate", "client.delete"]);
+    let acme = admin_changes(&api, "acme", &actor).await;
+    assert_eq!(acme.iter().map(|e| &e["action"]).collect::<Vec<_>>(), ["realm.create"]);
+    for e in events.iter().chain(&acme) {
+        assert_eq!(e["kind"], "admin.change", "{e}");
+        assert!(e["request_id"].as_str().is_some_and(|r| r.len() > 2), "{e}");
+        assert_eq!(e["address"], "127.0.0.1", "{e}");
+        assert!(e["at"].as_i64().is_some_and(|at| at > 0), "{e}");
     }
-    assert_eq!(field(&events[0], "realm"), "default", "{:?}", events[0]);
-    assert_eq!(field(&events[0], "target_id"), id, "{:?}", events[0]);
+    assert_eq!(events[0]["realm"], "default");
+    assert_eq!(events[0]["target"], id.as_str());
+    // The update carries the client before and after, and no secret of any kind.
+    let detail = &events[1]["detail"];
+    assert_eq!(detail["before"]["disabled"], false, "{detail}");
+    assert_eq!(detail["after"]["disabled"], true, "{detail}");
+    assert_eq!(detail["before"]["client_id"], id.as_str());
+    assert!(!detail.to_string().contains(c["client_secret"].as_str().unwrap()));
+    assert!(!detail.to_string().contains("secret_hash"));
 }

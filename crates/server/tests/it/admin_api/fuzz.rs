@@ -283,5 +283,5 @@ async fn walk(api: &Api, token: &str, g: &mut Gen<'_>, seed: u64, cases: usize) 
             }
         }
     }
-    assert!(operations >= 43 && sent == operations * cases, "{operations} operations, {sent} requests");
+    assert!(operations >= 44 && sent == operations * cases, "{operations} operations, {sent} requests");
 }
