@@ -13,6 +13,9 @@ pub mod client_cache;
 pub mod clock;
 pub mod endpoint;
 pub mod error;
+/// Checks shared by the fuzz targets (`fuzz/`) and the replay of their corpora.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod grant;
 pub mod model;
 pub mod org;

@@ -4,6 +4,9 @@
 mod client_addr;
 mod error;
 mod extract;
+/// The admin API fuzz target's check (`fuzz/`), replayed by this crate's tests.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod pages;
 mod request_id;
 mod response;
