@@ -41,10 +41,12 @@ pub fn check(data: &[u8]) {
     let bearer = format!("Bearer {s}");
     if let Ok(t) = parse_header(Some(bearer.as_bytes())) {
         kinds += 1;
-        assert_eq!(s.len(), ADMIN_TOKEN_LEN);
-        assert!(s.starts_with(ADMIN_TOKEN_PREFIX));
-        assert_eq!(&s[6..38], token_id_hex(&t.id));
-        assert_base64url(&s[39..]);
+        // RFC 7235 §2.1: `1*SP` between the scheme and the token.
+        let token = s.trim_start_matches(' ');
+        assert_eq!(token.len(), ADMIN_TOKEN_LEN);
+        assert!(token.starts_with(ADMIN_TOKEN_PREFIX));
+        assert_eq!(&token[6..38], token_id_hex(&t.id));
+        assert_base64url(&token[39..]);
     }
     assert!(kinds <= 1, "{s:?} parses as {kinds} kinds of credential");
 
