@@ -18,7 +18,7 @@ use crate::token::{opaque, parse_token_id_hex, token_id_hex, token_id_with};
 pub const ADMIN_TOKEN_PREFIX: &str = "pcadm";
 const SELECTOR_LEN: usize = 32;
 const VERIFIER_LEN: usize = 43;
-const ADMIN_TOKEN_LEN: usize = ADMIN_TOKEN_PREFIX.len() + 1 + SELECTOR_LEN + 1 + VERIFIER_LEN;
+pub const ADMIN_TOKEN_LEN: usize = ADMIN_TOKEN_PREFIX.len() + 1 + SELECTOR_LEN + 1 + VERIFIER_LEN;
 
 /// An admin token as stored: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,22 +108,49 @@ pub enum AdminAuthError {
     Store(StoreError),
 }
 
-/// The admin token an `Authorization` header value carries (`None`: no header).
-pub async fn authenticate(store: &dyn Store, header: Option<&[u8]>) -> Result<AdminTokenRecord, AdminAuthError> {
+/// A presented admin token split into its parts; says nothing yet about validity.
+#[derive(PartialEq, Eq)]
+pub struct ParsedAdminToken<'a> {
+    pub id: [u8; 16],
+    verifier: &'a str,
+}
+
+impl fmt::Debug for ParsedAdminToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedAdminToken").field("id", &token_id_hex(&self.id)).finish_non_exhaustive()
+    }
+}
+
+impl ParsedAdminToken<'_> {
+    /// Constant-time comparison of the verifier with the stored hash.
+    pub fn verifies(&self, stored_hash: &[u8]) -> bool {
+        constant_time_eq(&sha256(self.verifier.as_bytes()), stored_hash)
+    }
+}
+
+/// Everything [`authenticate`] checks before the database: the header's scheme and
+/// the token's format. Public so the fuzz targets reach the same code.
+pub fn parse_header(header: Option<&[u8]>) -> Result<ParsedAdminToken<'_>, AdminTokenRefusal> {
     use AdminTokenRefusal as R;
-    let refuse = |r| Err(AdminAuthError::Refused(r));
-    let Some(header) = header else { return refuse(R::Missing) };
-    let Some(token) = bearer_token(header) else { return refuse(R::NotBearer) };
+    let header = header.ok_or(R::Missing)?;
+    let token = bearer_token(header).ok_or(R::NotBearer)?;
     let Some((id, verifier)) = split(token) else {
         let other_kind = opaque::parse(token).is_some() || looks_like_jwt(token);
-        return refuse(if other_kind { R::WrongKind } else { R::Malformed });
+        return Err(if other_kind { R::WrongKind } else { R::Malformed });
     };
-    let record = store.get_admin_token(&id).await.map_err(AdminAuthError::Store)?;
-    let Some(record) = record.filter(|r| constant_time_eq(&sha256(verifier.as_bytes()), &r.verifier_hash)) else {
-        return refuse(R::Unknown);
+    Ok(ParsedAdminToken { id, verifier })
+}
+
+/// The admin token an `Authorization` header value carries (`None`: no header).
+pub async fn authenticate(store: &dyn Store, header: Option<&[u8]>) -> Result<AdminTokenRecord, AdminAuthError> {
+    let refuse = |r| Err(AdminAuthError::Refused(r));
+    let parsed = parse_header(header).map_err(AdminAuthError::Refused)?;
+    let record = store.get_admin_token(&parsed.id).await.map_err(AdminAuthError::Store)?;
+    let Some(record) = record.filter(|r| parsed.verifies(&r.verifier_hash)) else {
+        return refuse(AdminTokenRefusal::Unknown);
     };
     if record.revoked_at.is_some() {
-        return refuse(R::Revoked);
+        return refuse(AdminTokenRefusal::Revoked);
     }
     Ok(record)
 }

@@ -15,6 +15,9 @@ pub mod client_throttle;
 pub mod clock;
 pub mod endpoint;
 pub mod error;
+/// Checks shared by the fuzz targets (`fuzz/`) and the replay of their corpora.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod grant;
 pub mod metrics;
 pub mod model;

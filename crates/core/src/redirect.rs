@@ -19,7 +19,8 @@ fn loopback_port_variant(registered: &str, requested: &str) -> bool {
             match rest.strip_prefix(':') {
                 Some(p) => {
                     let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-                    if digits == 0 || digits > 5 {
+                    // A port is 16 bits: 99999 would send the browser to no URL at all.
+                    if digits == 0 || digits > 5 || p[..digits].parse::<u16>().is_err() {
                         return None;
                     }
                     Some(p[digits..].to_owned())
@@ -153,10 +154,14 @@ mod tests {
             "http://127.0.0.1:80@evil.example/cb",
             "http://127.0.0.1:/cb",
             "http://127.0.0.1:123456/cb",
+            "http://127.0.0.1:65536/cb",
+            "http://127.0.0.1:99999/cb",
+            "http://[::1]:70000/cb",
         ] {
             assert!(!matches_registered(&c, bad), "{bad}");
         }
         assert!(!matches_registered(&client(&["https://app.example/cb"]), "http://127.0.0.1/cb"));
+        assert!(matches_registered(&client(&["http://[::1]/cb"]), "http://[::1]:65535/cb"));
     }
 
     #[test]

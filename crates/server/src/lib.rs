@@ -5,6 +5,9 @@ mod audit_context;
 mod client_addr;
 mod error;
 mod extract;
+/// The admin API fuzz target's check (`fuzz/`), replayed by this crate's tests.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod metrics;
 mod pages;
 mod rate_limits;

@@ -22,6 +22,9 @@ use portcullis_store::StoreOptions;
 
 use crate::config::{Config, GlobalArgs, ServeArgs};
 
+// Parsed once at start-up and matched once: the size of `serve`'s many options costs
+// nothing, and boxing them would only complicate clap's derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the authorization server

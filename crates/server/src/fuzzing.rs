@@ -1,0 +1,127 @@
+//! The admin API's JSON bodies, fuzzed through the real router in-process
+//! (`tower::ServiceExt::oneshot`) over an in-memory SQLite store: the same extractor,
+//! validation and writes as a request on the wire. Shared by the `admin_json` fuzz
+//! target and the replay of its corpus in this crate's tests.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use portcullis_core::admin::Admin;
+use portcullis_core::authority::Authority;
+use portcullis_core::clock::{Clock, SystemClock};
+use tower::ServiceExt;
+
+use crate::{AppState, HttpSettings};
+
+/// The routes that read a JSON body; the fuzzer's first byte picks one. They act on
+/// the objects [`SETUP`] creates in realm `fuzz`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/admin/realms"),
+    ("PATCH", "/admin/realms/fuzz"),
+    ("POST", "/admin/realms/fuzz/clients"),
+    ("PATCH", "/admin/realms/fuzz/clients/c1"),
+    ("POST", "/admin/realms/fuzz/clients/c1/secret"),
+    ("POST", "/admin/realms/fuzz/users"),
+    ("PATCH", "/admin/realms/fuzz/users/u1"),
+    ("POST", "/admin/realms/fuzz/users/u1/password"),
+    ("POST", "/admin/realms/fuzz/apps"),
+    ("POST", "/admin/realms/fuzz/api-keys"),
+    ("POST", "/admin/realms/fuzz/permissions"),
+    ("PUT", "/admin/realms/fuzz/roles/r1"),
+];
+
+/// Created once before the first input, each answered 2xx.
+const SETUP: &[(&str, &str, &str)] = &[
+    ("POST", "/admin/realms", r#"{"name":"fuzz"}"#),
+    (
+        "POST",
+        "/admin/realms/fuzz/clients",
+        r#"{"name":"c1","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"scopes":["read","write"]}"#,
+    ),
+    ("POST", "/admin/realms/fuzz/users", r#"{"username":"u1"}"#),
+    ("POST", "/admin/realms/fuzz/apps", r#"{"name":"a1"}"#),
+    ("POST", "/admin/realms/fuzz/permissions", r#"{"name":"p1"}"#),
+    ("PUT", "/admin/realms/fuzz/roles/r1", r#"{"permissions":["p1"]}"#),
+];
+
+const CONTENT_TYPES: [Option<&str>; 4] =
+    [Some("application/json"), Some("application/json"), None, Some("Application/JSON; charset=utf-8")];
+
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+    authorization: String,
+}
+
+impl Harness {
+    fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut request =
+            Request::builder().method(method).uri(path).header(header::AUTHORIZATION, &self.authorization);
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        let request = request.body(Body::from(body.to_vec())).expect("a request");
+        self.runtime.block_on(async {
+            let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a response body");
+            (status, body.to_vec())
+        })
+    }
+}
+
+fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let (router, authorization) = runtime.block_on(async {
+            let store = portcullis_store::connect("sqlite::memory:", &Default::default()).await.expect("a store");
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let admin = Admin::new(store.as_ref(), clock.as_ref());
+            admin.ensure_default_realm().await.expect("the default realm");
+            let (_, token) = admin.create_admin_token(None).await.expect("an admin token");
+            let authority = Authority::new(store.clone(), clock, "http://127.0.0.1:9").await.expect("an authority");
+            let state =
+                AppState { authority: Arc::new(authority), settings: Arc::new(HttpSettings::default()), metrics: None };
+            (crate::router(state), format!("Bearer {}", token.expose()))
+        });
+        let harness = Harness { runtime, router, authorization };
+        for (method, path, body) in SETUP {
+            let (status, answer) = harness.send(method, path, Some("application/json"), body.as_bytes());
+            assert!((200..300).contains(&status), "{method} {path}: {status} {}", String::from_utf8_lossy(&answer));
+        }
+        harness
+    })
+}
+
+/// The first byte picks a route of [`ROUTES`], the second a `Content-Type`, the rest
+/// is the body. Whatever the body, the answer is never a 5xx (a panicking handler
+/// answers 500) and is a JSON object; a refusal carries an `error` code and a
+/// description.
+pub fn admin_json(data: &[u8]) {
+    let [route, content_type, body @ ..] = data else { return };
+    let (method, path) = ROUTES[usize::from(*route) % ROUTES.len()];
+    let content_type = CONTENT_TYPES[usize::from(*content_type) % CONTENT_TYPES.len()];
+    let (status, answer) = harness().send(method, path, content_type, body);
+    let shown = || {
+        format!("{method} {path} {:?} -> {status} {}", String::from_utf8_lossy(body), String::from_utf8_lossy(&answer))
+    };
+    assert!(status < 500, "{}", shown());
+    if status == 204 {
+        return;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("not JSON: {}", shown()));
+    assert!(json.is_object(), "{}", shown());
+    if status >= 400 {
+        assert!(json["error"].is_string() && json["error_description"].is_string(), "{}", shown());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn admin_json_corpus_replays() {
+        portcullis_core::fuzzing::replay_corpus("admin_json", super::admin_json);
+    }
+}
