@@ -17,15 +17,15 @@ pub struct Accounts {
     /// A confidential client_credentials client.
     pub machine: (String, String),
     /// A confidential password + refresh_token client, and user `alice` to sign in.
-    app: (String, String),
+    pub app: (String, String),
     /// A public PKCE client of the code flow (no secret).
-    web: (String, String),
+    pub web: (String, String),
     /// A resource server, to introspect everyone's tokens.
     pub introspector: (String, String),
 }
 
 /// Where the code flow's client is redirected; never fetched.
-const REDIRECT: &str = "https://app.example/cb";
+pub const REDIRECT: &str = "https://app.example/cb";
 
 fn client(w: &Workspace, name: &str, extra: &[&str]) -> (String, String) {
     let c = w.json(&[&["client", "create", "--realm", "default", "--name", name, "--json"], extra].concat());
@@ -225,7 +225,7 @@ fn location(r: &reqwest::Response) -> Option<String> {
 
 /// Authorize, sign in as `alice` and allow, as a browser does (its own cookie jar):
 /// a code and its PKCE verifier, or `None` once the server stops answering.
-async fn code_through_pages(base: &str, client_id: &str) -> Option<(String, String)> {
+pub async fn code_through_pages(base: &str, client_id: &str) -> Option<(String, String)> {
     let http =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().ok()?;
     let verifier = portcullis_core::secret::random_token_string();

@@ -13,6 +13,7 @@ mod master_key;
 mod observability;
 mod organizations;
 mod shutdown;
+mod three_processes;
 mod tls;
 
 struct Workspace {
