@@ -5,6 +5,7 @@ use portcullis_core::clock::SystemClock;
 use portcullis_core::store::Store;
 use serde_json::{Value, json};
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +47,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AdminTokenCommand) 
     match command {
         AdminTokenCommand::Create { realm, json } => {
             let (record, secret) = admin.create_admin_token(realm.as_deref()).await.map_err(|e| e.to_string())?;
+            changes::record(store.as_ref(), "admin_token.create", realm.as_deref(), Some(&record.id_hex())).await;
             let mut out = token_json(&record);
             out["token"] = Value::String(secret.expose().to_owned());
             print(&out, json);
@@ -56,6 +58,8 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AdminTokenCommand) 
         }
         AdminTokenCommand::Revoke { id, json } => {
             let record = admin.revoke_admin_token(&id).await.map_err(|e| e.to_string())?;
+            changes::record(store.as_ref(), "admin_token.revoke", record.realm.as_deref(), Some(&record.id_hex()))
+                .await;
             done(&format!("revoked admin token {id}"), json!({"id": record.id_hex(), "revoked": true}), json);
         }
     }

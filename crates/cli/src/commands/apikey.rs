@@ -7,6 +7,7 @@ use portcullis_core::store::Store;
 use portcullis_core::token::token_id_hex;
 use serde_json::json;
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +107,8 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ApiKeyCommand) -> R
                 test,
             };
             let created = admin.create_api_key(&realm, &app, &spec).await.map_err(err)?;
+            let id = token_id_hex(&created.key.id);
+            changes::record(store.as_ref(), "api_key.create", Some(&realm), Some(&id)).await;
             let mut value = api_key_json(&created.key);
             value["key"] = json!(created.secret);
             print(&value, json);
@@ -122,11 +125,14 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ApiKeyCommand) -> R
         }
         ApiKeyCommand::Update { realm, id, name, scope, permissions, json } => {
             let change = ApiKeyChange { name, scope, permissions: permissions.as_deref().map(split_list), test: None };
-            print(&api_key_json(&admin.update_api_key(&realm, &id, &change).await.map_err(err)?), json);
+            let key = admin.update_api_key(&realm, &id, &change).await.map_err(err)?;
+            changes::record(store.as_ref(), "api_key.update", Some(&realm), Some(&token_id_hex(&key.id))).await;
+            print(&api_key_json(&key), json);
         }
         ApiKeyCommand::Revoke { realm, id, json } => {
             let key = admin.revoke_api_key(&realm, &id).await.map_err(err)?;
             let id = token_id_hex(&key.id);
+            changes::record(store.as_ref(), "api_key.revoke", Some(&realm), Some(&id)).await;
             done(&format!("revoked API key {id}"), json!({"id": id, "revoked": true}), json);
         }
     }

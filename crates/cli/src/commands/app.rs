@@ -5,6 +5,7 @@ use portcullis_core::org::App;
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +84,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AppCommand) -> Resu
     match command {
         AppCommand::Create { realm, name, json } => {
             let app = admin.create_app(&realm, &name).await.map_err(err)?;
+            changes::record(store.as_ref(), "app.create", Some(&realm), Some(&app.app_id)).await;
             print(&app_json(&app), json);
         }
         AppCommand::List { realm, json } => {
@@ -91,10 +93,13 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AppCommand) -> Resu
         }
         AppCommand::Show { realm, app, json } => print(&app_json(&admin.app(&realm, &app).await.map_err(err)?), json),
         AppCommand::Update { realm, app, name, json } => {
-            print(&app_json(&admin.update_app(&realm, &app, &name).await.map_err(err)?), json)
+            let app = admin.update_app(&realm, &app, &name).await.map_err(err)?;
+            changes::record(store.as_ref(), "app.update", Some(&realm), Some(&app.app_id)).await;
+            print(&app_json(&app), json);
         }
         AppCommand::Reset { realm, app, json } => {
             let (app, revoked) = admin.reset_app(&realm, &app).await.map_err(err)?;
+            changes::record(store.as_ref(), "app.reset", Some(&realm), Some(&app.app_id)).await;
             done(
                 &format!("reset app {}: {revoked} API key(s) revoked", app.name),
                 json!({"app_id": app.app_id, "name": app.name, "revoked_keys": revoked}),
@@ -104,6 +109,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AppCommand) -> Resu
         AppCommand::Delete { realm, app, json } => {
             let shown = admin.app(&realm, &app).await.map_err(err)?;
             admin.delete_app(&realm, &shown.app_id).await.map_err(err)?;
+            changes::record(store.as_ref(), "app.delete", Some(&realm), Some(&shown.app_id)).await;
             done(
                 &format!("deleted app {}", shown.name),
                 json!({"app_id": shown.app_id, "name": shown.name, "deleted": true}),

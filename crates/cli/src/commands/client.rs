@@ -5,6 +5,7 @@ use portcullis_core::model::{AuthMethod, Client, GrantType, split_list};
 use portcullis_core::store::Store;
 use serde_json::{Value, json};
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +166,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ClientCommand) -> R
     match command {
         ClientCommand::Create { realm, name, fields, public, json } => {
             let (client, secret) = admin.create_client(&realm, &fields.spec(Some(name), public)?).await.map_err(err)?;
+            changes::record(store.as_ref(), "client.create", Some(&realm), Some(&client.client_id)).await;
             match secret {
                 Some(s) => print(&with_secret(&client, s.expose()), json),
                 None => print(&client_json(&client), json),
@@ -187,15 +189,29 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ClientCommand) -> R
             } else {
                 None
             };
+            let before = client_json(&admin.client(&realm, &client).await.map_err(err)?);
             let updated = admin.update_client(&realm, &client, &spec).await.map_err(err)?;
-            print(&client_json(&updated), json);
+            let after = client_json(&updated);
+            changes::record_change(
+                store.as_ref(),
+                "client.update",
+                Some(&realm),
+                Some(&updated.client_id),
+                before,
+                after.clone(),
+            )
+            .await;
+            print(&after, json);
         }
         ClientCommand::Delete { realm, client, json } => {
-            admin.delete_client(&realm, &client).await.map_err(err)?;
+            let client_id = admin.client(&realm, &client).await.map_err(err)?.client_id;
+            admin.delete_client(&realm, &client_id).await.map_err(err)?;
+            changes::record(store.as_ref(), "client.delete", Some(&realm), Some(&client_id)).await;
             done(&format!("deleted client {client}"), json!({"realm": realm, "client": client, "deleted": true}), json);
         }
         ClientCommand::RotateSecret { realm, client, keep_tokens, json } => {
             let (client, secret) = admin.rotate_client_secret(&realm, &client, keep_tokens).await.map_err(err)?;
+            changes::record(store.as_ref(), "client.rotate_secret", Some(&realm), Some(&client.client_id)).await;
             print(&json!({"client_id": client.client_id, "client_secret": secret.expose()}), json);
         }
     }

@@ -2,9 +2,10 @@ use clap::Subcommand;
 use portcullis_core::admin::Admin;
 use portcullis_core::clock::SystemClock;
 use portcullis_core::store::Store;
-use portcullis_core::token::token_id_hex;
+use portcullis_core::token::{parse_token_id_hex, token_id_hex};
 use serde_json::{Value, json};
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +56,14 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: GrantCommand) -> Re
         }
         GrantCommand::Revoke { id, json } => {
             admin.revoke_grant(&id).await.map_err(|e| e.to_string())?;
+            // The command names the grant only: its realm, for the event, is the grant's.
+            let grant = match parse_token_id_hex(&id) {
+                Some(key) => store.get_grant(&key).await.ok().flatten(),
+                None => None,
+            };
+            let realm = grant.as_ref().map(|g| g.realm.as_str());
+            let target = grant.as_ref().map_or_else(|| id.clone(), |g| token_id_hex(&g.id));
+            changes::record(store.as_ref(), "grant.revoke", realm, Some(&target)).await;
             done(&format!("revoked grant {id}"), json!({"grant": id, "revoked": true}), json);
         }
     }

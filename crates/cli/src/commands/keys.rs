@@ -6,6 +6,7 @@ use portcullis_core::clock::{Clock, SystemClock};
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::config::GlobalArgs;
 use crate::output::print;
 
@@ -56,6 +57,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: KeysCommand) -> Res
     match command {
         KeysCommand::Rotate { realm, json } => {
             let kid = admin.rotate_keys(&realm).await.map_err(|e| e.to_string())?;
+            changes::record(store.as_ref(), "keys.rotate", Some(&realm), Some(&kid)).await;
             print(&json!({"realm": realm, "kid": kid}), json);
         }
         KeysCommand::List { realm, json } => {

@@ -4,6 +4,7 @@ mod admin_token;
 mod apikey;
 mod app;
 mod audit;
+mod changes;
 mod client;
 mod grant;
 mod keys;

@@ -5,6 +5,7 @@ use portcullis_core::org::Permission;
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +45,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: PermissionCommand) 
     let err = |e: AdminError| e.to_string();
     match command {
         PermissionCommand::Create { realm, name, json } => {
-            print(&permission_json(&admin.create_permission(&realm, &name).await.map_err(err)?), json)
+            let permission = admin.create_permission(&realm, &name).await.map_err(err)?;
+            changes::record(store.as_ref(), "permission.create", Some(&realm), Some(&permission.name)).await;
+            print(&permission_json(&permission), json);
         }
         PermissionCommand::List { realm, json } => {
             let all = admin.permissions(&realm).await.map_err(err)?;
@@ -52,6 +55,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: PermissionCommand) 
         }
         PermissionCommand::Delete { realm, name, json } => {
             admin.delete_permission(&realm, &name).await.map_err(err)?;
+            changes::record(store.as_ref(), "permission.delete", Some(&realm), Some(&name)).await;
             done(&format!("deleted permission {name}"), json!({"name": name, "deleted": true}), json);
         }
     }

@@ -6,6 +6,7 @@ use portcullis_core::public_url;
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::output::print;
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +33,8 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: PublicUrlCommand) -
         }
         PublicUrlCommand::Set { url, json } => {
             let stored = public_url::store(store.as_ref(), &url).await?;
+            // Shared by every realm: the event has none (`audit list` does not show it).
+            changes::record(store.as_ref(), "public_url.set", None, None).await;
             print(&json!({ "public_url": stored }), json);
         }
     }

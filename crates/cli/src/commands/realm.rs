@@ -5,6 +5,7 @@ use portcullis_core::model::{Realm, RefreshPolicy, SigningAlg, SigningKeyRecord,
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::output::{done, print, print_ordered};
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +170,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Re
     match command {
         RealmCommand::Create { name, settings, json } => {
             let realm = admin.create_realm(&name, &settings.parse()?).await.map_err(err)?;
+            changes::record(store.as_ref(), "realm.create", Some(&name), Some(&name)).await;
             print(&realm_json(&realm), json);
         }
         RealmCommand::List { json } => {
@@ -195,11 +197,16 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RealmCommand) -> Re
             print_ordered(&sections, json);
         }
         RealmCommand::Update { name, settings, json } => {
-            let realm = admin.update_realm(&name, &settings.parse()?).await.map_err(err)?;
-            print(&realm_json(&realm), json);
+            let settings = settings.parse()?;
+            let before = realm_json(&admin.realm(&name).await.map_err(err)?);
+            let after = realm_json(&admin.update_realm(&name, &settings).await.map_err(err)?);
+            changes::record_change(store.as_ref(), "realm.update", Some(&name), Some(&name), before, after.clone())
+                .await;
+            print(&after, json);
         }
         RealmCommand::Delete { name, json } => {
             admin.delete_realm(&name).await.map_err(err)?;
+            changes::record(store.as_ref(), "realm.delete", Some(&name), Some(&name)).await;
             done(&format!("deleted realm {name}"), json!({"realm": name, "deleted": true}), json);
         }
     }

@@ -5,6 +5,7 @@ use portcullis_core::model::split_list;
 use portcullis_core::store::Store;
 use serde_json::json;
 
+use super::changes;
 use crate::output::print;
 
 /// Roles are named on accounts (`user create --roles`); here they are given
@@ -60,6 +61,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RoleCommand) -> Res
             let mut wanted = current(&admin, &realm, &role).await?;
             wanted.extend(split_list(&permissions));
             let set = admin.set_role_permissions(&realm, &role, &wanted).await.map_err(err)?;
+            changes::record(store.as_ref(), "role.set_permissions", Some(&realm), Some(&role)).await;
             print(&role_json(&role, &set), json);
         }
         RoleCommand::Revoke { realm, role, permissions, json } => {
@@ -67,6 +69,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: RoleCommand) -> Res
             let kept: Vec<String> =
                 current(&admin, &realm, &role).await?.into_iter().filter(|p| !dropped.contains(p)).collect();
             let set = admin.set_role_permissions(&realm, &role, &kept).await.map_err(err)?;
+            changes::record(store.as_ref(), "role.set_permissions", Some(&realm), Some(&role)).await;
             print(&role_json(&role, &set), json);
         }
         RoleCommand::List { realm, json } => {

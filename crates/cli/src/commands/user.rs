@@ -7,6 +7,7 @@ use portcullis_core::model::{User, UserKind, split_list};
 use portcullis_core::store::Store;
 use serde_json::{Value, json};
 
+use super::changes;
 use crate::output::{done, print};
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +160,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
             let spec = fields.spec(Some(username))?;
             let password = if password_stdin { Some(read_password()?) } else { None };
             let user = admin.create_user(&realm, &spec, password.as_deref()).await.map_err(err)?;
+            changes::record(store.as_ref(), "user.create", Some(&realm), Some(&user.id)).await;
             print(&user_json(&user), json);
         }
         UserCommand::List { realm, json } => {
@@ -178,19 +180,45 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
             } else {
                 None
             };
-            print(&user_json(&admin.update_user(&realm, &user, &spec).await.map_err(err)?), json);
+            let before = user_json(&admin.user(&realm, &user).await.map_err(err)?);
+            let updated = admin.update_user(&realm, &user, &spec).await.map_err(err)?;
+            let after = user_json(&updated);
+            changes::record_change(
+                store.as_ref(),
+                "user.update",
+                Some(&realm),
+                Some(&updated.id),
+                before,
+                after.clone(),
+            )
+            .await;
+            print(&after, json);
         }
         UserCommand::Disable { realm, user, json } => {
             let spec = UserSpec { disabled: Some(true), ..Default::default() };
+            let before = user_json(&admin.user(&realm, &user).await.map_err(err)?);
             let updated = admin.update_user(&realm, &user, &spec).await.map_err(err)?;
+            // Disabling is an update through the admin API (`PATCH` with `disabled`).
+            changes::record_change(
+                store.as_ref(),
+                "user.update",
+                Some(&realm),
+                Some(&updated.id),
+                before,
+                user_json(&updated),
+            )
+            .await;
             done(&format!("disabled user {user}; their browser sessions ended"), user_json(&updated), json);
         }
         UserCommand::Delete { realm, user, json } => {
-            admin.delete_user(&realm, &user).await.map_err(err)?;
+            let user_id = admin.user(&realm, &user).await.map_err(err)?.id;
+            admin.delete_user(&realm, &user_id).await.map_err(err)?;
+            changes::record(store.as_ref(), "user.delete", Some(&realm), Some(&user_id)).await;
             done(&format!("deleted user {user}"), json!({"realm": realm, "user": user, "deleted": true}), json);
         }
         UserCommand::Unlock { realm, user, json } => {
             let (user, cleared) = admin.unlock_user(&realm, &user).await.map_err(err)?;
+            changes::record(store.as_ref(), "user.unlock", Some(&realm), Some(&user.id)).await;
             let out =
                 json!({ "id": user.id, "realm": user.realm, "username": user.username, "cleared_counters": cleared });
             print(&out, json);
@@ -200,7 +228,8 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: UserCommand) -> Res
                 return Err("give the new password on standard input with --password-stdin".into());
             }
             let password = read_password()?;
-            admin.set_password(&realm, &user, &password).await.map_err(err)?;
+            let updated = admin.set_password(&realm, &user, &password).await.map_err(err)?;
+            changes::record(store.as_ref(), "user.set_password", Some(&realm), Some(&updated.id)).await;
             done(
                 &format!("password set for {user}; their grants were revoked and their browser sessions ended"),
                 json!({"realm": realm, "user": user, "password_set": true, "grants_revoked": true}),

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod admin_token;
+mod audited_changes;
 mod crash;
 mod load;
 mod master_key;
@@ -646,22 +647,23 @@ async fn audit_list_shows_what_the_server_recorded() {
     let mut events = Value::Null;
     for _ in 0..100 {
         events = w.json(&["audit", "list", "--realm", "default", "--since", "1h", "--json"]);
-        if events.as_array().unwrap().len() >= 2 {
+        if events.as_array().unwrap().len() >= 3 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["token.issued", "client_auth.failed"], "{events}");
-    assert_eq!(events[0]["grant_type"], "client_credentials");
-    assert_eq!(events[1]["client_id"], id.as_str());
-    assert_eq!(events[1]["address"], "127.0.0.1");
+    // The first is `client create`'s own (the CLI audits its changes).
+    assert_eq!(kinds, ["admin.change", "token.issued", "client_auth.failed"], "{events}");
+    assert_eq!(events[1]["grant_type"], "client_credentials");
+    assert_eq!(events[2]["client_id"], id.as_str());
+    assert_eq!(events[2]["address"], "127.0.0.1");
     assert!(!events.to_string().contains(&secret));
     let failed = w.json(&["audit", "list", "--realm", "default", "--kind", "client_auth.failed", "--json"]);
     assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
     let lines = w.run(&["audit", "list", "--realm", "default"]);
     assert!(String::from_utf8_lossy(&lines.stdout).contains("client_auth.failed"));
-    let after = events[0]["id"].as_str().unwrap();
+    let after = events[1]["id"].as_str().unwrap();
     let rest = w.json(&["audit", "list", "--realm", "default", "--after", after, "--json"]);
     assert_eq!(rest.as_array().unwrap().len(), 1, "{rest}");
     w.refused(&["audit", "list", "--realm", "default", "--kind", "token"], "--kind");

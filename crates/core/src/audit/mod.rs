@@ -42,8 +42,9 @@ pub enum AuditKind {
     /// method the client is not registered for, a bad API key); `action` names the
     /// endpoint.
     ClientAuthFailed,
-    /// A change through the admin API; `actor` is the admin token's id, `action` what
-    /// was done, `detail` the object before and after where that holds no secret.
+    /// A change through the admin API or the CLI; `actor` is the admin token's id
+    /// (or `cli:` and the OS user), `action` what was done, `detail` the object before
+    /// and after where that holds no secret.
     AdminChange,
 }
 
@@ -110,8 +111,8 @@ pub struct AuditRecord {
     pub at: i64,
     pub realm: Option<String>,
     pub kind: AuditKind,
-    /// Who acted: the admin token's id for admin changes, the account's username for
-    /// sign-ins.
+    /// Who acted: the admin token's id for admin changes (`cli:` and the OS user for
+    /// the CLI's), the account's username for sign-ins.
     pub actor: Option<String>,
     pub client_id: Option<String>,
     /// The user (id) or client a token or grant is about.
