@@ -48,6 +48,7 @@ pub struct FileConfig {
     pub metrics_addr: Option<String>,
     pub otlp_endpoint: Option<String>,
     pub audit_retention_days: Option<u64>,
+    pub audit_client_credentials: Option<bool>,
 }
 
 impl FileConfig {
@@ -167,6 +168,10 @@ pub struct ServeArgs {
     /// Days audit events are kept before the purge deletes them (0: kept for ever)
     #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u64>,
+    /// Audit every client_credentials token as `token.issued` (default true; false
+    /// keeps that grant's failures audited and drops only its successes)
+    #[arg(long, env = "PORTCULLIS_AUDIT_CLIENT_CREDENTIALS", value_name = "BOOL")]
+    pub audit_client_credentials: Option<bool>,
 }
 
 /// Request-rate limits (`portcullis_core::rate_limit`), each `None` when off.
@@ -229,6 +234,8 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Zero: audit events are kept for ever.
     pub audit_retention: Duration,
+    /// Whether client_credentials issuance is audited.
+    pub audit_client_credentials: bool,
 }
 
 impl Config {
@@ -394,6 +401,7 @@ impl Config {
             metrics_addr,
             otlp_endpoint,
             audit_retention: Duration::from_secs(audit_retention_days * 86_400),
+            audit_client_credentials: serve.audit_client_credentials.or(file.audit_client_credentials).unwrap_or(true),
         })
     }
 }
@@ -571,6 +579,9 @@ mod tests {
     fn audit_retention_defaults_to_90_days_and_is_bounded() {
         let c = Config::resolve(&GlobalArgs::default(), &ServeArgs::default()).unwrap();
         assert_eq!(c.audit_retention, Duration::from_secs(90 * 86_400));
+        assert!(c.audit_client_credentials, "client_credentials issuance is audited by default");
+        let quiet = ServeArgs { audit_client_credentials: Some(false), ..Default::default() };
+        assert!(!Config::resolve(&GlobalArgs::default(), &quiet).unwrap().audit_client_credentials);
         let forever = ServeArgs { audit_retention_days: Some(0), ..Default::default() };
         assert!(Config::resolve(&GlobalArgs::default(), &forever).unwrap().audit_retention.is_zero());
         let absurd = ServeArgs { audit_retention_days: Some(36_501), ..Default::default() };

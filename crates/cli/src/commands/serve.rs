@@ -39,6 +39,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         .with_sign_in_failures_per_address(config.sign_in_failures_per_address)
         .with_pending_limits(config.pending_limits)
         .with_client_auth_failures_per_address(config.client_auth_failures_per_address)
+        .with_audit_client_credentials(config.audit_client_credentials)
         .with_client_rate_limit(config.rate_limits.per_client.map(RateLimiter::new));
     let counted: Arc<dyn portcullis_core::metrics::Metrics> = match &metrics {
         Some(m) => m.clone(),

@@ -31,10 +31,12 @@ impl GrantHandler for ClientCredentialsGrant {
         let scope = scope.to_string_list();
         let claims = TokenClaims { subject: client.client_id.clone(), scope: scope.clone(), ..Default::default() };
         let issued = ctx.authority.issue_access_token(ctx.realm, client, TokenKind::Access, claims).await?;
-        if let Issued::Token(t) = &issued {
-            // Recorded at full rate, like Keycloak's CLIENT_LOGIN: a stolen secret in
-            // use shows only here. A routine event: dropped, not waited for, when the
-            // audit buffer is full (`audit::log`).
+        if ctx.authority.audit_client_credentials
+            && let Issued::Token(t) = &issued
+        {
+            // Recorded at full rate unless turned off, like Keycloak's CLIENT_LOGIN: a
+            // stolen secret in use shows only here. A routine event: dropped, not waited
+            // for, when the audit buffer is full (`audit::log`).
             let e = ctx.authority.audit_event(AuditKind::TokenIssued, &ctx.realm.name);
             let e = e.grant_type(GrantType::ClientCredentials.as_str()).client(&client.client_id);
             ctx.authority.audit(e.subject(&client.client_id).target(token_id_hex(&t.id))).await;

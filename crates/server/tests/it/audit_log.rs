@@ -246,3 +246,27 @@ async fn the_purge_deletes_audit_events_past_their_retention() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["at"], s.clock.now());
 }
+
+/// With client_credentials issuance not audited (`--audit-client-credentials false`),
+/// that grant's successes leave no event, while its failures and the other grants'
+/// issuance are still recorded.
+#[tokio::test]
+async fn client_credentials_issuance_can_be_left_out_of_the_audit_log() {
+    let api = Api::on(TestServer::start_configured(|s| s, |a| a.with_audit_client_credentials(false)).await).await;
+    let s = &api.s;
+    let (svc, _) = setup(s).await;
+    let token_url = s.url("default", "/oauth/token");
+    for _ in 0..3 {
+        let r = s.post_form(&token_url, Some(&svc), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(password_login(s, &svc, "alice", PASSWORD).await.status(), 200);
+    let wrong = TestClient { id: svc.id.clone(), secret: "not-the-secret".into() };
+    let r = s.post_form(&token_url, Some(&wrong), &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status(), 401);
+
+    let issued = events(&api, "token.issued").await;
+    let grant_types: Vec<&str> = issued.iter().map(|e| e["grant_type"].as_str().unwrap()).collect();
+    assert_eq!(grant_types, ["password"], "only the password grant's token is audited: {issued:?}");
+    assert_eq!(events(&api, "client_auth.failed").await.len(), 1, "failures stay audited");
+}
