@@ -9,13 +9,13 @@
 //! is a warning on stderr and the command still succeeds: the change is already
 //! committed, and failing it would tell the operator it did not happen.
 
-use portcullis_core::audit::{AuditKind, AuditRecord};
+use portcullis_core::audit::AuditRecord;
 use portcullis_core::clock::{Clock, SystemClock};
 use portcullis_core::store::Store;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub async fn record(store: &dyn Store, action: &str, realm: Option<&str>, target: Option<&str>) {
-    write(store, event(action, realm, target)).await;
+    write(store, event(action, realm, target, None)).await;
 }
 
 /// `before` and `after` are the command's own JSON views of the object, which never
@@ -28,15 +28,11 @@ pub async fn record_change(
     before: Value,
     after: Value,
 ) {
-    write(store, event(action, realm, target).detail(json!({ "before": before, "after": after }))).await;
+    write(store, event(action, realm, target, Some((before, after)))).await;
 }
 
-fn event(action: &str, realm: Option<&str>, target: Option<&str>) -> AuditRecord {
-    let mut e = AuditRecord::new(AuditKind::AdminChange, realm, SystemClock.now()).actor(actor()).action(action);
-    if let Some(t) = target {
-        e = e.target(t);
-    }
-    e
+fn event(action: &str, realm: Option<&str>, target: Option<&str>, change: Option<(Value, Value)>) -> AuditRecord {
+    AuditRecord::admin_change(realm, SystemClock.now(), actor(), action, target, change)
 }
 
 /// `cli:` and the operating-system user, the only name a command run directly on the

@@ -152,6 +152,25 @@ impl AuditRecord {
         }
     }
 
+    /// An `admin.change` by `actor` (an admin token's id, or `cli:` and a user name):
+    /// `action` on `target`, with the object `(before, after)` for an update, as the
+    /// admin API and the CLI show it (their views never hold a secret).
+    pub fn admin_change(
+        realm: Option<&str>,
+        at: i64,
+        actor: String,
+        action: &str,
+        target: Option<&str>,
+        change: Option<(serde_json::Value, serde_json::Value)>,
+    ) -> Self {
+        let mut e = Self::new(AuditKind::AdminChange, realm, at).actor(actor).action(action);
+        e.target = target.map(str::to_owned);
+        if let Some((before, after)) = change {
+            e = e.detail(serde_json::json!({ "before": before, "after": after }));
+        }
+        e
+    }
+
     pub fn actor(mut self, v: impl Into<String>) -> Self {
         self.actor = Some(v.into());
         self

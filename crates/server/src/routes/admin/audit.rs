@@ -1,10 +1,10 @@
 //! The admin API's one audit hook: every handler that changed something calls
-//! [`record`] (or [`record_change`], for an update with the object before and after)
+//! [`record`] (or [`record_update`], with the object before and after)
 //! once, after the change succeeded. The event goes to the audit log
 //! (`portcullis_core::audit`) and to one `audit` tracing line.
 
-use portcullis_core::audit::AuditKind;
-use serde_json::{Value, json};
+use portcullis_core::audit::AuditRecord;
+use serde_json::Value;
 
 use super::extract::Caller;
 use crate::AppState;
@@ -15,7 +15,7 @@ pub async fn record(state: &AppState, caller: &Caller, action: &str, realm: Opti
 
 /// `change` is the object `(before, after)` as the admin API shows it, which never
 /// holds a secret (the views carry no secret hash, password hash or key).
-pub async fn record_change(
+async fn record_change(
     state: &AppState,
     caller: &Caller,
     action: &str,
@@ -35,21 +35,27 @@ pub async fn record_change(
         at = now,
         "admin change"
     );
-    let mut e =
-        portcullis_core::audit::AuditRecord::new(AuditKind::AdminChange, realm, now).actor(actor).action(action);
-    if let Some(t) = target {
-        e = e.target(t);
-    }
+    let mut e = AuditRecord::admin_change(realm, now, actor, action, target, change);
     if e.request_id.is_none() {
         e.request_id = caller.request_id.clone();
-    }
-    if let Some((before, after)) = change {
-        e = e.detail(json!({ "before": before, "after": after }));
     }
     state.authority.audit(e).await;
 }
 
+/// [`record_change`] of an update, with the object as the admin API showed it before
+/// and shows it after.
+pub async fn record_update<T: serde::Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    realm: Option<&str>,
+    target: Option<&str>,
+    (before, after): (&T, &T),
+) {
+    record_change(state, caller, action, realm, target, Some((snapshot(before), snapshot(after)))).await;
+}
+
 /// A view as JSON, for [`record_change`].
-pub fn snapshot<T: serde::Serialize>(view: &T) -> Value {
+fn snapshot<T: serde::Serialize>(view: &T) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }

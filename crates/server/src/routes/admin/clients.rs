@@ -187,8 +187,8 @@ pub async fn update(
     let before = ClientView::from(&admin(&state).client(realm, p.get(1)).await?);
     let client = admin(&state).update_client(realm, p.get(1), &input.spec()?).await?;
     let after = ClientView::from(&client);
-    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
-    audit::record_change(&state, &caller, "client.update", Some(realm), Some(&client.client_id), change).await;
+    audit::record_update(&state, &caller, "client.update", Some(realm), Some(&client.client_id), (&before, &after))
+        .await;
     Ok(json(StatusCode::OK, &after))
 }
 

@@ -177,8 +177,7 @@ pub async fn update(
     let before = RealmView::from(&admin(&state).realm(name).await?);
     let realm = admin(&state).update_realm(name, &input.settings()?).await?;
     let after = RealmView::from(&realm);
-    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
-    audit::record_change(&state, &caller, "realm.update", Some(name), Some(name), change).await;
+    audit::record_update(&state, &caller, "realm.update", Some(name), Some(name), (&before, &after)).await;
     Ok(json(StatusCode::OK, &after))
 }
 

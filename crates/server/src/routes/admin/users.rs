@@ -155,8 +155,7 @@ pub async fn update(
     let before = UserView::from(&admin(&state).user(realm, p.get(1)).await?);
     let user = admin(&state).update_user(realm, p.get(1), &input.spec()?).await?;
     let after = UserView::from(&user);
-    let change = Some((audit::snapshot(&before), audit::snapshot(&after)));
-    audit::record_change(&state, &caller, "user.update", Some(realm), Some(&user.id), change).await;
+    audit::record_update(&state, &caller, "user.update", Some(realm), Some(&user.id), (&before, &after)).await;
     Ok(json(StatusCode::OK, &after))
 }
 
