@@ -2,19 +2,14 @@
 //! events a request causes carry its request id, the client's address (resolved like
 //! `extract::ClientAddr`, through trusted proxies) and its path.
 
-use std::sync::Arc;
-
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, Request};
 use portcullis_core::audit::RequestInfo;
 
 use crate::HttpSettings;
 
-pub async fn request_info(State(settings): State<Arc<HttpSettings>>, req: Request, next: Next) -> Response {
+pub fn request_info(settings: &HttpSettings, req: &Request) -> RequestInfo {
     let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let address = peer.map(|p| crate::client_addr::resolve(p, req.headers(), &settings.trusted_proxies).to_string());
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let info = RequestInfo { request_id, address, path: Some(req.uri().path().to_owned()) };
-    RequestInfo::scope(info, next.run(req)).await
+    RequestInfo { request_id, address, path: Some(req.uri().path().to_owned()) }
 }

@@ -3,6 +3,7 @@
 
 mod audit_context;
 mod client_addr;
+mod envelope;
 mod error;
 mod extract;
 /// The admin API fuzz target's check (`fuzz/`), replayed by this crate's tests.

@@ -12,9 +12,7 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::request_writes::RequestWrites;
 use tokio::time::Instant;
@@ -24,9 +22,10 @@ use tokio::time::Instant;
 /// far below this; only a connection that hangs without an error outlives it.
 const IN_FLIGHT_GRACE: Duration = Duration::from_secs(30);
 
-pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+/// Runs `handler` (the rest of the request) under the timeout `limit`.
+pub async fn run(limit: Duration, handler: impl Future<Output = Response>) -> Response {
     let writes = RequestWrites::new();
-    let mut handler = pin!(RequestWrites::scope(writes.clone(), next.run(req)));
+    let mut handler = pin!(RequestWrites::scope(writes.clone(), handler));
     let deadline = Instant::now() + limit;
     if let Ok(response) = tokio::time::timeout_at(deadline, &mut handler).await {
         return response;

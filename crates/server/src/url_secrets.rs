@@ -4,22 +4,22 @@
 //! on every endpoint, before any handler runs, so nothing it asks for happens.
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::error::OAuthError;
 use portcullis_core::urlencoded::decode_component;
 
 use crate::ApiError;
 
-pub async fn refuse_client_secret_in_query(req: Request, next: Next) -> Response {
-    if req.uri().query().is_some_and(names_client_secret) {
-        let e = OAuthError::invalid_request(
-            "client_secret must never be sent in the URL: use the Authorization header (or the form body where the \
-             endpoint allows it)",
-        );
-        return ApiError(e).into_response();
+/// The refusal of `req`, when its query string names `client_secret`.
+pub fn refusal(req: &Request) -> Option<Response> {
+    if !req.uri().query().is_some_and(names_client_secret) {
+        return None;
     }
-    next.run(req).await
+    let e = OAuthError::invalid_request(
+        "client_secret must never be sent in the URL: use the Authorization header (or the form body where the \
+         endpoint allows it)",
+    );
+    Some(ApiError(e).into_response())
 }
 
 /// Whether a parameter of `query` is named `client_secret`, however it is escaped.

@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub use endpoint::{TABLE_SIZES_INTERVAL, serve_metrics};
-pub(crate) use requests::record_request;
+pub(crate) use requests::{endpoint_of, record_request};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

@@ -11,6 +11,7 @@ mod revoke_token;
 mod token;
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::MatchedPath;
@@ -23,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::envelope::Envelope;
 use crate::{ApiError, AppState, rate_limits};
 
 /// A POST-only endpoint whose other methods get a JSON 405.
@@ -37,18 +39,24 @@ where
 }
 
 pub fn router(state: AppState) -> Router {
-    let timeout = state.settings.request_timeout;
-    let settings = state.settings.clone();
-    let metrics = state.metrics.clone();
-    // The endpoints that authenticate clients, under the per-address request limit.
-    let client_endpoints = Router::new()
+    let envelope = Arc::new(Envelope { settings: state.settings.clone(), metrics: state.metrics.clone() });
+    let limits = state.settings.rate_limits.clone();
+    // The endpoints that authenticate clients, under the per-address request limit
+    // (a layer only when the limit is on: it costs every request otherwise).
+    let mut client_endpoints = Router::new()
         .route("/oauth/token", post_only(token::handle))
         .route("/oauth/introspect", post_only(introspect::handle))
         .route("/oauth/revoke", post_only(revoke::handle))
         .route("/oauth/check_token", post_only(check_token::handle))
-        .route("/oauth/revoke_token", post_only(revoke_token::handle))
-        .route_layer(from_fn_with_state(state.clone(), rate_limits::oauth_per_address));
-    let admin = admin::router().route_layer(from_fn_with_state(state.clone(), rate_limits::admin_per_address));
+        .route("/oauth/revoke_token", post_only(revoke_token::handle));
+    if limits.oauth_per_address.is_some() {
+        client_endpoints =
+            client_endpoints.route_layer(from_fn_with_state(state.clone(), rate_limits::oauth_per_address));
+    }
+    let mut admin = admin::router();
+    if limits.admin_per_address.is_some() {
+        admin = admin.route_layer(from_fn_with_state(state.clone(), rate_limits::admin_per_address));
+    }
     let realm = Router::new()
         .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
         .route("/oauth/authorize/login", post_only(authorize::login))
@@ -65,10 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError(OAuthError::not_found("no such endpoint")) })
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(settings, crate::audit_context::request_info))
-        .layer(axum::middleware::from_fn(crate::url_secrets::refuse_client_secret_in_query))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn_with_state(timeout, crate::timeout::request_timeout))
+        .layer(from_fn_with_state(envelope, crate::envelope::envelope))
         .layer(
             // The span names the path only: a query string may carry a token
             // (Spring's revoke_token), and nothing secret reaches a log.
@@ -82,7 +88,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(crate::request_id::MakeSequentialRequestId::default()))
-        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::record_request))
 }
 
 /// A handler that panics answers 500 `server_error` as JSON; the server keeps running.
