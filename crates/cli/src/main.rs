@@ -14,6 +14,12 @@ use clap::Parser;
 use crate::commands::Command;
 use crate::config::GlobalArgs;
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees a few hundred
+/// small blocks, and glibc's free lists and consolidation cost 8–10% of the token
+/// endpoint's CPU (bench/README.md, "Profiling").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about = "Portcullis: an OAuth 2.0 authorization server")]
 struct Cli {
