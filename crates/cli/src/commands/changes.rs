@@ -42,7 +42,8 @@ fn actor() -> String {
     format!("cli:{}", user.as_deref().unwrap_or("unknown"))
 }
 
-async fn write(store: &dyn Store, event: AuditRecord) {
+/// Writes `event` as it is, for the events a command records beyond its change.
+pub async fn write(store: &dyn Store, event: AuditRecord) {
     let action = event.action.clone().unwrap_or_default();
     if let Err(e) = store.insert_audit_events(&[event]).await {
         eprintln!("warning: the change was made but its audit event ({action}) was not recorded: {e}");

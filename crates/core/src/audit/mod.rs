@@ -171,6 +171,16 @@ impl AuditRecord {
         e
     }
 
+    /// A `grant.revoked`: grant `grant_id` of `client_id` in `realm`, revoked for
+    /// `reason` (`refresh_reuse`, `code_replay`, `admin`). One constructor for the
+    /// server and the CLI, so an operator's revocation reads the same from both.
+    pub fn grant_revoked(realm: &str, at: i64, client_id: &str, grant_id: &[u8; 16], reason: &str) -> Self {
+        Self::new(AuditKind::GrantRevoked, Some(realm), at)
+            .client(client_id)
+            .target(crate::token::token_id_hex(grant_id))
+            .action(reason)
+    }
+
     pub fn actor(mut self, v: impl Into<String>) -> Self {
         self.actor = Some(v.into());
         self
