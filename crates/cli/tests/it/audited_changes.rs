@@ -74,3 +74,19 @@ fn cli_changes_are_audited_without_secrets_and_reads_are_not() {
     w.json(&["apikey", "list", "--realm", "acme", "--json"]);
     assert_eq!(changes(&w, "acme").len(), events.len(), "a read recorded an event");
 }
+
+#[test]
+fn client_unlock_answers_the_cleared_counters_and_is_audited() {
+    let w = Workspace::new();
+    let client = w.json(&["client", "create", "--realm", "default", "--name", "svc", "--json"]);
+    let client_id = client["client_id"].as_str().unwrap();
+    let unlocked = w.json(&["client", "unlock", "--realm", "default", "svc", "--json"]);
+    assert_eq!(unlocked["client_id"], client_id, "{unlocked}");
+    assert_eq!(unlocked["cleared_counters"], 0, "{unlocked}");
+    w.refused(&["client", "unlock", "--realm", "default", "nope"], "client 'nope' does not exist");
+    w.refused(&["client", "unlock", "--realm", "nope", "svc"], "realm 'nope'");
+    let events = changes(&w, "default");
+    let last = events.last().unwrap();
+    assert_eq!((&last["action"], &last["target"]), (&Value::from("client.unlock"), &Value::from(client_id)));
+    assert_eq!(events.iter().filter(|e| e["action"] == "client.unlock").count(), 1, "refusals record nothing");
+}
