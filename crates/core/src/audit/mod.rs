@@ -211,11 +211,13 @@ impl AuditRecord {
     }
 }
 
-/// Which events a listing wants: one realm, optionally from a time on and of one
-/// kind, after a cursor (an event id), oldest first.
+/// Which events a listing wants: one realm's or the server's, optionally from a time
+/// on and of one kind, after a cursor (an event id), oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
-    pub realm: String,
+    /// `None`: the server's events, those of no realm (admin tokens for every realm,
+    /// `public_url.set`, `keys.rewrap`).
+    pub realm: Option<String>,
     pub since: Option<i64>,
     pub kind: Option<AuditKind>,
     pub after: Option<[u8; 16]>,

@@ -61,7 +61,7 @@ use error::AdminApiError;
         permissions::list, permissions::create, permissions::get, permissions::delete,
         roles::list, roles::get, roles::set, roles::delete,
         teams::list,
-        audit_events::list,
+        audit_events::list, audit_events::list_server,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -135,6 +135,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{realm}/roles/{{role}}"), get(roles::get).put(roles::set).delete(roles::delete))
         .route(&format!("{realm}/teams"), get(teams::list))
         .route(&format!("{realm}/audit"), get(audit_events::list))
+        .route("/audit", get(audit_events::list_server))
         .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
 }
 
