@@ -391,6 +391,14 @@ impl Admin<'_> {
         Ok((user, cleared))
     }
 
+    /// Clears the client's secret-failure counters (`client_throttle`), from every
+    /// address; answers the client and how many counters there were.
+    pub async fn unlock_client(&self, realm: &str, id_or_name: &str) -> AdminResult<(Client, u64)> {
+        let client = self.client(realm, id_or_name).await?;
+        let cleared = crate::client_throttle::unlock(self.store, realm, &client.client_id).await?;
+        Ok((client, cleared))
+    }
+
     pub async fn delete_user(&self, realm: &str, id_or_username: &str) -> AdminResult<()> {
         let user = self.user(realm, id_or_username).await?;
         self.store.delete_user(realm, &user.id).await?;

@@ -415,8 +415,7 @@ impl Authority {
 
     /// Audits the revocation of grant `grant_id` of `client_id`, for `reason`.
     pub async fn audit_grant_revoked(&self, realm: &str, client_id: &str, grant_id: &[u8; 16], reason: &str) {
-        let e = self.audit_event(AuditKind::GrantRevoked, realm).client(client_id).target(token_id_hex(grant_id));
-        self.audit(e.action(reason)).await;
+        self.audit(AuditRecord::grant_revoked(realm, self.now(), client_id, grant_id, reason)).await;
     }
 
     /// A new audit event of `kind` in `realm`, now, in the current request.

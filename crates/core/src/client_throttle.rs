@@ -82,9 +82,21 @@ struct Keys {
     client: FailureKey,
 }
 
+/// The realm key of a realm's client counters, apart from its sign-in ones.
+fn counters_realm(realm: &str) -> String {
+    format!("{realm}/clients")
+}
+
+/// Clears every counter of `client_id` in `realm` (from every address, and across
+/// addresses); answers how many there were. The per-address budgets stay, as a user
+/// unlock leaves them: they count an address's guesses at every client.
+pub async fn unlock(store: &dyn Store, realm: &str, client_id: &str) -> crate::store::StoreResult<u64> {
+    store.clear_sign_in_failures(&counters_realm(realm), client_id).await
+}
+
 impl Keys {
     fn new(realm: &str, client_id: &str, addr: Option<IpAddr>) -> Self {
-        let realm = format!("{realm}/clients");
+        let realm = counters_realm(realm);
         let address = addr.map_or_else(|| UNKNOWN_ADDRESS.to_owned(), address_key);
         let key = |account: &str, address: &str| FailureKey {
             realm: realm.clone(),

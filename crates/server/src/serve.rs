@@ -48,7 +48,18 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_read_timeout = state.settings.header_read_timeout;
-    let app = router(state);
+    serve_app(listener, router(state), tls, header_read_timeout, shutdown).await
+}
+
+/// The accept loop of [`serve_with`] for any router: the metrics listener uses it too,
+/// so a scraper's address gets the same bounds as the public one.
+pub(crate) async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<Tls>>,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     // Each handler task holds a clone; `recv` returns `None` once all are dropped.
     let (in_flight, mut handlers_done) = tokio::sync::mpsc::channel::<()>(1);

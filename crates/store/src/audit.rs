@@ -38,6 +38,19 @@ pub(crate) const LIST_KIND: &str = concat!(
     audit_columns!(),
     " FROM audit_events WHERE realm = $1 AND at >= $2 AND id > $3 AND kind = $5 ORDER BY id LIMIT $4"
 );
+/// The server's events (no realm), numbered as `LIST` without `$1`: PostgreSQL
+/// refuses a parameter no statement uses. `realm IS NULL` is a range of the same
+/// indexes on both databases, where `realm = $1 OR …` would be a scan.
+pub(crate) const LIST_SERVER: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE realm IS NULL AND at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+);
+pub(crate) const LIST_SERVER_KIND: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE realm IS NULL AND at >= $1 AND id > $2 AND kind = $4 ORDER BY id LIMIT $3"
+);
 /// The oldest first, one batch at a time (an index range scan on `at`).
 pub(crate) const PURGE: &str =
     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)";
@@ -88,17 +101,22 @@ macro_rules! audit_paths {
         use portcullis_core::audit::{AuditQuery, AuditRecord};
         use portcullis_core::store::StoreResult;
 
-        use $crate::audit::{AuditRow, LIST, LIST_KIND, PURGE};
+        use $crate::audit::{AuditRow, LIST, LIST_KIND, LIST_SERVER, LIST_SERVER_KIND, PURGE};
         use $crate::cold::Pools;
 
         pub(crate) async fn list(pools: &Pools<$db>, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
             let after = q.after.map_or_else(Vec::new, |a| a.to_vec());
-            let sql = if q.kind.is_some() { LIST_KIND } else { LIST };
-            let mut query = sqlx::query_as::<$db, AuditRow>(sql)
-                .bind(&q.realm)
-                .bind(q.since.unwrap_or(i64::MIN))
-                .bind(after)
-                .bind(i64::from(q.limit));
+            let sql = match (&q.realm, q.kind) {
+                (Some(_), Some(_)) => LIST_KIND,
+                (Some(_), None) => LIST,
+                (None, Some(_)) => LIST_SERVER_KIND,
+                (None, None) => LIST_SERVER,
+            };
+            let mut query = sqlx::query_as::<$db, AuditRow>(sql);
+            if let Some(realm) = &q.realm {
+                query = query.bind(realm);
+            }
+            query = query.bind(q.since.unwrap_or(i64::MIN)).bind(after).bind(i64::from(q.limit));
             if let Some(kind) = q.kind {
                 query = query.bind(kind.as_str());
             }

@@ -10,10 +10,15 @@ use crate::output::print;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// List a realm's audit events, oldest first
+    /// List a realm's audit events (--realm) or the server's (--server), oldest first
     List {
+        /// This realm's events
+        #[arg(long, conflicts_with = "server")]
+        realm: Option<String>,
+        /// The server's events, those of no realm (admin tokens for every realm,
+        /// public-url set, keys rewrap)
         #[arg(long)]
-        realm: String,
+        server: bool,
         /// Events at or after this time: Unix seconds, or an age (30m, 24h, 7d)
         #[arg(long)]
         since: Option<String>,
@@ -36,7 +41,10 @@ pub enum AuditCommand {
 pub async fn run(store: &std::sync::Arc<dyn Store>, command: AuditCommand) -> Result<(), String> {
     let clock = SystemClock;
     match command {
-        AuditCommand::List { realm, since, kind, after, limit, json } => {
+        AuditCommand::List { realm, server, since, kind, after, limit, json } => {
+            if realm.is_none() && !server {
+                return Err("say whose events to list: --realm REALM, or --server for the events of no realm".into());
+            }
             if !(1..=100_000).contains(&limit) {
                 return Err(format!("--limit must be 1 to 100000, got {limit}"));
             }
@@ -47,7 +55,9 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: AuditCommand) -> Re
                     parse_token_id_hex(&a).ok_or_else(|| format!("--after: '{a}' is not an event id (32 hex digits)"))
                 })
                 .transpose()?;
-            Admin::new(store.as_ref(), &clock).realm(&realm).await.map_err(|e| e.to_string())?;
+            if let Some(realm) = &realm {
+                Admin::new(store.as_ref(), &clock).realm(realm).await.map_err(|e| e.to_string())?;
+            }
             let query = AuditQuery { realm, since, kind, after, limit };
             let events = store.list_audit_events(&query).await.map_err(|e| e.to_string())?;
             let rows = events

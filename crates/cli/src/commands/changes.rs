@@ -18,6 +18,11 @@ pub async fn record(store: &dyn Store, action: &str, realm: Option<&str>, target
     write(store, event(action, realm, target, None)).await;
 }
 
+/// With `detail`, facts of the change that are neither object (never a secret).
+pub async fn record_detail(store: &dyn Store, action: &str, realm: Option<&str>, target: Option<&str>, detail: Value) {
+    write(store, event(action, realm, target, None).detail(detail)).await;
+}
+
 /// `before` and `after` are the command's own JSON views of the object, which never
 /// hold a secret (no secret hash, password hash or key).
 pub async fn record_change(
@@ -42,7 +47,8 @@ fn actor() -> String {
     format!("cli:{}", user.as_deref().unwrap_or("unknown"))
 }
 
-async fn write(store: &dyn Store, event: AuditRecord) {
+/// Writes `event` as it is, for the events a command records beyond its change.
+pub async fn write(store: &dyn Store, event: AuditRecord) {
     let action = event.action.clone().unwrap_or_default();
     if let Err(e) = store.insert_audit_events(&[event]).await {
         eprintln!("warning: the change was made but its audit event ({action}) was not recorded: {e}");

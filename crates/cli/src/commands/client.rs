@@ -80,6 +80,16 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Clear a client's failed secret counters, from every address (lifts the lock
+    /// that wrong secrets put on it)
+    Unlock {
+        #[arg(long)]
+        realm: String,
+        /// Client id or name
+        client: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +223,17 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: ClientCommand) -> R
             let (client, secret) = admin.rotate_client_secret(&realm, &client, keep_tokens).await.map_err(err)?;
             changes::record(store.as_ref(), "client.rotate_secret", Some(&realm), Some(&client.client_id)).await;
             print(&json!({"client_id": client.client_id, "client_secret": secret.expose()}), json);
+        }
+        ClientCommand::Unlock { realm, client, json } => {
+            let (client, cleared) = admin.unlock_client(&realm, &client).await.map_err(err)?;
+            changes::record(store.as_ref(), "client.unlock", Some(&realm), Some(&client.client_id)).await;
+            let out = json!({
+                "client_id": client.client_id,
+                "realm": client.realm,
+                "name": client.name,
+                "cleared_counters": cleared,
+            });
+            print(&out, json);
         }
     }
     Ok(())

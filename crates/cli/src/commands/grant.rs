@@ -1,6 +1,7 @@
 use clap::Subcommand;
 use portcullis_core::admin::Admin;
-use portcullis_core::clock::SystemClock;
+use portcullis_core::audit::AuditRecord;
+use portcullis_core::clock::{Clock, SystemClock};
 use portcullis_core::store::Store;
 use portcullis_core::token::{parse_token_id_hex, token_id_hex};
 use serde_json::{Value, json};
@@ -64,6 +65,13 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, command: GrantCommand) -> Re
             let realm = grant.as_ref().map(|g| g.realm.as_str());
             let target = grant.as_ref().map_or_else(|| id.clone(), |g| token_id_hex(&g.id));
             changes::record(store.as_ref(), "grant.revoke", realm, Some(&target)).await;
+            // As the admin API records it: the change, and the revocation itself, which
+            // is what a search for a grant's fate by kind finds.
+            if let Some(g) = &grant {
+                let at = SystemClock.now();
+                changes::write(store.as_ref(), AuditRecord::grant_revoked(&g.realm, at, &g.client_id, &g.id, "admin"))
+                    .await;
+            }
             done(&format!("revoked grant {id}"), json!({"grant": id, "revoked": true}), json);
         }
     }

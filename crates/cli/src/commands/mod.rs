@@ -134,9 +134,18 @@ pub async fn rewrap(global: &GlobalArgs, new_file: &std::path::Path) -> Result<(
         None => crate::master_key::read_file(new_file)?,
     };
     let id = new.id().to_owned();
-    let count = portcullis_store::rewrap(&config.database_url, &options, new)
+    let count = portcullis_store::rewrap(&config.database_url, &options, new.clone())
         .await
         .map_err(|e| format!("cannot rewrap the keys of {}: {e}", redact_url(&config.database_url)))?;
+    // The database now opens only under the new key, so the event is written through
+    // a store opened with it. The key's id names it without revealing it (it already
+    // prefixes every sealed value); the key itself never reaches the event.
+    let detail = serde_json::json!({ "rewrapped": count, "master_key_id": id });
+    let options = StoreOptions { at_rest: portcullis_core::at_rest::AtRest::new(Some(new)), ..options };
+    match portcullis_store::connect(&config.database_url, &options).await {
+        Ok(store) => changes::record_detail(store.as_ref(), "keys.rewrap", None, None, detail).await,
+        Err(e) => eprintln!("warning: the keys were rewrapped but the audit event (keys.rewrap) was not recorded: {e}"),
+    }
     Ok((count, id))
 }
 

@@ -68,12 +68,14 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
         }),
         metrics: metrics.clone(),
     };
+    let header_read_timeout = state.settings.header_read_timeout;
     let reload = tls.clone().map(reload_on_hangup).transpose()?;
     tracing::info!(addr = %local, public_url, database = store.backend(), tls = tls.is_some(), "listening");
     let metrics_task = metrics_listener.zip(metrics).map(|(l, m)| {
         let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(addr, "serving metrics at /metrics");
-        tokio::spawn(serve_metrics(l, m, store.clone(), TABLE_SIZES_INTERVAL, std::future::pending()))
+        let every = TABLE_SIZES_INTERVAL;
+        tokio::spawn(serve_metrics(l, m, store.clone(), every, header_read_timeout, std::future::pending()))
     });
     // Every instance purges: the store makes concurrent passes safe. Aborted at
     // shutdown; a batch cut short rolls back and is done again by the next pass.

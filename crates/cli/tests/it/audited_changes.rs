@@ -74,3 +74,40 @@ fn cli_changes_are_audited_without_secrets_and_reads_are_not() {
     w.json(&["apikey", "list", "--realm", "acme", "--json"]);
     assert_eq!(changes(&w, "acme").len(), events.len(), "a read recorded an event");
 }
+
+#[test]
+fn client_unlock_answers_the_cleared_counters_and_is_audited() {
+    let w = Workspace::new();
+    let client = w.json(&["client", "create", "--realm", "default", "--name", "svc", "--json"]);
+    let client_id = client["client_id"].as_str().unwrap();
+    let unlocked = w.json(&["client", "unlock", "--realm", "default", "svc", "--json"]);
+    assert_eq!(unlocked["client_id"], client_id, "{unlocked}");
+    assert_eq!(unlocked["cleared_counters"], 0, "{unlocked}");
+    w.refused(&["client", "unlock", "--realm", "default", "nope"], "client 'nope' does not exist");
+    w.refused(&["client", "unlock", "--realm", "nope", "svc"], "realm 'nope'");
+    let events = changes(&w, "default");
+    let last = events.last().unwrap();
+    assert_eq!((&last["action"], &last["target"]), (&Value::from("client.unlock"), &Value::from(client_id)));
+    assert_eq!(events.iter().filter(|e| e["action"] == "client.unlock").count(), 1, "refusals record nothing");
+}
+
+/// Events of no realm are listed with `--server`, never with a realm's; `audit list`
+/// takes exactly one of `--realm` and `--server`.
+#[test]
+fn audit_list_server_shows_the_events_of_no_realm() {
+    let w = Workspace::new();
+    let token = w.json(&["admin-token", "create", "--json"]);
+    w.json(&["admin-token", "create", "--realm", "default", "--json"]);
+    let events = w.json(&["audit", "list", "--server", "--json"]);
+    let events = events.as_array().unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["admin_token.create"], "the realm's token is the realm's: {events:?}");
+    assert!(events[0]["realm"].is_null());
+    assert!(!Value::Array(events.clone()).to_string().contains(token["token"].as_str().unwrap()));
+    let realm = changes(&w, "default");
+    assert_eq!(realm.iter().filter(|e| e["action"] == "admin_token.create").count(), 1, "{realm:?}");
+
+    w.refused(&["audit", "list"], "--realm REALM, or --server");
+    w.refused(&["audit", "list", "--realm", "default", "--server"], "cannot be used with");
+    w.refused(&["audit", "list", "--server", "--kind", "nope"], "--kind");
+}

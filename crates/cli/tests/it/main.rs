@@ -552,6 +552,13 @@ async fn users_and_grants_from_the_command_line() {
     assert_eq!(grants.as_array().unwrap().len(), 1);
     let grant_id = grants[0]["id"].as_str().unwrap().to_owned();
     assert!(w.run(&["grant", "revoke", &grant_id]).status.success());
+    // The revocation is audited as the admin API's is: the change and a grant.revoked.
+    let revoked = w.json(&["audit", "list", "--realm", "default", "--kind", "grant.revoked", "--json"]);
+    let revoked = revoked.as_array().unwrap();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["action"], "admin", "{revoked:?}");
+    assert_eq!(revoked[0]["client_id"], id.as_str(), "{revoked:?}");
+    assert_eq!(revoked[0]["target"], grant_id.as_str(), "{revoked:?}");
     let r = http
         .post(format!("{base}/realms/default/oauth/token"))
         .basic_auth(&id, Some(&secret))

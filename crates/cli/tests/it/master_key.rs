@@ -85,6 +85,20 @@ async fn a_generated_master_key_seals_the_keys_and_rewrap_keeps_old_tokens_valid
     // The old key (still in the default file) no longer opens the database.
     w.refused(&["serve", "--bind", "127.0.0.1:0"], "wrong master key");
     w.refused(&["realm", "list"], "wrong master key");
+    // Audited as a server event, written under the new key; never the key itself.
+    let new_key_flag = ["--master-key-file", new_key.to_str().unwrap()];
+    let events =
+        w.json(&[&["audit", "list", "--server", "--kind", "admin.change", "--json"][..], &new_key_flag].concat());
+    let rewraps: Vec<&serde_json::Value> =
+        events.as_array().unwrap().iter().filter(|e| e["action"] == "keys.rewrap").collect();
+    assert_eq!(rewraps.len(), 1, "{events}");
+    assert!(rewraps[0]["realm"].is_null(), "{events}");
+    assert_eq!(rewraps[0]["detail"]["rewrapped"], 3, "{events}");
+    assert_eq!(rewraps[0]["detail"]["master_key_id"], rewrapped["master_key_id"], "{events}");
+    for key_file in [&new_key, &key_file] {
+        let key = std::fs::read_to_string(key_file).unwrap();
+        assert!(!events.to_string().contains(key.trim()), "a master key reached the audit log: {events}");
+    }
 
     let (server, base, _) = serve_with(&w, &["--bind", &bind, "--master-key-file", new_key.to_str().unwrap()]);
     let (_, info) = token_and_introspect(&base, id, secret, Some(&jwt)).await;

@@ -171,6 +171,16 @@ impl AuditRecord {
         e
     }
 
+    /// A `grant.revoked`: grant `grant_id` of `client_id` in `realm`, revoked for
+    /// `reason` (`refresh_reuse`, `code_replay`, `admin`). One constructor for the
+    /// server and the CLI, so an operator's revocation reads the same from both.
+    pub fn grant_revoked(realm: &str, at: i64, client_id: &str, grant_id: &[u8; 16], reason: &str) -> Self {
+        Self::new(AuditKind::GrantRevoked, Some(realm), at)
+            .client(client_id)
+            .target(crate::token::token_id_hex(grant_id))
+            .action(reason)
+    }
+
     pub fn actor(mut self, v: impl Into<String>) -> Self {
         self.actor = Some(v.into());
         self
@@ -201,11 +211,13 @@ impl AuditRecord {
     }
 }
 
-/// Which events a listing wants: one realm, optionally from a time on and of one
-/// kind, after a cursor (an event id), oldest first.
+/// Which events a listing wants: one realm's or the server's, optionally from a time
+/// on and of one kind, after a cursor (an event id), oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
-    pub realm: String,
+    /// `None`: the server's events, those of no realm (admin tokens for every realm,
+    /// `public_url.set`, `keys.rewrap`).
+    pub realm: Option<String>,
     pub since: Option<i64>,
     pub kind: Option<AuditKind>,
     pub after: Option<[u8; 16]>,

@@ -1,7 +1,8 @@
 //! The `/metrics` listener: its own address, never the public port, so the numbers
 //! (realm names, traffic, table sizes) are for whoever can reach that address only.
-//! It is axum's plain `serve` (no header read timeout, unlike `crate::serve`): the
-//! address is meant for a scraper on loopback or a private network, not the internet.
+//! It is served by the public listener's accept loop (`crate::serve`), with its
+//! header read timeout and bounded request head: a private network still holds
+//! clients that open connections and never finish a request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,17 +27,19 @@ type Scraped = (Arc<Metrics>, Arc<dyn Store>);
 
 /// Serves `GET /metrics` on `listener` until `shutdown` resolves, gathering table
 /// sizes every `table_sizes_every` meanwhile (the first at once). Anything else on
-/// this listener is 404.
+/// this listener is 404. A connection that has not sent its request head within
+/// `header_read_timeout` is closed, as on the public listener.
 pub async fn serve_metrics(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
     table_sizes_every: Duration,
+    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sizes = tokio::spawn(gather_table_sizes(metrics.clone(), store.clone(), table_sizes_every));
     let app = Router::new().route("/metrics", get(scrape)).with_state::<()>((metrics, store));
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = crate::serve::serve_app(listener, app, None, header_read_timeout, shutdown).await;
     sizes.abort();
     served
 }

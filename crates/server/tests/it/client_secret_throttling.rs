@@ -3,7 +3,8 @@
 //! authenticates clients. A concurrent burst is in `negative/token.rs`, two instances
 //! in `multi_instance.rs`.
 
-use reqwest::Response;
+use reqwest::{Method, Response};
+use serde_json::Value;
 
 use crate::harness::{TestClient, TestServer, assert_error};
 use crate::sign_in_throttling::from;
@@ -173,4 +174,47 @@ async fn an_honest_heavy_caller_is_never_refused_under_the_defaults() {
     assert!(statuses.len() >= 2000);
     assert!(statuses.iter().all(|s| *s == 200), "{:?}", statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>());
     assert_eq!(counters(&s).await, (0, 0), "successes leave no counter behind");
+}
+
+/// An operator lifts a lock before its window ends (`POST .../clients/{id}/unlock`):
+/// the client's counters go, from every address, so the locked caller's right secret
+/// works again at once; the unlock is audited, an unknown client is 404.
+async fn unlocking_a_client_lifts_its_lock(s: TestServer) {
+    let c = s.cc_client("default", "x", "a").await;
+    let attacker = from("127.0.0.2");
+    for i in 0..10 {
+        assert_eq!(refused(cc(&s, &attacker, &c.id, &format!("guess-{i}")).await).await, 401);
+    }
+    assert_eq!(refused(cc(&s, &attacker, &c.id, &c.secret).await).await, 429, "locked");
+
+    let api = crate::admin_api::Api::on(s).await;
+    let unlocked = api.expect(Method::POST, &format!("/realms/default/clients/{}/unlock", c.id), None, 200).await;
+    assert_eq!(unlocked["client_id"], c.id.as_str(), "{unlocked}");
+    // The pair's counter and the client's own; the address's budget stays.
+    assert_eq!(unlocked["cleared_counters"], 2, "{unlocked}");
+    assert_eq!(
+        cc(&api.s, &attacker, &c.id, &c.secret).await.status(),
+        200,
+        "the right secret, from the locked address"
+    );
+    let again = api.expect(Method::POST, "/realms/default/clients/x/unlock", None, 200).await;
+    assert_eq!(again["cleared_counters"], 0, "by name, with nothing left to clear");
+    let e = api.expect(Method::POST, "/realms/default/clients/no-such-client/unlock", None, 404).await;
+    assert_eq!(e["error"], "not_found", "{e}");
+
+    let page = api.expect(Method::GET, "/realms/default/audit?kind=admin.change", None, 200).await;
+    let unlocks: Vec<&Value> =
+        page["items"].as_array().unwrap().iter().filter(|e| e["action"] == "client.unlock").collect();
+    assert_eq!(unlocks.len(), 2, "{page}");
+    assert!(unlocks.iter().all(|e| e["target"] == c.id.as_str() && e["realm"] == "default"), "{unlocks:?}");
+}
+
+#[tokio::test]
+async fn unlocking_a_client_lifts_its_lock_on_sqlite() {
+    unlocking_a_client_lifts_its_lock(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn unlocking_a_client_lifts_its_lock_on_postgres() {
+    crate::harness::on_postgres("client_unlock", unlocking_a_client_lifts_its_lock).await;
 }

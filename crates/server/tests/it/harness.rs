@@ -171,7 +171,9 @@ impl TestServer {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             metrics = Some((registry.clone(), format!("http://{}", listener.local_addr().unwrap())));
             let every = std::time::Duration::from_millis(100);
-            let serving = serve_metrics(listener, registry.clone(), store.clone(), every, std::future::pending());
+            let timeout = settings.header_read_timeout;
+            let serving =
+                serve_metrics(listener, registry.clone(), store.clone(), every, timeout, std::future::pending());
             tokio::spawn(serving);
         }
         let authority = Arc::new(authority);
@@ -322,13 +324,30 @@ where
     F: FnOnce(TestServer) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let Some(db) = portcullis_store::testing::TestDatabase::create(name).await else { return };
-    let url = db.url.clone();
-    let outcome = tokio::spawn(async move {
-        let s = TestServer::instance(&url, Arc::new(ManualClock::new(SystemClock.now())), |s| s).await;
-        case(s).await
+    in_fresh_postgres(name, |url| async move {
+        case(TestServer::instance(&url, Arc::new(ManualClock::new(SystemClock.now())), |s| s).await).await
     })
-    .await;
+    .await
+}
+
+/// [`on_postgres`] with a server set up as `peer` says (e.g. with metrics).
+pub async fn on_postgres_with<F, Fut>(name: &str, peer: Peer, case: F)
+where
+    F: FnOnce(TestServer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    in_fresh_postgres(name, |url| async move { case(TestServer::on_database(&url, peer).await).await }).await
+}
+
+/// Runs `work` on the URL of a fresh PostgreSQL database, dropped afterwards even if
+/// `work` panics.
+async fn in_fresh_postgres<F, Fut>(name: &str, work: F)
+where
+    F: FnOnce(String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = portcullis_store::testing::TestDatabase::create(name).await else { return };
+    let outcome = tokio::spawn(work(db.url.clone())).await;
     db.drop_database().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());

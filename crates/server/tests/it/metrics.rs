@@ -9,7 +9,7 @@ use std::time::Duration;
 use portcullis_core::clock::Clock;
 use serde_json::Value;
 
-use crate::harness::TestServer;
+use crate::harness::{Peer, TestServer};
 
 async fn scrape(s: &TestServer) -> String {
     let (_, base) = s.metrics.as_ref().expect("a server started with metrics");
@@ -225,4 +225,44 @@ fn collect_queries(v: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
         _ => {}
     }
+}
+
+/// The metrics listener of a server on PostgreSQL: its pool and group-commit queues,
+/// the counters of what it served, and its row counts (from PostgreSQL's statistics).
+/// A client that never finishes its request head is cut off as on the public port.
+#[tokio::test]
+async fn metrics_are_served_on_postgres_and_a_slow_head_is_cut_off() {
+    let peer = Peer { metrics: true, ..Peer::default() };
+    crate::harness::on_postgres_with("metrics", peer, |s| async move {
+        let c = s.cc_client("default", "m2m", "a").await;
+        s.token("default", &c, None).await;
+        s.token("default", &c, None).await;
+        let text = wait_for(&s, "portcullis_table_rows{table=\"tokens\"}", 0.0).await;
+        let value = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        assert_eq!(value("portcullis_tokens_issued_total{realm=\"default\",grant_type=\"client_credentials\"}"), 2.0);
+        // One pool on PostgreSQL, and its group-commit queues instead of a writer thread.
+        assert_eq!(value("portcullis_db_pool_max_connections{pool=\"main\"}"), 8.0);
+        assert!(value("portcullis_db_queue_capacity{queue=\"token_write\"}") > 0.0);
+        assert!(sample(&text, "portcullis_db_queue_depth{queue=\"sqlite_writer\"}").is_none(), "{text}");
+        let token_endpoint = "endpoint=\"/realms/{realm}/oauth/token\"";
+        assert_eq!(value(&format!("portcullis_http_requests_total{{{token_endpoint},status=\"200\"}}")), 2.0);
+
+        let (_, base) = s.metrics.as_ref().unwrap();
+        slow_head_is_cut_off(base.trim_start_matches("http://")).await;
+        assert!(scrape(&s).await.ends_with("# EOF\n"), "others are still served");
+    })
+    .await;
+}
+
+/// A connection that sends half a request head and then nothing is closed by the
+/// server (the harness's header read timeout is 2 s), with nothing or a 408.
+async fn slow_head_is_cut_off(addr: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the metrics listener kept a slowloris connection open");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
 }

@@ -9,10 +9,15 @@ use portcullis_core::store::Store;
 use crate::fixtures::{self, NOW};
 
 fn event(kind: AuditKind, realm: &str, at: i64) -> AuditRecord {
+    AuditRecord { realm: Some(realm.to_owned()), ..server_event(kind, at) }
+}
+
+/// An event of no realm: the server's.
+fn server_event(kind: AuditKind, at: i64) -> AuditRecord {
     AuditRecord {
         id: portcullis_core::token::new_token_id(),
         at,
-        realm: Some(realm.to_owned()),
+        realm: None,
         kind,
         actor: None,
         client_id: None,
@@ -27,7 +32,7 @@ fn event(kind: AuditKind, realm: &str, at: i64) -> AuditRecord {
 }
 
 fn all(realm: &str) -> AuditQuery {
-    AuditQuery { realm: realm.to_owned(), since: None, kind: None, after: None, limit: 1000 }
+    AuditQuery { realm: Some(realm.to_owned()), since: None, kind: None, after: None, limit: 1000 }
 }
 
 pub async fn audit_events_round_trip_every_field_in_id_order(store: Arc<dyn Store>) {
@@ -61,7 +66,7 @@ pub async fn audit_listing_filters_by_kind_and_time_and_pages_by_cursor(store: A
         })
         .collect();
     store.insert_audit_events(&events).await.unwrap();
-    let q = |kind, since, after, limit| AuditQuery { realm: "acme".into(), since, kind, after, limit };
+    let q = |kind, since, after, limit| AuditQuery { realm: Some("acme".into()), since, kind, after, limit };
     let failed = store.list_audit_events(&q(Some(AuditKind::SignInFailed), None, None, 100)).await.unwrap();
     assert_eq!(failed, events.iter().step_by(2).cloned().collect::<Vec<_>>());
     let recent = store.list_audit_events(&q(None, Some(NOW + 7), None, 100)).await.unwrap();
@@ -77,6 +82,33 @@ pub async fn audit_listing_filters_by_kind_and_time_and_pages_by_cursor(store: A
         seen.extend(page);
     }
     assert_eq!(seen, events);
+}
+
+/// `realm: None` lists the events of no realm, with the same filters and cursor, and
+/// never a realm's; a realm's listing never shows them.
+pub async fn server_events_are_listed_apart_from_realms(store: Arc<dyn Store>) {
+    let server: Vec<AuditRecord> = (0..6)
+        .map(|i| {
+            let kind = if i % 2 == 0 { AuditKind::AdminChange } else { AuditKind::TokenIssued };
+            server_event(kind, NOW + i)
+        })
+        .collect();
+    let realm = event(AuditKind::AdminChange, "acme", NOW);
+    // A realm named like nothing still is a realm: only NULL is the server's.
+    let empty_name = event(AuditKind::AdminChange, "", NOW);
+    store.insert_audit_events(&[server[..3].to_vec(), vec![realm.clone(), empty_name]].concat()).await.unwrap();
+    store.insert_audit_events(&server[3..]).await.unwrap();
+    let q = |kind, since, after, limit| AuditQuery { realm: None, since, kind, after, limit };
+    assert_eq!(store.list_audit_events(&q(None, None, None, 100)).await.unwrap(), server);
+    let changes = store.list_audit_events(&q(Some(AuditKind::AdminChange), None, None, 100)).await.unwrap();
+    assert_eq!(changes, server.iter().step_by(2).cloned().collect::<Vec<_>>());
+    let recent = store.list_audit_events(&q(None, Some(NOW + 4), None, 100)).await.unwrap();
+    assert_eq!(recent, server[4..]);
+    let page = store.list_audit_events(&q(None, None, Some(server[1].id), 2)).await.unwrap();
+    assert_eq!(page, server[2..4]);
+    let later = store.list_audit_events(&q(Some(AuditKind::TokenIssued), None, Some(server[1].id), 1)).await.unwrap();
+    assert_eq!(later, server[3..4]);
+    assert_eq!(store.list_audit_events(&all("acme")).await.unwrap(), [realm]);
 }
 
 /// A batch with a row that cannot be stored (a duplicate id) stores nothing.

@@ -166,6 +166,7 @@ conformance! {
         orgs::a_live_keys_name_scope_and_permissions_change_and_nothing_else,
         audit::audit_events_round_trip_every_field_in_id_order,
         audit::audit_listing_filters_by_kind_and_time_and_pages_by_cursor,
+        audit::server_events_are_listed_apart_from_realms,
         audit::an_audit_batch_is_stored_whole_or_not_at_all,
         audit::audit_events_outlive_their_realm,
         audit::audit_purge_deletes_old_events_a_batch_at_a_time,

@@ -1,6 +1,7 @@
 //! `/admin/realms/{realm}/audit`: the realm's audit events (`portcullis_core::audit`),
-//! oldest first, a page at a time (keyset pagination in the database: the log is
-//! large), filtered by time and kind.
+//! and `/admin/audit`: the server's (those of no realm: admin tokens for every realm,
+//! the public URL, `keys.rewrap`), oldest first, a page at a time (keyset
+//! pagination in the database: the log is large), filtered by time and kind.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,8 +89,38 @@ pub async fn list(
 ) -> Result<Response, AdminApiError> {
     let realm = p.get(0);
     caller.realm(realm)?;
+    let page = page_request(&state, &q)?;
+    admin(&state).realm(realm).await?;
+    list_page(&state, Some(realm), page).await
+}
+
+#[utoipa::path(get, path = "/admin/audit", tag = "audit", operation_id = "list_server_audit_events",
+    params(PageParams, AuditFilter),
+    responses((status = 200, description = "the events of no realm, oldest first", body = AuditEventPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_server(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: QueryParams,
+) -> Result<Response, AdminApiError> {
+    // They concern every realm (admin tokens for all of them, the public URL), which a
+    // realm-scoped token may not see.
+    caller.every_realm("listing the server's audit events")?;
+    let page = page_request(&state, &q)?;
+    list_page(&state, None, page).await
+}
+
+/// A listing's page and filters, read from the query.
+struct AuditPage {
+    page: PageRequest,
+    since: Option<i64>,
+    kind: Option<AuditKind>,
+    after: Option<[u8; 16]>,
+}
+
+fn page_request(state: &AppState, q: &QueryParams) -> Result<AuditPage, AdminApiError> {
     let filters = ["since", "kind"];
-    let page = PageRequest::from_query(&q, &filters)?;
+    let page = PageRequest::from_query(q, &filters)?;
     let allowed = [&["limit", "after"][..], &filters].concat();
     let since = q.one("since", &allowed)?;
     let since = since.map(|s| parse_since(s, state.authority.now())).transpose();
@@ -100,14 +131,24 @@ pub async fn list(
         None => None,
         Some(a) => Some(parse_token_id_hex(a).ok_or_else(|| AdminApiError::invalid("after", "not a page cursor"))?),
     };
-    admin(&state).realm(realm).await?;
+    Ok(AuditPage { page, since, kind, after })
+}
+
+/// The page of `realm`'s events (`None`: the server's).
+async fn list_page(state: &AppState, realm: Option<&str>, p: AuditPage) -> Result<Response, AdminApiError> {
     // What this instance has buffered is listed too.
     state.authority.audit.flush().await;
-    let limit = u32::try_from(page.limit).unwrap_or(u32::MAX);
-    let query = AuditQuery { realm: realm.to_owned(), since, kind, after, limit: limit.saturating_add(1) };
+    let limit = u32::try_from(p.page.limit).unwrap_or(u32::MAX);
+    let query = AuditQuery {
+        realm: realm.map(str::to_owned),
+        since: p.since,
+        kind: p.kind,
+        after: p.after,
+        limit: limit.saturating_add(1),
+    };
     let mut events = state.authority.store.list_audit_events(&query).await?;
-    let more = events.len() > page.limit;
-    events.truncate(page.limit);
+    let more = events.len() > p.page.limit;
+    events.truncate(p.page.limit);
     let next = if more { events.last().map(|e| token_id_hex(&e.id)) } else { None };
     Ok(json(StatusCode::OK, &AuditEventPage { items: events.iter().map(AuditEventView::from).collect(), next }))
 }

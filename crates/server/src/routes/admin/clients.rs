@@ -225,3 +225,25 @@ pub async fn rotate_secret(
     let out = SecretRotated { client_id: client.client_id, client_secret: secret.expose().to_owned() };
     Ok(json(StatusCode::OK, &out))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientUnlocked {
+    pub client_id: String,
+    pub name: String,
+    /// How many secret-failure counters were cleared.
+    pub cleared_counters: u64,
+}
+
+#[utoipa::path(post, path = "/admin/realms/{realm}/clients/{client_id}/unlock", tag = "clients",
+    operation_id = "unlock_client",
+    params(("realm" = String, Path), ("client_id" = String, Path, description = "client id or name")),
+    responses((status = 200, description = "the client's secret-failure counters are cleared, from every address",
+        body = ClientUnlocked), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlock(State(state): State<AppState>, caller: Caller, p: PathParams) -> Result<Response, AdminApiError> {
+    let realm = p.get(0);
+    caller.realm(realm)?;
+    let (client, cleared) = admin(&state).unlock_client(realm, p.get(1)).await?;
+    audit::record(&state, &caller, "client.unlock", Some(realm), Some(&client.client_id)).await;
+    let out = ClientUnlocked { client_id: client.client_id, name: client.name, cleared_counters: cleared };
+    Ok(json(StatusCode::OK, &out))
+}

@@ -53,6 +53,7 @@ use error::AdminApiError;
         realms::list, realms::create, realms::get, realms::update, realms::delete,
         keys::list, keys::rotate,
         clients::list, clients::create, clients::get, clients::update, clients::delete, clients::rotate_secret,
+        clients::unlock,
         users::list, users::create, users::get, users::update, users::delete, users::set_password, users::unlock,
         grants::list, grants::get, grants::revoke,
         apps::list, apps::create, apps::get, apps::update, apps::delete, apps::reset,
@@ -60,7 +61,7 @@ use error::AdminApiError;
         permissions::list, permissions::create, permissions::get, permissions::delete,
         roles::list, roles::get, roles::set, roles::delete,
         teams::list,
-        audit_events::list,
+        audit_events::list, audit_events::list_server,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -114,6 +115,7 @@ pub fn router() -> Router<AppState> {
             get(clients::get).patch(clients::update).delete(clients::delete),
         )
         .route(&format!("{realm}/clients/{{client_id}}/secret"), post(clients::rotate_secret))
+        .route(&format!("{realm}/clients/{{client_id}}/unlock"), post(clients::unlock))
         .route(&format!("{realm}/users"), get(users::list).post(users::create))
         .route(&format!("{realm}/users/{{user_id}}"), get(users::get).patch(users::update).delete(users::delete))
         .route(&format!("{realm}/users/{{user_id}}/password"), post(users::set_password))
@@ -133,6 +135,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{realm}/roles/{{role}}"), get(roles::get).put(roles::set).delete(roles::delete))
         .route(&format!("{realm}/teams"), get(teams::list))
         .route(&format!("{realm}/audit"), get(audit_events::list))
+        .route("/audit", get(audit_events::list_server))
         .method_not_allowed_fallback(|| async { AdminApiError::method_not_allowed() })
 }
 

@@ -49,3 +49,46 @@ async fn every_change_is_audited_once_and_reads_are_not() {
     assert!(!detail.to_string().contains(c["client_secret"].as_str().unwrap()));
     assert!(!detail.to_string().contains("secret_hash"));
 }
+
+/// `GET /admin/audit` lists the events of no realm (written here as the CLI writes
+/// them), paged and filtered as a realm's listing, never a realm's event; only a
+/// token for every realm may read it.
+#[tokio::test]
+async fn the_servers_events_are_listed_apart_for_a_token_of_every_realm() {
+    use portcullis_core::audit::{AuditKind, AuditRecord};
+    let api = Api::start().await;
+    api.expect(Method::POST, "/realms", Some(json!({"name": "acme"})), 201).await;
+    let now = api.s.authority.now();
+    let server: Vec<AuditRecord> = ["admin_token.create", "public_url.set", "keys.rewrap"]
+        .iter()
+        .enumerate()
+        .map(|(i, action)| AuditRecord::admin_change(None, now + i as i64, "cli:ops".into(), action, None, None))
+        .collect();
+    let revoked = AuditRecord::new(AuditKind::GrantRevoked, None, now + 3);
+    api.s.store.insert_audit_events(&[server.clone(), vec![revoked]].concat()).await.unwrap();
+
+    let first = api.expect(Method::GET, "/audit?limit=2&kind=admin.change", None, 200).await;
+    let actions = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(actions(&first), ["admin_token.create", "public_url.set"], "{first}");
+    assert!(first["items"].as_array().unwrap().iter().all(|e| e["realm"].is_null()), "{first}");
+    let next = first["next"].as_str().unwrap();
+    let second = api.expect(Method::GET, &format!("/audit?limit=2&kind=admin.change&after={next}"), None, 200).await;
+    assert_eq!(actions(&second), ["keys.rewrap"], "{second}");
+    assert!(second["next"].is_null(), "{second}");
+    let all = api.expect(Method::GET, "/audit", None, 200).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4, "realm.create of acme is acme's, not the server's: {all}");
+    let recent = api.expect(Method::GET, &format!("/audit?since={}", now + 2), None, 200).await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 2, "{recent}");
+    let bad = api.expect(Method::GET, "/audit?kind=nope", None, 400).await;
+    assert!(bad["fields"]["kind"].is_string(), "{bad}");
+    api.expect(Method::GET, "/audit?realm=acme", None, 400).await;
+
+    let scoped = Api::token_for(&api.s, Some("acme")).await;
+    let r = api.call_as(Some(&scoped), Method::GET, "/audit", None).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope", "{body}");
+    assert_eq!(api.call_as(None, Method::GET, "/audit", None).await.status(), 401);
+}
