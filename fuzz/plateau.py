@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs one fuzz target for a while and says whether its coverage reached a plateau.
 
+    cargo fuzz build -O TARGET        # first (RUSTC_BOOTSTRAP=1 on a stable toolchain)
     python3 fuzz/plateau.py TARGET SECONDS [WORKDIR] [-- extra libFuzzer flags]
 
 libFuzzer reports its edge coverage (`cov:`) and its execution count on every line; at
@@ -34,9 +35,15 @@ def main() -> int:
     workdir = args[2] if len(args) == 3 else f"/tmp/fuzz-{target}"
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(workdir, exist_ok=True)
-    env = dict(os.environ, RUSTC_BOOTSTRAP="1")
-    command = ["cargo", "fuzz", "run", "-O", target, workdir, os.path.join("corpus", target), "--",
-               f"-max_total_time={seconds}", "-print_final_stats=1", *extra]
+    # The built binary itself, not `cargo fuzz run`, which would rebuild first whenever
+    # the checkout changed: what runs is what `cargo fuzz build -O` built.
+    binary = os.path.join(here, "target", "x86_64-unknown-linux-gnu", "release", target)
+    if not os.access(binary, os.X_OK):
+        print(f"no {binary}: run `cargo fuzz build -O {target}` in fuzz/ first", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    command = [binary, workdir, os.path.join("corpus", target), f"-max_total_time={seconds}",
+               "-print_final_stats=1", *extra]
     started = time.monotonic()
     points = []  # (seconds since start, execs, edges, features)
     last_line = ""
