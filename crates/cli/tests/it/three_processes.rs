@@ -2,6 +2,7 @@
 //! `--public-url` as behind a load balancer (issue 14; SECURITY-CASES R1, R12). The
 //! server's own multi-instance tests run their instances in one process; here nothing
 //! is shared but the database, so a cache or lock in one process cannot hide a gap.
+//! Opaque tokens in realm `default`, JWTs (ES256, with a key rotation) in realm `jwt`.
 
 use serde_json::Value;
 
@@ -29,7 +30,8 @@ fn three_processes(w: &Workspace) -> (Vec<Server>, Vec<String>) {
     (servers, bases)
 }
 
-/// POSTs `form` to `base`'s token-family `path`; the status and JSON body.
+/// POSTs `form` to `base`'s token-family `path` in realm `default`; the status and
+/// JSON body.
 async fn post(
     http: &reqwest::Client,
     base: &str,
@@ -37,7 +39,18 @@ async fn post(
     auth: &(String, String),
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut request = http.post(format!("{base}/realms/default/oauth/{path}")).form(form);
+    post_in(http, base, "default", path, auth, form).await
+}
+
+async fn post_in(
+    http: &reqwest::Client,
+    base: &str,
+    realm: &str,
+    path: &str,
+    auth: &(String, String),
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = http.post(format!("{base}/realms/{realm}/oauth/{path}")).form(form);
     if !auth.1.is_empty() {
         request = request.basic_auth(&auth.0, Some(&auth.1));
     }
@@ -135,6 +148,86 @@ async fn checks(w: Workspace) {
         ];
         let answers = race(&http, &[b, c], &accounts.web, &form).await;
         one_winner(&answers, &format!("code round {round}"));
+    }
+
+    jwt_checks(&w, &http, [a, b, c]).await;
+}
+
+/// 5. A JWT realm: a JWT issued at A is active at B and C; a key rotated through A's
+/// admin API is published by every process at once, verified by every process at once
+/// (an unknown `kid` reloads the ring), and used for signing by B and C within their
+/// key cache's lifetime (`KEY_CACHE_TTL`, 10 s); a JWT revoked at C is inactive at A
+/// and B once the revoke has answered.
+async fn jwt_checks(w: &Workspace, http: &reqwest::Client, [a, b, c]: [&String; 3]) {
+    w.json(&["realm", "create", "jwt", "--token-format", "jwt", "--signing-alg", "ES256", "--json"]);
+    let client = |name: &str, extra: &[&str]| {
+        let c = w.json(&[&["client", "create", "--realm", "jwt", "--name", name, "--json"], extra].concat());
+        (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned())
+    };
+    let machine = client("machine", &["--grant-types", "client_credentials"]);
+    let introspector = client("rs", &["--resource-server"]);
+    let admin_token = w.json(&["admin-token", "create", "--json"])["token"].as_str().unwrap().to_owned();
+    let issue = async |base: &str| {
+        let (status, t) = post_in(http, base, "jwt", "token", &machine, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(status, 200, "{t}");
+        t["access_token"].as_str().unwrap().to_owned()
+    };
+    let active = async |base: &str, token: &str| {
+        let (status, info) = post_in(http, base, "jwt", "introspect", &introspector, &[("token", token)]).await;
+        assert_eq!(status, 200, "{info}");
+        info["active"] == true
+    };
+    let kid = |t: &str| {
+        use base64::Engine;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
+    let published = async |base: &str| -> Vec<String> {
+        let set: Value = http.get(format!("{base}/realms/jwt/jwks.json")).send().await.unwrap().json().await.unwrap();
+        set["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    };
+
+    // Every process signs once, so each has the old ring cached.
+    let before = [issue(a).await, issue(b).await, issue(c).await];
+    for base in [a, b, c] {
+        assert!(active(base, &before[0]).await, "a JWT of A inactive at {base}");
+    }
+    let old_kid = kid(&before[0]);
+
+    let rotated =
+        http.post(format!("{a}/admin/realms/jwt/keys/rotate")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(rotated.status().as_u16(), 200);
+    let new_kid = rotated.json::<Value>().await.unwrap()["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    for base in [c, b, a] {
+        let kids = published(base).await;
+        assert!(kids.contains(&old_kid) && kids.contains(&new_kid), "JWKS of {base} after the rotation: {kids:?}");
+    }
+    let from_a = issue(a).await;
+    assert_eq!(kid(&from_a), new_kid, "A signs with the key it rotated in");
+    for base in [b, c] {
+        assert!(active(base, &from_a).await, "a JWT of the new key inactive at {base}");
+    }
+    // B and C sign with the new key once their key cache has expired.
+    for base in [b, c] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if kid(&issue(base).await) == new_kid {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{base} still signs with the old key after 15 s");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+    for t in &before {
+        assert!(active(b, t).await, "a JWT of the retired key stays valid");
+    }
+
+    // Revoked at C (RFC 7009): inactive everywhere once the revoke has answered.
+    let (status, body) = post_in(http, c, "jwt", "revoke", &machine, &[("token", from_a.as_str())]).await;
+    assert_eq!(status, 200, "{body}");
+    for base in [a, b, c] {
+        assert!(!active(base, &from_a).await, "a JWT revoked at {c} still active at {base}");
     }
 }
 
