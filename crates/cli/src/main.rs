@@ -14,9 +14,9 @@ use clap::Parser;
 use crate::commands::Command;
 use crate::config::GlobalArgs;
 
-/// mimalloc rather than glibc's malloc: a request allocates and frees a few hundred
-/// small blocks, and glibc's free lists and consolidation cost 8–10% of the token
-/// endpoint's CPU (bench/README.md, "Profiling").
+/// mimalloc rather than glibc's malloc: a request allocates and frees many small
+/// blocks, and glibc's free lists and consolidation showed in every profile of the
+/// token endpoint (the A/B is in bench/README.md, "Profiling").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

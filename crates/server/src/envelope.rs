@@ -3,8 +3,8 @@
 //! the URL (`url_secrets`) and the request's audit context (`audit_context`).
 //!
 //! One layer rather than one `from_fn` each: every `from_fn` layer clones its inner
-//! service and boxes the request's future, and the four of them, with the rate-limit
-//! layer, took 5–8% of the token endpoint's CPU in profiles (bench/README.md).
+//! service and boxes the request's future, and the four of them showed in the token
+//! endpoint's profiles (bench/README.md, "Profiling").
 //!
 //! Order, outermost first: the count (so it sees the timeout's 408 and the panic
 //! catcher's 500), the refusal of a secret in the URL (before anything else runs), the
