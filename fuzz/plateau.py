@@ -42,8 +42,9 @@ def main() -> int:
         print(f"no {binary}: run `cargo fuzz build -O {target}` in fuzz/ first", file=sys.stderr)
         return 2
     env = dict(os.environ)
+    # Crashes and slow units go beside the new inputs, not into the checkout.
     command = [binary, workdir, os.path.join("corpus", target), f"-max_total_time={seconds}",
-               "-print_final_stats=1", *extra]
+               "-print_final_stats=1", f"-artifact_prefix={workdir}-", *extra]
     started = time.monotonic()
     points = []  # (seconds since start, execs, edges, features)
     last_line = ""

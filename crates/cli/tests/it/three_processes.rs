@@ -153,7 +153,7 @@ async fn checks(w: Workspace) {
     jwt_checks(&w, &http, [a, b, c]).await;
 }
 
-/// 5. A JWT realm: a JWT issued at A is active at B and C; a key rotated through A's
+/// Step 5, a JWT realm: a JWT issued at A is active at B and C; a key rotated through A's
 /// admin API is published by every process at once, verified by every process at once
 /// (an unknown `kid` reloads the ring), and used for signing by B and C within their
 /// key cache's lifetime (`KEY_CACHE_TTL`, 10 s); a JWT revoked at C is inactive at A
