@@ -28,7 +28,12 @@ pub struct Accounts {
 pub const REDIRECT: &str = "https://app.example/cb";
 
 fn client(w: &Workspace, name: &str, extra: &[&str]) -> (String, String) {
-    let c = w.json(&[&["client", "create", "--realm", "default", "--name", name, "--json"], extra].concat());
+    client_in(w, "default", name, extra)
+}
+
+/// A client of `realm` made by `client create` with `extra` flags: its id and secret.
+pub fn client_in(w: &Workspace, realm: &str, name: &str, extra: &[&str]) -> (String, String) {
+    let c = w.json(&[&["client", "create", "--realm", realm, "--name", name, "--json"], extra].concat());
     (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned())
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::load::{Accounts, PASSWORD, REDIRECT, code_through_pages};
+use crate::load::{Accounts, PASSWORD, REDIRECT, client_in, code_through_pages};
 use crate::{Server, Workspace, free_port, serve_with};
 
 /// Races of each one-time thing; each round starts from a fresh one.
@@ -60,7 +60,18 @@ async fn post_in(
 }
 
 async fn active_at(http: &reqwest::Client, base: &str, accounts: &Accounts, token: &str) -> bool {
-    let (status, info) = post(http, base, "introspect", &accounts.introspector, &[("token", token)]).await;
+    active_in(http, base, "default", &accounts.introspector, token).await
+}
+
+/// Whether `introspector` of `realm` finds `token` active at `base`.
+async fn active_in(
+    http: &reqwest::Client,
+    base: &str,
+    realm: &str,
+    introspector: &(String, String),
+    token: &str,
+) -> bool {
+    let (status, info) = post_in(http, base, realm, "introspect", introspector, &[("token", token)]).await;
     assert_eq!(status, 200, "{info}");
     info["active"] == true
 }
@@ -160,23 +171,15 @@ async fn checks(w: Workspace) {
 /// and B once the revoke has answered.
 async fn jwt_checks(w: &Workspace, http: &reqwest::Client, [a, b, c]: [&String; 3]) {
     w.json(&["realm", "create", "jwt", "--token-format", "jwt", "--signing-alg", "ES256", "--json"]);
-    let client = |name: &str, extra: &[&str]| {
-        let c = w.json(&[&["client", "create", "--realm", "jwt", "--name", name, "--json"], extra].concat());
-        (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned())
-    };
-    let machine = client("machine", &["--grant-types", "client_credentials"]);
-    let introspector = client("rs", &["--resource-server"]);
+    let machine = client_in(w, "jwt", "machine", &["--grant-types", "client_credentials"]);
+    let introspector = client_in(w, "jwt", "rs", &["--resource-server"]);
     let admin_token = w.json(&["admin-token", "create", "--json"])["token"].as_str().unwrap().to_owned();
     let issue = async |base: &str| {
         let (status, t) = post_in(http, base, "jwt", "token", &machine, &[("grant_type", "client_credentials")]).await;
         assert_eq!(status, 200, "{t}");
         t["access_token"].as_str().unwrap().to_owned()
     };
-    let active = async |base: &str, token: &str| {
-        let (status, info) = post_in(http, base, "jwt", "introspect", &introspector, &[("token", token)]).await;
-        assert_eq!(status, 200, "{info}");
-        info["active"] == true
-    };
+    let active = async |base: &str, token: &str| active_in(http, base, "jwt", &introspector, token).await;
     let kid = |t: &str| {
         use base64::Engine;
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap();
