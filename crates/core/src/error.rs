@@ -27,6 +27,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// `temporarily_unavailable` with 429: this caller has too much pending.
     TooManyRequests,
+    /// `temporarily_unavailable` with 408: the request outran the server's time limit.
+    RequestTimeout,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "invalid_request",
             ErrorCode::PayloadTooLarge => "invalid_request",
             ErrorCode::TooManyRequests => "temporarily_unavailable",
+            ErrorCode::RequestTimeout => "temporarily_unavailable",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
         }
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::ServerError => 500,

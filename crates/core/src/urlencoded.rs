@@ -9,6 +9,11 @@ use crate::params::Params;
 /// Decodes one name or value: `+` is a space, `%XX` a byte, the result UTF-8.
 pub fn decode_component(raw: &str) -> Result<String, &'static str> {
     let bytes = raw.as_bytes();
+    // Most names and values (grant types, ids, tokens) hold nothing to decode: one scan
+    // and one copy, instead of the three copies and four scans below.
+    if !bytes.iter().any(|b| matches!(b, b'%' | b'+' | b'\0')) {
+        return Ok(raw.to_owned());
+    }
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {
             let hex = bytes.get(i + 1..i + 3).ok_or("a '%' escape is cut short")?;

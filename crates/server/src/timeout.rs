@@ -12,10 +12,12 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use portcullis_core::error::{ErrorCode, OAuthError};
 use portcullis_core::request_writes::RequestWrites;
 use tokio::time::Instant;
+
+use crate::error::ApiError;
 
 /// How long past the deadline a write in flight is waited for. A write is bounded by
 /// the database's own limits (SQLite's busy timeout, PostgreSQL's statement timeout),
@@ -48,6 +50,9 @@ pub async fn run(limit: Duration, handler: impl Future<Output = Response>) -> Re
     }
 }
 
+/// 408 with the JSON error body every other refusal has, so a client (or the
+/// `admin_json` fuzz target, which found the empty one) can read why.
 fn timed_out() -> Response {
-    StatusCode::REQUEST_TIMEOUT.into_response()
+    let e = OAuthError::new(ErrorCode::RequestTimeout, "the request did not finish within the server's time limit");
+    ApiError(e).into_response()
 }

@@ -15,11 +15,11 @@ macro_rules! audit_columns {
     };
 }
 
-pub(crate) const INSERT: &str = concat!(
-    "INSERT INTO audit_events (",
-    audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-);
+/// SQLite: `rows` events in one statement, bound by position, 13 values per row.
+pub(crate) fn insert_rows_sqlite(rows: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!("INSERT INTO audit_events ({}) VALUES {}", audit_columns!(), vec![row; rows].join(", "))
+}
 /// PostgreSQL: a whole batch, one array per column.
 pub(crate) const INSERT_ARRAYS: &str = concat!(
     "INSERT INTO audit_events (",

@@ -83,7 +83,12 @@ pub fn router(state: AppState) -> Router {
                 // The route template, for traces grouped by endpoint (this layer runs
                 // after routing, so axum has matched it).
                 let route = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
-                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), route, request_id = id)
+                // Recorded by `Display` (`%`): the log formatter writes a `&str` field
+                // through `Debug`, escaping it char by char, and it formats every
+                // request's span whether or not a line is logged in it. None of these
+                // can hold a character that needs escaping: the `http` crate refuses
+                // control characters in a path, and `to_str` any outside visible ASCII.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), route = %route, request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -48,7 +48,10 @@ async fn a_refresh_that_timed_out_leaves_its_token_unspent_and_the_grant_live() 
     let (_dir, lite, s, plain) = servers(Duration::from_millis(300), StoreOptions::default()).await;
     let (c, rt) = refresh_token(&plain).await;
     let resume = lite.pause_writer();
-    assert_eq!(s.refresh("default", &c, &rt, None).await.status(), 408);
+    let timed_out = s.refresh("default", &c, &rt, None).await;
+    assert_eq!(timed_out.status(), 408);
+    let why: Value = timed_out.json().await.expect("a JSON error body");
+    assert_eq!(why["error"], "temporarily_unavailable", "{why}");
     drop(resume);
     // Queued behind the abandoned rotation, so it runs after the writer has seen it.
     let r = s.refresh("default", &c, &rt, None).await;

@@ -4,7 +4,7 @@
 use portcullis_core::model::{StoredToken, TokenRecord};
 use portcullis_core::store::StoreResult;
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, Statement};
 
 use super::errors::map_rusqlite as map_err;
 use crate::rows::{
@@ -26,9 +26,21 @@ pub(super) fn named<const N: usize>(values: [&dyn ToSql; N]) -> [(&'static str, 
     std::array::from_fn(|i| (PLACEHOLDERS[i], values[i]))
 }
 
+/// Whether `statement` numbers its placeholders `$1`..`$N` in order, each once (every
+/// insert does), so that values can be bound by position. Binding by name looks each
+/// name up among the statement's names (`sqlite3_bind_parameter_index`): 3.6% of the
+/// server's CPU under client_credentials, where every insert binds 13 to 15 values.
+fn numbered_in_order<const N: usize>(statement: &Statement<'_>) -> bool {
+    statement.parameter_count() == N && (1..=N).all(|i| statement.parameter_name(i) == Some(PLACEHOLDERS[i - 1]))
+}
+
 pub(super) fn execute<const N: usize>(conn: &Connection, sql: &str, values: [&dyn ToSql; N]) -> StoreResult<usize> {
     let mut statement = conn.prepare_cached(sql).map_err(map_err)?;
-    statement.execute(&named(values)[..]).map_err(map_err)
+    if numbered_in_order::<N>(&statement) {
+        statement.execute(&values[..]).map_err(map_err)
+    } else {
+        statement.execute(&named(values)[..]).map_err(map_err)
+    }
 }
 
 pub(super) fn query_optional<T, const N: usize>(
@@ -38,7 +50,12 @@ pub(super) fn query_optional<T, const N: usize>(
     row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
 ) -> StoreResult<Option<T>> {
     let mut statement = conn.prepare_cached(sql).map_err(map_err)?;
-    statement.query_row(&named(values)[..], row).optional().map_err(map_err)
+    let found = if numbered_in_order::<N>(&statement) {
+        statement.query_row(&values[..], row)
+    } else {
+        statement.query_row(&named(values)[..], row)
+    };
+    found.optional().map_err(map_err)
 }
 
 pub(super) fn insert_token(conn: &Connection, t: &TokenRecord) -> StoreResult<()> {

@@ -120,6 +120,33 @@ pub async fn an_audit_batch_is_stored_whole_or_not_at_all(store: Arc<dyn Store>)
     assert_eq!(store.list_audit_events(&all("acme")).await.unwrap(), [first]);
 }
 
+/// A batch of 75 (SQLite inserts it as statements of 64, 8 and 1 rows): every row
+/// lands with its own values in every column; and a bad row in the last statement
+/// undoes the statements before it.
+pub async fn a_large_audit_batch_is_stored_row_for_row_and_whole(store: Arc<dyn Store>) {
+    let events: Vec<AuditRecord> = (0..75)
+        .map(|i| AuditRecord {
+            actor: (i % 3 == 0).then(|| format!("actor-{i}")),
+            client_id: Some(format!("client-{i}")),
+            subject: Some(format!("subject-{i}")),
+            grant_type: (i % 2 == 0).then(|| "password".to_owned()),
+            action: Some(format!("action-{i}")),
+            target: Some(format!("target-{i}")),
+            address: Some(format!("192.0.2.{i}")),
+            request_id: Some(format!("request-{i}")),
+            detail: (i % 5 == 0).then(|| format!("{{\"n\":{i}}}")),
+            ..event(if i % 2 == 0 { AuditKind::SignInFailed } else { AuditKind::TokenIssued }, "acme", NOW + i)
+        })
+        .collect();
+    store.insert_audit_events(&events).await.unwrap();
+    assert_eq!(store.list_audit_events(&all("acme")).await.unwrap(), events);
+
+    let mut batch: Vec<AuditRecord> = (0..74).map(|i| event(AuditKind::TokenIssued, "other", NOW + i)).collect();
+    batch.push(events[0].clone());
+    assert!(store.insert_audit_events(&batch).await.is_err(), "a duplicate id is refused");
+    assert!(store.list_audit_events(&all("other")).await.unwrap().is_empty(), "the first 74 rows were kept");
+}
+
 /// No foreign key: the log of a realm outlives the realm.
 pub async fn audit_events_outlive_their_realm(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;

@@ -168,6 +168,7 @@ conformance! {
         audit::audit_listing_filters_by_kind_and_time_and_pages_by_cursor,
         audit::server_events_are_listed_apart_from_realms,
         audit::an_audit_batch_is_stored_whole_or_not_at_all,
+        audit::a_large_audit_batch_is_stored_row_for_row_and_whole,
         audit::audit_events_outlive_their_realm,
         audit::audit_purge_deletes_old_events_a_batch_at_a_time,
         audit::concurrent_audit_batches_all_land,
