@@ -63,9 +63,20 @@ mod tests {
         assert_eq!(p.get("client_id"), Some("\u{e9}"));
     }
 
+    /// The one-copy path for values with nothing to decode gives what decoding would.
+    #[test]
+    fn plain_values_come_back_as_sent() {
+        let p = parse_form(b"grant_type=client_credentials&token=pcat_0190aa_x-Y.z~&scope=").unwrap();
+        assert_eq!(p.get("grant_type"), Some("client_credentials"));
+        assert_eq!(p.get("token"), Some("pcat_0190aa_x-Y.z~"));
+        assert_eq!(p.get("scope"), None, "an empty value is an absent one (RFC 6749 §3.1)");
+        assert_eq!(decode_component(""), Ok(String::new()));
+        assert_eq!(decode_component("\u{e9}t\u{e9}"), Ok("\u{e9}t\u{e9}".to_owned()));
+    }
+
     #[test]
     fn malformed_encodings_are_invalid_request() {
-        for bad in [&b"a=%zz"[..], b"a=%", b"a=%4", b"a=%FF", b"a=%00", b"a=\xff", b"a=1&a=2"] {
+        for bad in [&b"a=%zz"[..], b"a=%", b"a=%4", b"a=%FF", b"a=%00", b"a=\0", b"a\0=1", b"a=\xff", b"a=1&a=2"] {
             let e = parse_form(bad).unwrap_err();
             assert_eq!(e.code.as_str(), "invalid_request", "{bad:?}");
         }
