@@ -4,6 +4,7 @@
 //! target and the replay of its corpus in this crate's tests.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, header};
@@ -76,7 +77,13 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let (router, authorization) = runtime.block_on(async {
-            let store = portcullis_store::connect("sqlite::memory:", &Default::default()).await.expect("a store");
+            // A fuzzer starved of CPU (a build beside it, `nice 19`) can hold SQLite's
+            // write lock for seconds, past the default 5 s busy timeout, and a request
+            // waiting for it is then answered 503: no fault of the body it sent. Waited
+            // for instead; the request timeout (408, accepted) still bounds it.
+            let options =
+                portcullis_store::StoreOptions { sqlite_busy_timeout: Duration::from_secs(3600), ..Default::default() };
+            let store = portcullis_store::connect("sqlite::memory:", &options).await.expect("a store");
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let admin = Admin::new(store.as_ref(), clock.as_ref());
             admin.ensure_default_realm().await.expect("the default realm");
