@@ -98,6 +98,10 @@ impl PgStore {
         let statement_timeout = options.statement_timeout.as_millis().to_string();
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            // No reaper (sqlx#3645: its maintenance task can spin a worker for good);
+            // a connection the server or a proxy dropped is found by the ping below.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(options.acquire_timeout)
             // sqlx pings every connection it hands out by default: one more round trip
             // per statement, doubling the cost of a one-statement request. Only a

@@ -92,6 +92,11 @@ impl SqliteStore {
         migrate(&write).await.map_err(|e| with_context(e, &ctx))?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            // No reaper: sqlx's maintenance task can read a wrapped idle count and spin
+            // a worker at 100% CPU for good (sqlx#3645; seen here as a hung CLI command
+            // in the test suite), and connections to a local file need no recycling.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.clone().pragma("query_only", "ON"))
             .await
