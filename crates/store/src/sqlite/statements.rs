@@ -28,8 +28,8 @@ pub(super) fn named<const N: usize>(values: [&dyn ToSql; N]) -> [(&'static str, 
 
 /// Whether `statement` numbers its placeholders `$1`..`$N` in order, each once (every
 /// insert does), so that values can be bound by position. Binding by name looks each
-/// name up among the statement's names (`sqlite3_bind_parameter_index`): 3.6% of the
-/// server's CPU under client_credentials, where every insert binds 13 to 15 values.
+/// name up among the statement's names (`sqlite3_bind_parameter_index`), per value: a
+/// cost every insert of 13 to 15 values paid (bench/README.md, "Instructions per request").
 fn numbered_in_order<const N: usize>(statement: &Statement<'_>) -> bool {
     statement.parameter_count() == N && (1..=N).all(|i| statement.parameter_name(i) == Some(PLACEHOLDERS[i - 1]))
 }
