@@ -51,9 +51,10 @@ pub(crate) const LIST_SERVER_KIND: &str = concat!(
     audit_columns!(),
     " FROM audit_events WHERE realm IS NULL AND at >= $1 AND id > $2 AND kind = $4 ORDER BY id LIMIT $3"
 );
-/// The oldest first, one batch at a time (an index range scan on `at`).
-pub(crate) const PURGE: &str =
-    "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)";
+/// The oldest first, one batch at a time (an index range scan on `at`); each database's
+/// form is [`crate::sql::purge_sql`]'s.
+pub(crate) const PURGE_SQLITE: &str = crate::sql::purge_sql!(sqlite, "audit_events", "id", "id", "at", "");
+pub(crate) const PURGE_PG: &str = crate::sql::purge_sql!(postgres, "audit_events", "id", "id", "at", "");
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
@@ -95,13 +96,13 @@ impl TryFrom<AuditRow> for AuditRecord {
 }
 
 /// Expands `list` and `purge` over the wing's `Pools<$db>`, with `$map_err` as the
-/// wing's error mapping.
+/// wing's error mapping and `$purge` its purge statement.
 macro_rules! audit_paths {
-    ($db:ty, $map_err:path) => {
+    ($db:ty, $map_err:path, $purge:path) => {
         use portcullis_core::audit::{AuditQuery, AuditRecord};
         use portcullis_core::store::StoreResult;
 
-        use $crate::audit::{AuditRow, LIST, LIST_KIND, LIST_SERVER, LIST_SERVER_KIND, PURGE};
+        use $crate::audit::{AuditRow, LIST, LIST_KIND, LIST_SERVER, LIST_SERVER_KIND};
         use $crate::cold::Pools;
 
         pub(crate) async fn list(pools: &Pools<$db>, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
@@ -124,7 +125,7 @@ macro_rules! audit_paths {
         }
 
         pub(crate) async fn purge(pools: &Pools<$db>, before: i64, batch_size: u32) -> StoreResult<u64> {
-            let done = sqlx::query::<$db>(PURGE)
+            let done = sqlx::query::<$db>($purge)
                 .bind(before)
                 .bind(i64::from(batch_size))
                 .execute(&pools.write)

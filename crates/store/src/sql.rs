@@ -474,7 +474,8 @@ pub enum Cutoff {
 }
 
 /// One table the purge keeps small: the statement deleting one batch (`$1` the
-/// cutoff, `$2` the batch size; an index range scan on the indexes of migration 0005)
+/// cutoff, `$2` the batch size; an index range scan on the indexes of migration 0005,
+/// see [`purge_sql`])
 /// and whether it returns the grant ids of the rows it deleted, whose grants may then
 /// be left with nothing naming them.
 pub struct Purge {
@@ -484,71 +485,104 @@ pub struct Purge {
     pub sql: &'static str,
 }
 
-/// The purge statements; `$lock` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that
-/// instances purging at once take disjoint batches instead of waiting on each other
-/// (SQLite has one writer at a time anyway). A new table is one more line.
+/// One purge batch: delete up to `$2` rows whose `$column` is before `$1`, oldest
+/// first.
+///
+/// `ORDER BY $column` makes the range of its index the only cheap plan, whatever the
+/// planner estimates. Without it, `WHERE $column < $1 LIMIT $2` can be planned as a
+/// sequential scan that stops after `$2` rows: cheap when many rows qualify, a read of
+/// the whole table when none does, which is what most passes find. PostgreSQL picks that
+/// scan whenever it expects many rows to qualify, as it does (a third of the table) for
+/// a table it has no statistics for yet: measured on a growing `tokens` table, each pass
+/// cost more the larger the table (bench/README.md, *The purge's plan*).
+///
+/// SQLite names the rows by their key in a subquery. PostgreSQL names them by `ctid`, so
+/// the delete is a TID scan with no join left to plan, and locks them with `FOR UPDATE
+/// SKIP LOCKED`, so that instances purging at once take disjoint batches instead of
+/// waiting on each other.
+macro_rules! purge_sql {
+    (sqlite, $table:literal, $key:literal, $key_columns:literal, $column:literal, $returning:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE ",
+            $key,
+            " IN (SELECT ",
+            $key_columns,
+            " FROM ",
+            $table,
+            " WHERE ",
+            $column,
+            " < $1 ORDER BY ",
+            $column,
+            " LIMIT $2)",
+            $returning
+        )
+    };
+    (postgres, $table:literal, $key:literal, $key_columns:literal, $column:literal, $returning:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE ctid = ANY(ARRAY(SELECT ctid FROM ",
+            $table,
+            " WHERE ",
+            $column,
+            " < $1 ORDER BY ",
+            $column,
+            " LIMIT $2 FOR UPDATE SKIP LOCKED))",
+            $returning
+        )
+    };
+}
+pub(crate) use purge_sql;
+
+/// The purge statements of one database. A new table is one more line.
 macro_rules! purges {
-    ($lock:literal) => {
+    ($db:ident) => {
         &[
             Purge {
                 table: "tokens",
                 cutoff: Cutoff::Expired,
                 returns_grants: true,
-                sql: concat!(
-                    "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires_at < $1 LIMIT $2",
-                    $lock,
-                    ") RETURNING grant_id"
-                ),
+                sql: purge_sql!($db, "tokens", "id", "id", "expires_at", " RETURNING grant_id"),
             },
             Purge {
                 table: "authorization_codes",
                 cutoff: Cutoff::Expired,
                 returns_grants: true,
-                sql: concat!(
-                    "DELETE FROM authorization_codes WHERE id IN (SELECT id FROM authorization_codes \
-                     WHERE expires_at < $1 LIMIT $2",
-                    $lock,
-                    ") RETURNING grant_id"
-                ),
+                sql: purge_sql!($db, "authorization_codes", "id", "id", "expires_at", " RETURNING grant_id"),
             },
             Purge {
                 table: "sessions",
                 cutoff: Cutoff::Expired,
                 returns_grants: false,
-                sql: concat!(
-                    "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2",
-                    $lock,
-                    ")"
-                ),
+                sql: purge_sql!($db, "sessions", "id_hash", "id_hash", "expires_at", ""),
             },
             Purge {
                 table: "authorization_requests",
                 cutoff: Cutoff::Expired,
                 returns_grants: false,
-                sql: concat!(
-                    "DELETE FROM authorization_requests WHERE id IN (SELECT id FROM authorization_requests \
-                     WHERE expires_at < $1 LIMIT $2",
-                    $lock,
-                    ")"
-                ),
+                sql: purge_sql!($db, "authorization_requests", "id", "id", "expires_at", ""),
             },
             Purge {
                 table: "sign_in_failures",
                 cutoff: Cutoff::WindowStarted,
                 returns_grants: false,
-                sql: concat!(
-                    "DELETE FROM sign_in_failures WHERE (realm, account, address) IN \
-                     (SELECT realm, account, address FROM sign_in_failures WHERE window_start < $1 LIMIT $2",
-                    $lock,
-                    ")"
+                sql: purge_sql!(
+                    $db,
+                    "sign_in_failures",
+                    "(realm, account, address)",
+                    "realm, account, address",
+                    "window_start",
+                    ""
                 ),
             },
         ]
     };
 }
 
-pub const PURGES_SQLITE: &[Purge] = purges!("");
-pub const PURGES_PG: &[Purge] = purges!(" FOR UPDATE SKIP LOCKED");
+pub const PURGES_SQLITE: &[Purge] = purges!(sqlite);
+pub const PURGES_PG: &[Purge] = purges!(postgres);
 
 /// Reported with the tables of `PURGES_*`.
 pub const GRANTS_TABLE: &str = "grants";

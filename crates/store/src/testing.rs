@@ -74,6 +74,14 @@ pub async fn row_counts(url: &str) -> BTreeMap<String, i64> {
     counts
 }
 
+/// PostgreSQL's purge statements as `(table, sql)`, the audit log's included: for the
+/// test that reads their generic plans.
+pub fn postgres_purge_statements() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> = crate::sql::PURGES_PG.iter().map(|p| (p.table, p.sql)).collect();
+    all.push(("audit_events", crate::audit::PURGE_PG));
+    all
+}
+
 /// A database created for one test on the server at `PORTCULLIS_TEST_POSTGRES_URL`.
 pub struct TestDatabase {
     pub url: String,

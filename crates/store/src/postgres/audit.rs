@@ -10,7 +10,7 @@ use super::errors::map_err;
 use super::token_arrays::bind;
 
 mod paths {
-    crate::audit::audit_paths!(sqlx::Postgres, super::super::errors::map_err);
+    crate::audit::audit_paths!(sqlx::Postgres, super::super::errors::map_err, crate::audit::PURGE_PG);
 }
 
 #[async_trait::async_trait]

@@ -10,7 +10,7 @@ use super::SqliteStore;
 use super::errors::map_rusqlite as map_err;
 
 mod paths {
-    crate::audit::audit_paths!(sqlx::Sqlite, super::super::errors::map_err);
+    crate::audit::audit_paths!(sqlx::Sqlite, super::super::errors::map_err, crate::audit::PURGE_SQLITE);
 }
 
 #[async_trait::async_trait]

@@ -200,3 +200,55 @@ pub async fn pending_requests_are_capped_per_address(store: Arc<dyn Store>) {
         store.create_capped_authorization_request(None, &request_of([3; 32], 8, addr), NOW, unlimited).await.unwrap()
     );
 }
+
+/// The purge's statements read an index on a large table whatever PostgreSQL estimates:
+/// here tables it has no statistics for (never analyzed, as a fast-growing table often
+/// is, so it expects a third of the rows to qualify), nothing expired, under custom and
+/// generic plans. A plan that scans the table reads all of it when nothing qualifies,
+/// as `expires_at < $1 LIMIT $2` without `ORDER BY` once did on every pass
+/// (bench/README.md, *The purge's plan*). PostgreSQL only: SQLite's planner has no
+/// such estimates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_purge_plans_never_scan_a_large_table() {
+    crate::harness::postgres("purge_plans", |url| async move {
+        let store = crate::harness::open(&url).await;
+        setup(&store).await;
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        // 100,000 rows in each of the two tables that grow with traffic, none expired at
+        // the cutoff 10,000, and no statistics: autovacuum would analyze them.
+        for fill in [
+            "ALTER TABLE tokens SET (autovacuum_enabled = false)",
+            "ALTER TABLE audit_events SET (autovacuum_enabled = false)",
+            "INSERT INTO tokens (id, realm, kind, client_id, subject, scope, permissions, test, issued_at, expires_at) \
+             SELECT decode(md5(g::text), 'hex'), 'acme', 'access', 'web', 'u', '', '', false, 0, 1000000 + g \
+             FROM generate_series(1, 100000) g",
+            "INSERT INTO audit_events (id, realm, at, kind) \
+             SELECT decode(md5(g::text), 'hex'), 'acme', 1000000 + g, 'token.issued' FROM generate_series(1, 100000) g",
+        ] {
+            sqlx::query(fill).execute(&mut conn).await.unwrap();
+        }
+        let large: Vec<_> = portcullis_store::testing::postgres_purge_statements()
+            .into_iter()
+            .filter(|(table, _)| ["tokens", "audit_events"].contains(table))
+            .collect();
+        assert_eq!(large.len(), 2);
+        for mode in ["force_custom_plan", "force_generic_plan"] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET plan_cache_mode = {mode}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            for (table, sql) in &large {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE purge_batch AS {sql}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let plan: Vec<String> =
+                    sqlx::query_scalar("EXPLAIN EXECUTE purge_batch(10000, 500)").fetch_all(&mut conn).await.unwrap();
+                sqlx::raw_sql("DEALLOCATE purge_batch").execute(&mut conn).await.unwrap();
+                let plan = plan.join("\n");
+                assert!(!plan.contains("Seq Scan"), "{table}, {mode}: {sql}\n{plan}");
+            }
+        }
+    })
+    .await;
+}
