@@ -75,7 +75,7 @@ pub async fn row_counts(url: &str) -> BTreeMap<String, i64> {
 }
 
 /// PostgreSQL's purge statements as `(table, sql)`, the audit log's included: for the
-/// test that reads their generic plans.
+/// test that reads their plans.
 pub fn postgres_purge_statements() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<_> = crate::sql::PURGES_PG.iter().map(|p| (p.table, p.sql)).collect();
     all.push(("audit_events", crate::audit::PURGE_PG));
