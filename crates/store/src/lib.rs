@@ -18,6 +18,7 @@ mod cold;
 mod cold_orgs;
 mod errors;
 mod handoff;
+mod hot_tokens;
 mod load;
 mod orgs_rows;
 mod orgs_sql;

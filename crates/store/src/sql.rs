@@ -211,11 +211,15 @@ macro_rules! stored_token_select {
 /// realm.
 pub const TOKEN_GET: &str = concat!("SELECT ", stored_token_select!());
 /// `TOKEN_GET` and, in the same statement (so the same snapshot), the current
-/// revision of client `$3` of realm `$2`.
+/// revision of client `$3` of realm `$2` and the token epoch (`hot_tokens`).
 pub const TOKEN_GET_WITH_CLIENT_REVISION: &str = concat!(
-    "SELECT (SELECT revision FROM clients cr WHERE cr.realm = $2 AND cr.client_id = $3) AS client_revision, ",
+    "SELECT (SELECT value FROM token_epoch WHERE id = 1) AS token_epoch, \
+     (SELECT revision FROM clients cr WHERE cr.realm = $2 AND cr.client_id = $3) AS client_revision, ",
     stored_token_select!()
 );
+/// The token epoch (`hot_tokens`): raised by triggers with every change to what
+/// `TOKEN_GET` answers.
+pub const TOKEN_EPOCH: &str = "SELECT value FROM token_epoch WHERE id = 1";
 pub const TOKEN_REVOKE: &str = "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
 /// PostgreSQL only: `TOKEN_REVOKE` for a batch of callers in one statement, `$1` the
@@ -228,8 +232,8 @@ pub const TOKEN_REVOKE_MANY_PG: &str = "UPDATE tokens SET revoked_at = u.now \
 /// whose revision each caller wants (NULL: none). One row per caller, `n` its
 /// 1-based place in the arrays; the token's columns are NULL when it does not exist.
 pub const TOKEN_GET_MANY_PG: &str = concat!(
-    "SELECT q.n, (SELECT revision FROM clients cr WHERE cr.realm = q.realm AND cr.client_id = q.client_id) \
-     AS client_revision, ",
+    "SELECT q.n, (SELECT value FROM token_epoch WHERE id = 1) AS token_epoch, \
+     (SELECT revision FROM clients cr WHERE cr.realm = q.realm AND cr.client_id = q.client_id) AS client_revision, ",
     token_columns!("t."),
     ", c.disabled AS client_disabled, (g.revoked_at IS NOT NULL) AS grant_revoked, \
      g.teams AS grant_teams, u.roles AS user_roles, u.disabled AS user_disabled, u.kind AS user_kind \

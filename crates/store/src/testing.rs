@@ -35,6 +35,18 @@ pub fn opted_out(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| v == "1")
 }
 
+/// The token epoch of the database at `url` (`hot_tokens`; SQLite or PostgreSQL).
+pub async fn token_epoch(url: &str) -> i64 {
+    const EPOCH: &str = "SELECT value FROM token_epoch WHERE id = 1";
+    if url.starts_with("sqlite:") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(EPOCH).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(EPOCH).fetch_one(&mut conn).await.unwrap()
+    }
+}
+
 /// The number of rows of every table of the database at `url` (SQLite or
 /// PostgreSQL), migrations' bookkeeping excluded: snapshot before and after a request
 /// to show that it wrote nothing. The audit log is excluded too: recording a refused

@@ -15,8 +15,9 @@ use crate::sql;
 /// A token to read and, for `get_token_and_client_revision`, the realm and id of the
 /// client whose current revision is read with it.
 pub(crate) type TokenLookup = ([u8; 16], Option<(String, String)>);
-/// What a lookup found: the token, and the client's revision if one was asked for.
-pub(crate) type FoundToken = (Option<StoredToken>, Option<i64>);
+/// What a lookup found: the token, the client's revision if one was asked for, and
+/// the token epoch of the same snapshot (`crate::hot_tokens`).
+pub(crate) type FoundToken = (Option<StoredToken>, Option<i64>, Option<i64>);
 
 /// Inserts `rows` with one statement (and so atomically, without a transaction
 /// around it). A row whose client is no longer at its expected revision is left
@@ -60,14 +61,25 @@ pub(crate) async fn read(pool: &PgPool, jobs: Vec<TokenLookup>) -> StoreResult<V
     bind(&mut args, jobs.iter().map(|(_, c)| c.as_ref().map(|(realm, _)| realm.as_str())).collect::<Vec<_>>())?;
     bind(&mut args, jobs.iter().map(|(_, c)| c.as_ref().map(|(_, client)| client.as_str())).collect::<Vec<_>>())?;
     let rows = sqlx::query_with(sql::TOKEN_GET_MANY_PG, args).fetch_all(pool).await.map_err(map_err)?;
-    let mut found: Vec<FoundToken> = (0..jobs.len()).map(|_| (None, None)).collect();
+    let mut found: Vec<FoundToken> = (0..jobs.len()).map(|_| (None, None, None)).collect();
     for row in rows {
         let n: i64 = row.try_get("n").map_err(map_err)?;
         let slot = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i));
         let Some(slot) = slot else { continue };
-        *slot = (stored_token(&row)?, row.try_get("client_revision").map_err(map_err)?);
+        *slot = (
+            stored_token(&row)?,
+            row.try_get("client_revision").map_err(map_err)?,
+            row.try_get("token_epoch").map_err(map_err)?,
+        );
     }
     Ok(found)
+}
+
+/// The token epoch, once for a batch of callers: one snapshot taken after every one
+/// of them asked, so a change committed before any of them asked is counted.
+pub(crate) async fn epoch(pool: &PgPool, jobs: Vec<()>) -> StoreResult<Vec<Option<i64>>> {
+    let epoch: Option<i64> = sqlx::query_scalar(sql::TOKEN_EPOCH).fetch_optional(pool).await.map_err(map_err)?;
+    Ok(vec![epoch; jobs.len()])
 }
 
 /// The token of a row of `TOKEN_GET_MANY_PG`, if it named one.

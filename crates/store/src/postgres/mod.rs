@@ -34,6 +34,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::cold::Pools;
 use crate::errors::{migrate_error, with_context};
+use crate::hot_tokens::HotTokens;
 use crate::{STARTUP_TIMEOUT, StoreOptions};
 use batches::{FoundToken, RealmKey, RedemptionJob, RotationJob, TokenLookup};
 use errors::map_err;
@@ -51,6 +52,8 @@ pub struct PgStore {
     token_writer: GroupCommit<PendingToken, bool>,
     token_revoker: GroupCommit<([u8; 16], i64), bool>,
     token_reader: GroupCommit<TokenLookup, FoundToken>,
+    epoch_reader: GroupCommit<(), Option<i64>>,
+    hot_tokens: HotTokens,
     refresh_rotator: GroupCommit<RotationJob, bool>,
     code_redeemer: GroupCommit<RedemptionJob, Option<AuthorizationCode>>,
     grant_reader: GroupCommit<[u8; 16], Option<Grant>>,
@@ -172,6 +175,8 @@ impl PgStore {
             token_writer: GroupCommit::spawn("token write", insert),
             token_revoker: GroupCommit::spawn("token revocation", revoke),
             token_reader: GroupCommit::spawn("token read", read),
+            epoch_reader: reader!("token epoch read", batches::epoch),
+            hot_tokens: HotTokens::default(),
             refresh_rotator: GroupCommit::spawn("refresh rotation", rotate),
             code_redeemer: GroupCommit::spawn("code redemption", redeem),
             grant_reader: reader!("grant read", batches::grants),

@@ -24,7 +24,17 @@ impl TokenStore for PgStore {
         realm: &str,
         client_id: &str,
     ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
-        self.token_reader.read((*id, Some((realm.to_owned(), client_id.to_owned())))).await
+        if let Some(kept) = self.hot_tokens.get(id, realm, client_id)
+            && self.epoch_reader.read(()).await? == Some(kept.epoch)
+        {
+            return Ok((Some(kept.token), kept.client_revision));
+        }
+        let (token, revision, epoch) =
+            self.token_reader.read((*id, Some((realm.to_owned(), client_id.to_owned())))).await?;
+        if let (Some(token), Some(epoch)) = (&token, epoch) {
+            self.hot_tokens.keep(id, realm, client_id, token, revision, epoch);
+        }
+        Ok((token, revision))
     }
 
     async fn revoke_token(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {

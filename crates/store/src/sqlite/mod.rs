@@ -42,6 +42,7 @@ use tokio::time::Instant;
 use crate::StoreOptions;
 use crate::cold::Pools;
 use crate::errors::{migrate_error, with_context};
+use crate::hot_tokens::HotTokens;
 use errors::{BUSY, map_err, map_rusqlite};
 use readers::Readers;
 use writer::Writer;
@@ -57,6 +58,7 @@ pub struct SqliteStore {
     pools: Pools<Sqlite>,
     readers: Readers,
     writer: Writer,
+    hot_tokens: HotTokens,
     /// Declared last, so it is deleted after every connection has closed.
     _memory: Option<tempfile::TempDir>,
 }
@@ -108,7 +110,7 @@ impl SqliteStore {
         let pools = Pools::new(read, write, "BEGIN IMMEDIATE", options.at_rest.clone());
         crate::sealing::log_report(cold::check_at_rest(&pools).await.map_err(|e| with_context(e, &ctx))?);
         tracing::info!(backend = "sqlite", path, "database ready");
-        Ok(Self { pools, readers, writer, _memory: memory })
+        Ok(Self { pools, readers, writer, hot_tokens: HotTokens::default(), _memory: memory })
     }
 
     /// `keys rewrap`: every private key and the pepper sealed under `to` instead.

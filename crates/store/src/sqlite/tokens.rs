@@ -34,15 +34,27 @@ impl TokenStore for SqliteStore {
         realm: &str,
         client_id: &str,
     ) -> StoreResult<(Option<StoredToken>, Option<i64>)> {
+        if let Some(kept) = self.hot_tokens.get(id, realm, client_id) {
+            let epoch: Option<i64> =
+                self.readers.read(|conn| query_optional(conn, sql::TOKEN_EPOCH, [], |r| r.get(0)))?;
+            if epoch == Some(kept.epoch) {
+                return Ok((Some(kept.token), kept.client_revision));
+            }
+        }
         // One statement (one snapshot) when the token exists.
         self.readers.read(|conn| {
             let row = query_optional(conn, sql::TOKEN_GET_WITH_CLIENT_REVISION, [&&id[..], &realm, &client_id], |r| {
                 let mut c = Columns::new(r);
+                let epoch = c.get::<i64>("token_epoch")?;
                 let revision = c.get::<Option<i64>>("client_revision")?;
-                Ok((stored_token_row(&mut c)?, revision))
+                Ok((stored_token_row(&mut c)?, revision, epoch))
             })?;
             match row {
-                Some((token, revision)) => Ok((Some(token.try_into()?), revision)),
+                Some((token, revision, epoch)) => {
+                    let token: StoredToken = token.try_into()?;
+                    self.hot_tokens.keep(id, realm, client_id, &token, revision, epoch);
+                    Ok((Some(token), revision))
+                }
                 None => Ok((None, client_revision_of(conn, realm, client_id)?)),
             }
         })

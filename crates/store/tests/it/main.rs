@@ -11,6 +11,7 @@ mod connect;
 mod fixtures;
 mod grants;
 mod harness;
+mod hot_reads;
 mod keys;
 mod orgs;
 mod purge;
@@ -180,5 +181,7 @@ conformance! {
         at_rest::sealed_secrets_are_never_in_the_clear_and_open_only_under_their_key,
         at_rest::clear_secrets_are_sealed_on_the_first_start_with_a_master_key,
         at_rest::rewrap_moves_every_secret_to_the_new_key,
+        hot_reads::reads_follow_every_change_made_by_another_instance,
+        hot_reads::the_purge_leaves_the_epoch_alone,
     ],
 }
