@@ -17,9 +17,15 @@ CREATE TABLE token_epoch (
 );
 INSERT INTO token_epoch (id, value) VALUES (1, 0);
 
+-- Once per transaction: a batch revoking 64 tokens fires 64 times, and one new value is
+-- all a reader needs to see (each update would also leave a dead row version behind).
+-- The flag is a transaction-local setting, gone at commit or rollback.
 CREATE FUNCTION raise_token_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE token_epoch SET value = value + 1 WHERE id = 1;
+    IF current_setting('portcullis.token_epoch_raised', true) IS DISTINCT FROM 'yes' THEN
+        UPDATE token_epoch SET value = value + 1 WHERE id = 1;
+        PERFORM set_config('portcullis.token_epoch_raised', 'yes', true);
+    END IF;
     RETURN NULL;
 END
 $$;
