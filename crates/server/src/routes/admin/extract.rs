@@ -109,44 +109,54 @@ pub struct AdminJson<T>(pub T);
 impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
     type Rejection = AdminApiError;
 
+    // Only the deserialisation is generic: the body's checks and the error mapping are
+    // one function each, not a copy per body type.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminApiError> {
-        let (parts, body) = req.into_parts();
-        let essence = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::trim)
-            .unwrap_or("");
-        let bytes = read_body(body, state.settings.body_limit)
-            .await
-            .map_err(|e| AdminApiError::payload_too_large(e.description().to_owned()))?;
-        // No body at all reads as `{}`: actions whose fields are all optional
-        // (`POST .../secret`) work without one, and a missing required field is named.
-        let bytes = if bytes.is_empty() && essence.is_empty() {
-            axum::body::Bytes::from_static(b"{}")
-        } else if essence.eq_ignore_ascii_case("application/json") {
-            bytes
-        } else {
-            return Err(AdminApiError::bad_request("the body must be application/json"));
-        };
+        let bytes = json_body(req, state).await?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." || inner.is_syntax() || inner.is_eof() {
-                // A missing field is reported at the object that lacks it.
-                let message = inner.to_string();
-                match named_field(&message) {
-                    Some(f) => AdminApiError::invalid(f, message.clone()),
-                    None => AdminApiError::bad_request(format!("the body is not the JSON expected: {message}")),
-                }
-            } else {
-                AdminApiError::invalid(&path, inner.to_string())
-            }
-        })?;
+        let value = serde_path_to_error::deserialize(&mut de).map_err(refusal_of)?;
         de.end().map_err(|e| AdminApiError::bad_request(format!("the body is not the JSON expected: {e}")))?;
         Ok(Self(value))
+    }
+}
+
+/// The body of a JSON request, within the body limit.
+async fn json_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, AdminApiError> {
+    let (parts, body) = req.into_parts();
+    let essence = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    let bytes = read_body(body, state.settings.body_limit)
+        .await
+        .map_err(|e| AdminApiError::payload_too_large(e.description().to_owned()))?;
+    // No body at all reads as `{}`: actions whose fields are all optional
+    // (`POST .../secret`) work without one, and a missing required field is named.
+    if bytes.is_empty() && essence.is_empty() {
+        Ok(axum::body::Bytes::from_static(b"{}"))
+    } else if essence.eq_ignore_ascii_case("application/json") {
+        Ok(bytes)
+    } else {
+        Err(AdminApiError::bad_request("the body must be application/json"))
+    }
+}
+
+/// Why a JSON body did not deserialise, naming the field where serde could.
+fn refusal_of(e: serde_path_to_error::Error<serde_json::Error>) -> AdminApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if path == "." || inner.is_syntax() || inner.is_eof() {
+        // A missing field is reported at the object that lacks it.
+        let message = inner.to_string();
+        match named_field(&message) {
+            Some(f) => AdminApiError::invalid(f, message.clone()),
+            None => AdminApiError::bad_request(format!("the body is not the JSON expected: {message}")),
+        }
+    } else {
+        AdminApiError::invalid(&path, inner.to_string())
     }
 }
 
