@@ -37,13 +37,12 @@ pub fn opted_out(var: &str) -> bool {
 
 /// The token epoch of the database at `url` (`hot_tokens`; SQLite or PostgreSQL).
 pub async fn token_epoch(url: &str) -> i64 {
-    const EPOCH: &str = "SELECT value FROM token_epoch WHERE id = 1";
     if url.starts_with("sqlite:") {
         let mut conn = SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(EPOCH).fetch_one(&mut conn).await.unwrap()
+        sqlx::query_scalar(crate::sql::TOKEN_EPOCH).fetch_one(&mut conn).await.unwrap()
     } else {
         let mut conn = PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(EPOCH).fetch_one(&mut conn).await.unwrap()
+        sqlx::query_scalar(crate::sql::TOKEN_EPOCH).fetch_one(&mut conn).await.unwrap()
     }
 }
 
