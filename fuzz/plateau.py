@@ -17,6 +17,7 @@ run; at the end the copy taken nearest half the executions and the final WORKDIR
 each replayed (with the committed corpus) under `-print_coverage=1`, and the covered
 edges are printed per crate for both, so growth in the project's own code can be told
 from growth inside a dependency (a JSON number parser, say).
+The project's functions whose covered edges moved between the two replays follow.
 """
 
 import collections
@@ -62,19 +63,24 @@ def snapshot(workdir: str, copy: str) -> None:
             pass
 
 
-def edges_by_crate(binary: str, here: str, dirs: list[str], extra: list[str]) -> collections.Counter:
-    """Covered edges per crate after replaying `dirs` once (`-runs=0`)."""
+def edges_by_crate(binary: str, here: str, dirs: list[str], extra: list[str]) -> tuple[collections.Counter, collections.Counter]:
+    """Covered edges per crate, and per function of the project's crates, after replaying
+    `dirs` once (`-runs=0`)."""
     command = [binary, *dirs, "-runs=0", "-print_coverage=1", *extra]
     out = subprocess.run(command, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          errors="replace", env={**os.environ, "ASAN_OPTIONS": "symbolize=1"}).stdout
     covered = collections.Counter()
+    functions = collections.Counter()
     for line in out.splitlines():
         m = FUNC.match(line)
         if m and not m[1]:
-            covered[crate_of(m[6])] += int(m[3])
+            crate = crate_of(m[6])
+            covered[crate] += int(m[3])
+            if crate.startswith("portcullis-"):
+                functions[f"{crate} {m[5]}"] += int(m[3])
     if not covered:
         print(f"no COVERED_FUNC lines from {' '.join(command)}; last lines:\n{out[-2000:]}", file=sys.stderr)
-    return covered
+    return covered, functions
 
 
 def main() -> int:
@@ -145,13 +151,23 @@ def main() -> int:
     if snapshots:
         half_execs, half_dir = min(snapshots, key=lambda s: abs(s[0] - execs / 2))
         replay_flags = [f for f in extra if f.startswith("-rss_limit_mb")]
-        before = edges_by_crate(binary, here, [half_dir, corpus], replay_flags)
-        after = edges_by_crate(binary, here, [workdir, corpus], replay_flags)
+        before, before_functions = edges_by_crate(binary, here, [half_dir, corpus], replay_flags)
+        after, after_functions = edges_by_crate(binary, here, [workdir, corpus], replay_flags)
         print(f"covered edges per crate, replayed: at exec {half_execs:,} -> at the end")
         for crate in sorted(after.keys() | before.keys(), key=lambda c: (-(after[c] - before[c]), c)):
             if after[crate] or before[crate]:
                 gain = after[crate] - before[crate]
                 print(f"  {crate:40} {before[crate]:6} -> {after[crate]:6}  {'+' if gain >= 0 else ''}{gain}")
+        # Which of the project's functions moved: a gain that is the replay's order (an
+        # input reaching a path first in one replay and second in the other) shows up
+        # as the same function losing elsewhere, a new path as a gain alone.
+        moved = [(f, after_functions[f] - before_functions[f])
+                 for f in after_functions.keys() | before_functions.keys()
+                 if after_functions[f] != before_functions[f]]
+        if moved:
+            print("the project's functions whose covered edges moved:")
+            for function, gain in sorted(moved, key=lambda m: (-m[1], m[0])):
+                print(f"  {'+' if gain >= 0 else ''}{gain:<4} {function}")
     return 0
 
 
