@@ -169,6 +169,8 @@ pub const CLIENT_SET_SECRET: &str =
 pub const CLIENT_REVOKE_TOKENS: &str = "UPDATE tokens SET revoked_at = $3 \
      WHERE realm = $1 AND client_id = $2 AND revoked_at IS NULL";
 
+/// The token columns in the order every token insert binds them.
+pub const TOKEN_COLUMNS: &str = token_columns!("");
 pub const TOKEN_INSERT: &str = concat!(
     "INSERT INTO tokens (",
     token_columns!(""),

@@ -25,6 +25,7 @@ mod orgs;
 mod readers;
 mod statements;
 mod throttle;
+mod token_inserts;
 mod tokens;
 mod users;
 mod writer;

@@ -59,8 +59,19 @@ pub(super) fn query_optional<T, const N: usize>(
 }
 
 pub(super) fn insert_token(conn: &Connection, t: &TokenRecord) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached(sql::TOKEN_INSERT).map_err(map_err)?;
+    bind_token(&mut statement, 0, t)?;
+    statement.raw_execute().map(drop).map_err(map_err)
+}
+
+/// Values per token row, in `sql::TOKEN_COLUMNS` order.
+pub(super) const TOKEN_VALUES: usize = 15;
+
+/// Binds `t`'s values, in `sql::TOKEN_COLUMNS` order, to the parameters after the first
+/// `before` (a multi-row insert binds row n after n rows' values).
+pub(super) fn bind_token(statement: &mut Statement<'_>, before: usize, t: &TokenRecord) -> StoreResult<()> {
     let permissions = join(&t.permissions, SPACE, "permission")?;
-    let values: [&dyn ToSql; 15] = [
+    let values: [&dyn ToSql; TOKEN_VALUES] = [
         &&t.id[..],
         &t.realm,
         &t.kind.as_str(),
@@ -77,7 +88,10 @@ pub(super) fn insert_token(conn: &Connection, t: &TokenRecord) -> StoreResult<()
         &t.revoked_at,
         &t.used_at,
     ];
-    execute(conn, sql::TOKEN_INSERT, values).map(drop)
+    for (i, value) in values.iter().enumerate() {
+        statement.raw_bind_parameter(before + i + 1, value).map_err(map_err)?;
+    }
+    Ok(())
 }
 
 pub(super) fn client_revision_of(conn: &Connection, realm: &str, client_id: &str) -> StoreResult<Option<i64>> {

@@ -12,16 +12,7 @@ use crate::sql;
 #[async_trait::async_trait]
 impl TokenStore for SqliteStore {
     async fn insert_token_if_client_at(&self, token: &TokenRecord, client_revision: i64) -> StoreResult<bool> {
-        let token = token.clone();
-        self.writer
-            .write_one_statement(move |conn| {
-                if client_revision_of(conn, &token.realm, &token.client_id)? != Some(client_revision) {
-                    return Ok(false);
-                }
-                insert_token(conn, &token)?;
-                Ok(true)
-            })
-            .await
+        self.writer.insert_token_if_client_at(token.clone(), client_revision).await
     }
 
     async fn get_token(&self, id: &[u8; 16]) -> StoreResult<Option<StoredToken>> {

@@ -28,11 +28,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
+use portcullis_core::model::TokenRecord;
+use portcullis_core::request_writes::WriteClaim;
 use portcullis_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::errors::map_rusqlite as map_err;
+use super::token_inserts::{self, TokenInsert};
 use crate::handoff;
 
 /// Most jobs in one transaction.
@@ -52,12 +55,21 @@ type Completion = Box<dyn FnOnce(&StoreResult<()>) + Send>;
 /// the error that kept the transaction from opening.
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Option<Completion> + Send>;
 
-/// What the queue carries: jobs, and in tests orders for the thread itself.
+/// What the queue carries: jobs, tokens to insert (the batch's go in a few
+/// statements, `token_inserts`), and in tests orders for the thread itself.
 enum Message {
     Job(Job),
+    Token(Box<QueuedToken>),
     /// Runs on the writer thread between batches, outside any transaction.
     #[cfg(any(test, feature = "testing"))]
     Control(Box<dyn FnOnce() + Send>),
+}
+
+/// A token insert waiting for the thread, with what answers its caller.
+struct QueuedToken {
+    insert: TokenInsert,
+    ticket: handoff::Ticket,
+    reply: oneshot::Sender<StoreResult<bool>>,
 }
 
 pub(crate) struct Writer {
@@ -116,6 +128,24 @@ impl Writer {
         self.submit(Undo::Statement, work).await
     }
 
+    /// Inserts `token` if its client is at `client_revision`, in the next batch's
+    /// transaction (`Ok(false)`: it is not), beside the other tokens of that batch;
+    /// answers once that has committed. Taken like a job (`submit`).
+    pub(crate) async fn insert_token_if_client_at(
+        &self,
+        token: TokenRecord,
+        client_revision: i64,
+    ) -> StoreResult<bool> {
+        let (reply, answer) = oneshot::channel();
+        let (ticket, _waiter) = handoff::ticket();
+        self.send(Message::Token(Box::new(QueuedToken {
+            insert: TokenInsert { token, client_revision },
+            ticket,
+            reply,
+        })))?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// The job runs only if the thread takes it before this call is dropped and
     /// before its request times out (`crate::handoff`); the claim it then takes is
     /// held until the caller has its answer.
@@ -150,17 +180,22 @@ impl Writer {
                 drop(claim);
             }))
         });
+        self.send(Message::Job(job))?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Queues `message`, or refuses at once when the queue is full.
+    fn send(&self, message: Message) -> StoreResult<()> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.jobs.try_send(Message::Job(job)) {
+        self.jobs.try_send(message).map_err(|e| {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(match e {
+            match e {
                 mpsc::TrySendError::Full(_) => {
                     StoreError::Unavailable("the SQLite writer has too many writes waiting; retry later".into())
                 }
                 mpsc::TrySendError::Disconnected(_) => stopped(),
-            });
-        }
-        answer.await.map_err(|_| stopped())?
+            }
+        })
     }
 
     /// Stops the thread from taking jobs until the returned sender is dropped (or sent
@@ -221,11 +256,12 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>, waiting: &AtomicUsize) 
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
     conn.wal_hook(Some(note_wal_pages));
     yield_to_wakeups();
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Batch { jobs: Vec::with_capacity(MAX_BATCH), tokens: Vec::with_capacity(MAX_BATCH) };
     let mut after_batch: Option<Message> = None;
     while let Ok(first) = queue.recv() {
         match first {
-            Message::Job(job) => batch.push(job),
+            Message::Job(job) => batch.jobs.push(job),
+            Message::Token(token) => batch.tokens.push(*token),
             #[cfg(any(test, feature = "testing"))]
             Message::Control(order) => {
                 order();
@@ -239,19 +275,35 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>, waiting: &AtomicUsize) 
             checkpoint(&conn);
         }
         match after_batch.take() {
-            None | Some(Message::Job(_)) => {}
+            None | Some(Message::Job(_) | Message::Token(_)) => {}
             #[cfg(any(test, feature = "testing"))]
             Some(Message::Control(order)) => order(),
         }
     }
 }
 
-/// Runs `batch` in one transaction, then answers each of its jobs.
-fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
+/// What one transaction runs: the jobs in their order, then the token inserts.
+struct Batch {
+    jobs: Vec<Job>,
+    tokens: Vec<QueuedToken>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.jobs.len() + self.tokens.len()
+    }
+}
+
+/// Runs `batch` in one transaction, then answers each of its jobs. The token inserts
+/// go last: every caller in a batch is still waiting for its answer, so any order of
+/// their writes is one they could have happened in.
+fn run_batch(conn: &Connection, batch: &mut Batch) {
     let mut state = exec(conn, "BEGIN IMMEDIATE");
     let begun = state.is_ok();
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-    for job in batch.drain(..) {
+    let tokens = std::mem::take(&mut batch.tokens);
+    let token_work = (!tokens.is_empty()).then(|| -> Job { Box::new(move |conn| Some(insert_tokens(conn, tokens))) });
+    for job in batch.jobs.drain(..).chain(token_work) {
         // A panicking job drops its reply (its caller gets an error) and must not
         // take the thread, and every later write, with it.
         match catch_unwind(AssertUnwindSafe(|| job(state.as_ref().map(|()| conn)))) {
@@ -276,6 +328,35 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
     for complete in completions {
         complete(&committed);
     }
+}
+
+/// Runs the batch's token inserts (`token_inserts`): the completion that answers their
+/// callers once the batch's outcome is known.
+fn insert_tokens(conn: Result<&Connection, &StoreError>, tokens: Vec<QueuedToken>) -> Completion {
+    let mut inserts = Vec::with_capacity(tokens.len());
+    let mut waiting: Vec<(oneshot::Sender<StoreResult<bool>>, WriteClaim)> = Vec::with_capacity(tokens.len());
+    for QueuedToken { insert, ticket, reply } in tokens {
+        match conn.map_err(Clone::clone).and_then(|_| ticket.take()) {
+            Ok(claim) => {
+                inserts.push(insert);
+                waiting.push((reply, claim));
+            }
+            Err(e) => drop(reply.send(Err(e))),
+        }
+    }
+    let answers = match conn {
+        Ok(conn) if !inserts.is_empty() => token_inserts::insert_all(conn, &inserts),
+        _ => Vec::new(),
+    };
+    Box::new(move |commit: &StoreResult<()>| {
+        for ((reply, claim), answer) in waiting.into_iter().zip(answers) {
+            let _ = reply.send(match commit {
+                Ok(()) => answer,
+                Err(e) => Err(e.clone()),
+            });
+            drop(claim);
+        }
+    })
 }
 
 fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
@@ -314,10 +395,11 @@ fn failed_batch(why: &str) -> StoreError {
 
 /// Adds the jobs already waiting to `batch`; an order for the thread ends the batch
 /// and is kept for after it.
-fn take_waiting(queue: &mpsc::Receiver<Message>, batch: &mut Vec<Job>, after_batch: &mut Option<Message>) {
+fn take_waiting(queue: &mpsc::Receiver<Message>, batch: &mut Batch, after_batch: &mut Option<Message>) {
     while batch.len() < MAX_BATCH && after_batch.is_none() {
         match queue.try_recv() {
-            Ok(Message::Job(job)) => batch.push(job),
+            Ok(Message::Job(job)) => batch.jobs.push(job),
+            Ok(Message::Token(token)) => batch.tokens.push(*token),
             #[cfg(any(test, feature = "testing"))]
             Ok(order) => *after_batch = Some(order),
             Err(_) => break,

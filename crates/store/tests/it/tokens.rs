@@ -6,6 +6,7 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 use crate::fixtures::{self, NOW};
+use crate::harness;
 
 pub async fn token_round_trips_every_field(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
@@ -171,6 +172,67 @@ pub async fn conditional_insert_follows_the_client_revision(store: Arc<dyn Store
 
     store.delete_client("acme", "web").await.unwrap();
     assert!(!store.insert_token_if_client_at(&fixtures::token("acme", "web"), rotated.revision).await.unwrap());
+}
+
+/// SQLite: the token inserts of one writer batch share statements (chunks of 32, 8 and
+/// 1 rows, `sqlite/token_inserts.rs`). Each round queues 41 inserts behind the paused
+/// writer, so that they are one batch, and each caller must get its own answer. In the
+/// first, every tenth repeats a stored id: its chunk fails and is retried row by row, and
+/// only that row fails. In the second, no row fails and the chunks stand: a stale
+/// revision or a client that does not exist writes nothing, the rest are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_one_batch_of_token_inserts_answers_each_caller() {
+    harness::sqlite(|url| async move {
+        let lite = Arc::new(portcullis_store::SqliteStore::connect(&url, &harness::options()).await.unwrap());
+        let store: Arc<dyn Store> = lite.clone();
+        fixtures::create_realm(&store, "acme").await;
+        let web = fixtures::create_client(&store, "acme", "web").await;
+        store.update_client(&web).await.unwrap();
+        let now_at = store.get_client("acme", "web").await.unwrap().unwrap().revision;
+        let taken = fixtures::token("acme", "web");
+        store.insert_tokens(std::slice::from_ref(&taken)).await.unwrap();
+        for with_duplicates in [true, false] {
+            let resume = lite.pause_writer();
+            let mut set = JoinSet::new();
+            for i in 0..41 {
+                let store = store.clone();
+                let mut token = fixtures::token("acme", if i == 40 { "ghost" } else { "web" });
+                // (Not 33: its stale revision would keep it out before its id is compared.)
+                let duplicate = with_duplicates && i % 10 == 3 && i != 33;
+                if duplicate {
+                    token.id = taken.id;
+                }
+                let revision = if i % 7 == 5 { web.revision } else { now_at };
+                let expected = match () {
+                    () if duplicate => None,
+                    () => Some(revision == now_at && i != 40),
+                };
+                set.spawn(async move {
+                    (i, token.clone(), expected, store.insert_token_if_client_at(&token, revision).await)
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            drop(resume);
+            while let Some(joined) = set.join_next().await {
+                let (i, token, expected, result) = joined.unwrap();
+                let stored = store.get_token(&token.id).await.unwrap().map(|s| s.record);
+                match expected {
+                    None => {
+                        assert!(
+                            matches!(result, Err(StoreError::Conflict(_))),
+                            "insert {i}, a repeated id: {result:?}"
+                        );
+                        assert_eq!(stored.as_ref(), Some(&taken), "the stored token is untouched");
+                    }
+                    Some(written) => {
+                        assert_eq!(result.unwrap(), written, "insert {i}");
+                        assert_eq!(stored.as_ref() == Some(&token), written, "written exactly when acknowledged");
+                    }
+                }
+            }
+        }
+    })
+    .await;
 }
 
 /// Concurrent conditional inserts are group-committed like the others, and each gets
