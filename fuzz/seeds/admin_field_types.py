@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Writes `admin_json` inputs that give every field of every admin body each kind of
+JSON value, into DIR (default /tmp/admin-field-types):
+
+    python3 seeds/admin_field_types.py [DIR]
+
+Each body type's deserializer has a path per field and per kind of value it refuses
+(serde's derive writes one visitor per type), and the fuzzer reaches each only by
+mutating that field into that kind: in the runs of 2026-12-07 these were most of the
+new edges in the project's crates. Run the fuzzer with DIR as a second corpus
+directory (or `plateau.py` with DIR appended to the corpus, fuzz/README.md), then merge;
+the merge keeps the inputs that add edges.
+
+The route numbers and fields follow `portcullis_server::fuzzing::ROUTES` and the body
+types in `crates/server/src/routes/admin/`.
+"""
+import hashlib, json, os, sys
+
+REALM = ["access_ttl", "refresh_ttl", "token_format", "signing_alg", "refresh_policy", "refresh_grace",
+         "allow_implicit", "require_pkce", "allow_plain_pkce", "code_ttl", "customer_ttl"]
+CLIENT = ["name", "grant_types", "redirect_uris", "scopes", "default_scopes", "public", "auth_method",
+          "access_ttl", "refresh_ttl", "resource_server", "disabled"]
+USER = ["username", "password", "roles", "teams", "kind", "disabled"]
+
+# route: (fields, the required fields with a valid value, so that the others are read)
+BODIES = {
+    0: (["name"] + REALM, {"name": "ft"}),
+    1: (REALM, {}),
+    2: (CLIENT, {}),
+    3: (CLIENT, {}),
+    4: (["keep_tokens"], {}),
+    5: (USER, {"username": "ft"}),
+    6: (USER, {}),
+    7: (["password"], {}),
+    8: (["name"], {}),
+    9: (["app", "name", "scope", "permissions", "test"], {"app": "a1"}),
+    10: (["name"], {}),
+    11: (["permissions"], {}),
+}
+
+VALUES = [None, True, False, 0, -1, 1.5, 2**63, -(2**63) - 1, 1e308, "", "x", "é", [], ["x"], [1], [None],
+          {}, {"x": 1}]
+
+
+def inputs():
+    for route, (fields, required) in BODIES.items():
+        for field in fields:
+            for value in VALUES:
+                for base in ({}, required):
+                    body = dict(base)
+                    body[field] = value
+                    yield bytes([route, 0]) + json.dumps(body).encode()
+        # A field twice, and one the type does not have.
+        first = fields[0]
+        yield bytes([route, 0]) + f'{{"{first}":"a","{first}":"b"}}'.encode()
+        yield bytes([route, 0]) + json.dumps({**required, "unknown": 1}).encode()
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/admin-field-types"
+    os.makedirs(out, exist_ok=True)
+    written = set()
+    for data in inputs():
+        name = "fields-" + hashlib.sha1(data).hexdigest()[:16]
+        if name not in written:
+            written.add(name)
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
+    print(f"{len(written)} inputs in {out}")
+
+
+if __name__ == "__main__":
+    main()
