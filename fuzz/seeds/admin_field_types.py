@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes `admin_json` inputs that give every field of every admin body each kind of
-JSON value, into DIR (default /tmp/admin-field-types):
+JSON value, and the values its validation compares against, into DIR (default
+/tmp/admin-field-types):
 
     python3 seeds/admin_field_types.py [DIR]
 
@@ -41,6 +42,20 @@ BODIES = {
 VALUES = [None, True, False, 0, -1, 1.5, 2**63, -(2**63) - 1, 1e308, "", "x", "é", [], ["x"], [1], [None],
           {}, {"x": 1}]
 
+# Values the validators behind the deserializers compare against: every enum name (and a
+# case variant), names at and past their limits and with each kind of refused character,
+# and lists with a repeat. Given to every string field and, as one-item or repeated
+# lists, to every list field.
+NAMES = ["opaque", "jwt", "ES256", "RS256", "EdDSA", "HS256", "HS512", "authorization_code",
+         "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code",
+         "urn:ietf:params:oauth:grant-type:token-exchange", "implicit", "client_secret_basic",
+         "client_secret_post", "none", "rotate", "reuse", "staff", "customer", "p1", "r1", "a1", "read"]
+STRINGS = NAMES + [n.upper() for n in NAMES] + [
+    " x", "x ", "a\u0001b", "a\u007fb", "-a", "a-", "a_b", "a.b", "a b", "a" * 63, "a" * 64, "a" * 200,
+    "a" * 1025, "é" * 100, "https://app.example/cb", "http://127.0.0.1:8080/cb", "com.example.app:/cb",
+    "https://app.example/cb#f", "a" * 7, "a" * 8]
+LISTS = [[n] for n in NAMES] + [[n, n] for n in NAMES] + [["read", "write", "read"], ["a" * 200], [" x"]]
+
 
 def inputs():
     for route, (fields, required) in BODIES.items():
@@ -50,6 +65,10 @@ def inputs():
                     body = dict(base)
                     body[field] = value
                     yield bytes([route, 0]) + json.dumps(body).encode()
+            for value in STRINGS + LISTS:
+                body = dict(required)
+                body[field] = value
+                yield bytes([route, 0]) + json.dumps(body).encode()
         # A field twice, and one the type does not have.
         first = fields[0]
         yield bytes([route, 0]) + f'{{"{first}":"a","{first}":"b"}}'.encode()
