@@ -1,8 +1,10 @@
 //! Group commit on one write connection owned by one thread.
 //!
-//! Every hot write (token inserts, rotations, redemptions, revocations) is a job sent to
-//! this thread. The thread takes every job that is waiting, runs each inside a
-//! savepoint of one transaction (so a failing job undoes only its own changes), commits
+//! Every hot write (rotations, redemptions, revocations, token inserts) is sent to this
+//! thread: a job (a closure), or, for a token the token endpoint issues, a row that the
+//! batch inserts with its other tokens in a few statements (`token_inserts`). The thread
+//! takes everything that is waiting, runs each job inside a savepoint of one transaction
+//! (so a failing job undoes only its own changes), then the batch's token rows, commits
 //! once, and only then answers each caller: nothing is reported written before it is.
 //! The queue is bounded (a write that finds it full fails at once), and a job runs
 //! only if the thread takes it before its caller gives up or its request times out
@@ -256,7 +258,8 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>, waiting: &AtomicUsize) 
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
     conn.wal_hook(Some(note_wal_pages));
     yield_to_wakeups();
-    let mut batch = Batch { jobs: Vec::with_capacity(MAX_BATCH), tokens: Vec::with_capacity(MAX_BATCH) };
+    // `tokens` is handed over whole to each batch's insert, so it starts empty each time.
+    let mut batch = Batch { jobs: Vec::with_capacity(MAX_BATCH), tokens: Vec::new() };
     let mut after_batch: Option<Message> = None;
     while let Ok(first) = queue.recv() {
         match first {
