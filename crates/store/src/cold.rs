@@ -39,18 +39,14 @@ macro_rules! cold_paths {
     ($db:ty, $map_err:path) => {
         use portcullis_core::at_rest::AtRest;
         use portcullis_core::model::{
-            AuthorizationCode, AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord,
-            TokenRecord, User,
+            AuthorizationRequest, BrowserSession, Client, Grant, Realm, SigningKeyRecord, TokenRecord, User,
         };
-        use portcullis_core::store::{
-            FailureCount, FailureKey, PendingLimits, PurgeCutoffs, PurgeReport, StoreError, StoreResult,
-        };
+        use portcullis_core::store::{FailureCount, FailureKey, PurgeCutoffs, PurgeReport, StoreError, StoreResult};
         use sqlx::Database;
 
         use $crate::cold::Pools;
         use $crate::rows::{
-            AuthorizationRequestRow, BrowserSessionRow, ClientLists, ClientRow, GrantRow, RealmRow, SPACE,
-            SigningKeyRow, UserColumns, UserRow, join, username_key,
+            ClientLists, ClientRow, GrantRow, RealmRow, SPACE, SigningKeyRow, UserColumns, UserRow, join, username_key,
         };
         use $crate::sql;
 
@@ -157,21 +153,6 @@ macro_rules! cold_paths {
                 .bind(g.test)
                 .bind(g.created_at)
                 .bind(g.revoked_at))
-        }
-
-        pub(crate) fn bind_code<'q>(q: Query<'q>, c: &AuthorizationCode) -> Query<'q> {
-            q.bind(&c.id[..])
-                .bind(&c.verifier_hash[..])
-                .bind(&c.realm)
-                .bind(&c.client_id)
-                .bind(&c.grant_id[..])
-                .bind(&c.redirect_uri)
-                .bind(c.redirect_uri_given)
-                .bind(c.code_challenge.as_deref())
-                .bind(c.code_challenge_method.as_deref())
-                .bind(c.issued_at)
-                .bind(c.expires_at)
-                .bind(c.used_at)
         }
 
         pub(crate) fn bind_session<'q>(q: Query<'q>, s: &BrowserSession) -> Query<'q> {
@@ -559,21 +540,6 @@ macro_rules! cold_paths {
             Ok(())
         }
 
-        pub(crate) async fn get_session(
-            pools: &Pools<$db>,
-            id_hash: &[u8; 32],
-            now: i64,
-        ) -> StoreResult<Option<BrowserSession>> {
-            sqlx::query_as::<$db, BrowserSessionRow>(sql::SESSION_GET)
-                .bind(&id_hash[..])
-                .bind(now)
-                .fetch_optional(&pools.read)
-                .await
-                .map_err($map_err)?
-                .map(BrowserSession::try_from)
-                .transpose()
-        }
-
         pub(crate) async fn delete_session(pools: &Pools<$db>, id_hash: &[u8; 32]) -> StoreResult<()> {
             query(sql::SESSION_DELETE).bind(&id_hash[..]).execute(&pools.write).await.map_err($map_err)?;
             Ok(())
@@ -587,73 +553,9 @@ macro_rules! cold_paths {
             Ok(())
         }
 
-        pub(crate) async fn create_capped_authorization_request(
-            pools: &Pools<$db>,
-            session: Option<&BrowserSession>,
-            request: &AuthorizationRequest,
-            now: i64,
-            limits: PendingLimits,
-        ) -> StoreResult<bool> {
-            let mut tx = pools.begin().await.map_err($map_err)?;
-            if let (Some(addr), cap @ 1..) = (request.client_addr.as_deref(), limits.per_address) {
-                let live = sqlx::query_scalar::<$db, i64>(sql::REQUEST_COUNT_FOR_ADDRESS)
-                    .bind(addr)
-                    .bind(now)
-                    .bind(i64::from(cap))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err($map_err)?;
-                if live >= i64::from(cap) {
-                    return Ok(false);
-                }
-            }
-            if let Some(session) = session {
-                bind_session(query(sql::SESSION_INSERT), session).execute(&mut *tx).await.map_err($map_err)?;
-            }
-            bind_request(query(sql::REQUEST_INSERT), request).execute(&mut *tx).await.map_err($map_err)?;
-            query(sql::REQUEST_TRIM_SESSION)
-                .bind(&request.session_hash[..])
-                .bind(i64::from(limits.per_session.max(1)))
-                .execute(&mut *tx)
-                .await
-                .map_err($map_err)?;
-            tx.commit().await.map_err($map_err)?;
-            Ok(true)
-        }
-
-        pub(crate) async fn get_authorization_request(
-            pools: &Pools<$db>,
-            id: &[u8; 16],
-            now: i64,
-        ) -> StoreResult<Option<AuthorizationRequest>> {
-            sqlx::query_as::<$db, AuthorizationRequestRow>(sql::REQUEST_GET)
-                .bind(&id[..])
-                .bind(now)
-                .fetch_optional(&pools.read)
-                .await
-                .map_err($map_err)?
-                .map(AuthorizationRequest::try_from)
-                .transpose()
-        }
-
         pub(crate) async fn delete_authorization_request(pools: &Pools<$db>, id: &[u8; 16]) -> StoreResult<bool> {
             let done = query(sql::REQUEST_DELETE).bind(&id[..]).execute(&pools.write).await.map_err($map_err)?;
             Ok(done.rows_affected() > 0)
-        }
-
-        pub(crate) async fn get_consent(
-            pools: &Pools<$db>,
-            realm: &str,
-            user_id: &str,
-            client_id: &str,
-        ) -> StoreResult<Option<String>> {
-            sqlx::query_scalar::<$db, String>(sql::CONSENT_GET)
-                .bind(realm)
-                .bind(user_id)
-                .bind(client_id)
-                .fetch_optional(&pools.read)
-                .await
-                .map_err($map_err)
         }
 
         pub(crate) async fn save_consent(
@@ -683,22 +585,6 @@ macro_rules! cold_paths {
             for token in tokens {
                 bind_token(query(sql::TOKEN_INSERT), token)?.execute(&mut *tx).await.map_err($map_err)?;
             }
-            tx.commit().await.map_err($map_err)
-        }
-
-        pub(crate) async fn create_grant_with_code(
-            pools: &Pools<$db>,
-            grant: &Grant,
-            code: &AuthorizationCode,
-            request_id: &[u8; 16],
-        ) -> StoreResult<()> {
-            let _claim = $crate::handoff::claim_write()?;
-            let mut tx = pools.begin().await.map_err($map_err)?;
-            let consumed =
-                query(sql::REQUEST_DELETE).bind(&request_id[..]).execute(&mut *tx).await.map_err($map_err)?;
-            found(consumed.rows_affected())?;
-            bind_grant(query(sql::GRANT_INSERT), grant)?.execute(&mut *tx).await.map_err($map_err)?;
-            bind_code(query(sql::CODE_INSERT), code).execute(&mut *tx).await.map_err($map_err)?;
             tx.commit().await.map_err($map_err)
         }
 

@@ -385,12 +385,12 @@ impl TryFrom<AuthorizationCodeRow> for AuthorizationCode {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct BrowserSessionRow {
-    id_hash: Vec<u8>,
-    realm: String,
-    user_id: Option<String>,
-    authenticated_at: Option<i64>,
-    created_at: i64,
-    expires_at: i64,
+    pub(crate) id_hash: Vec<u8>,
+    pub(crate) realm: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) authenticated_at: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
 }
 
 impl TryFrom<BrowserSessionRow> for BrowserSession {
@@ -410,23 +410,23 @@ impl TryFrom<BrowserSessionRow> for BrowserSession {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuthorizationRequestRow {
-    id: Vec<u8>,
-    realm: String,
-    session_hash: Vec<u8>,
-    client_id: String,
-    redirect_uri: String,
-    redirect_uri_given: bool,
-    response_type: String,
-    response_mode: String,
-    scope: String,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    prompt: Option<String>,
-    csrf_hash: Vec<u8>,
-    created_at: i64,
-    expires_at: i64,
-    client_addr: Option<String>,
+    pub(crate) id: Vec<u8>,
+    pub(crate) realm: String,
+    pub(crate) session_hash: Vec<u8>,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) redirect_uri_given: bool,
+    pub(crate) response_type: String,
+    pub(crate) response_mode: String,
+    pub(crate) scope: String,
+    pub(crate) state: Option<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) csrf_hash: Vec<u8>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) client_addr: Option<String>,
 }
 
 impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {

@@ -5,6 +5,7 @@ use portcullis_core::store::{CodeRedemption, GrantStore, Rotation, StoreResult};
 use sqlx::Postgres;
 
 use super::PgStore;
+use super::browser_flow;
 use super::cold::{self, bind_token, query};
 use super::errors::map_err;
 use crate::rows::{AuthorizationCodeRow, SpentTokenRow};
@@ -22,7 +23,7 @@ impl GrantStore for PgStore {
         code: &AuthorizationCode,
         request_id: &[u8; 16],
     ) -> StoreResult<()> {
-        cold::create_grant_with_code(&self.pools, grant, code, request_id).await
+        browser_flow::create_grant_with_code(&self.pools, grant, code, request_id).await
     }
 
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {

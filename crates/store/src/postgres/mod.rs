@@ -12,6 +12,7 @@ mod admin;
 mod admin_tokens;
 mod audit;
 mod batches;
+mod browser_flow;
 mod clients;
 mod cold;
 mod errors;

@@ -4,6 +4,7 @@ use portcullis_core::model::{AuthorizationRequest, BrowserSession, User};
 use portcullis_core::store::{PendingLimits, StoreResult, UserStore};
 
 use super::PgStore;
+use super::browser_flow;
 use super::cold::{self};
 
 #[async_trait::async_trait]
@@ -41,7 +42,7 @@ impl UserStore for PgStore {
     }
 
     async fn get_session(&self, id_hash: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>> {
-        cold::get_session(&self.pools, id_hash, now).await
+        browser_flow::get_session(&self.pools, id_hash, now).await
     }
 
     async fn delete_session(&self, id_hash: &[u8; 32]) -> StoreResult<()> {
@@ -53,7 +54,7 @@ impl UserStore for PgStore {
     }
 
     async fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>> {
-        cold::get_authorization_request(&self.pools, id, now).await
+        browser_flow::get_authorization_request(&self.pools, id, now).await
     }
 
     async fn create_capped_authorization_request(
@@ -63,7 +64,7 @@ impl UserStore for PgStore {
         now: i64,
         limits: PendingLimits,
     ) -> StoreResult<bool> {
-        cold::create_capped_authorization_request(&self.pools, session, request, now, limits).await
+        browser_flow::create_capped_authorization_request(&self.pools, session, request, now, limits).await
     }
 
     async fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool> {
@@ -71,7 +72,7 @@ impl UserStore for PgStore {
     }
 
     async fn get_consent(&self, realm: &str, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {
-        cold::get_consent(&self.pools, realm, user_id, client_id).await
+        browser_flow::get_consent(&self.pools, realm, user_id, client_id).await
     }
 
     async fn save_consent(

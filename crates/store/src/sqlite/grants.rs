@@ -4,6 +4,7 @@ use portcullis_core::model::{AuthorizationCode, Grant, TokenRecord};
 use portcullis_core::store::{CodeRedemption, GrantStore, Rotation, StoreResult};
 
 use super::SqliteStore;
+use super::browser_flow;
 use super::cold;
 use super::statements::{code_row, execute, grant_row, insert_token, query_optional, spent_row};
 use crate::rows::SpentTokenRow;
@@ -21,7 +22,8 @@ impl GrantStore for SqliteStore {
         code: &AuthorizationCode,
         request_id: &[u8; 16],
     ) -> StoreResult<()> {
-        cold::create_grant_with_code(&self.pools, grant, code, request_id).await
+        let (grant, code, request_id) = (grant.clone(), code.clone(), *request_id);
+        self.writer.write(move |conn| browser_flow::create_grant_with_code(conn, &grant, &code, &request_id)).await
     }
 
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {

@@ -17,6 +17,7 @@
 mod admin;
 mod admin_tokens;
 mod audit;
+mod browser_flow;
 mod clients;
 mod cold;
 mod errors;

@@ -18,8 +18,8 @@ pub(super) const STATEMENT_CACHE: usize = 32;
 /// The shared SQL numbers its placeholders `$1`, `$2`, … and does not always use
 /// them in order (`SET revoked_at = $2 WHERE id = $1`); SQLite numbers named
 /// parameters by first appearance, so they are bound by name.
-const PLACEHOLDERS: [&str; 16] =
-    ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"];
+const PLACEHOLDERS: [&str; 17] =
+    ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17"];
 
 /// Pairs each value with its placeholder name, on the stack (this is the hot path).
 pub(super) fn named<const N: usize>(values: [&dyn ToSql; N]) -> [(&'static str, &dyn ToSql); N] {

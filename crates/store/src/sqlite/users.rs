@@ -4,6 +4,7 @@ use portcullis_core::model::{AuthorizationRequest, BrowserSession, User};
 use portcullis_core::store::{PendingLimits, StoreResult, UserStore};
 
 use super::SqliteStore;
+use super::browser_flow;
 use super::cold;
 use super::statements::{query_optional, user_row};
 use crate::sql;
@@ -44,7 +45,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_session(&self, id_hash: &[u8; 32], now: i64) -> StoreResult<Option<BrowserSession>> {
-        cold::get_session(&self.pools, id_hash, now).await
+        self.readers.read(|conn| browser_flow::session(conn, id_hash, now))
     }
 
     async fn delete_session(&self, id_hash: &[u8; 32]) -> StoreResult<()> {
@@ -56,7 +57,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_authorization_request(&self, id: &[u8; 16], now: i64) -> StoreResult<Option<AuthorizationRequest>> {
-        cold::get_authorization_request(&self.pools, id, now).await
+        self.readers.read(|conn| browser_flow::request(conn, id, now))
     }
 
     async fn create_capped_authorization_request(
@@ -66,7 +67,10 @@ impl UserStore for SqliteStore {
         now: i64,
         limits: PendingLimits,
     ) -> StoreResult<bool> {
-        cold::create_capped_authorization_request(&self.pools, session, request, now, limits).await
+        let (session, request) = (session.cloned(), request.clone());
+        self.writer
+            .write(move |conn| browser_flow::create_capped_request(conn, session.as_ref(), &request, now, limits))
+            .await
     }
 
     async fn delete_authorization_request(&self, id: &[u8; 16]) -> StoreResult<bool> {
@@ -74,7 +78,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_consent(&self, realm: &str, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {
-        cold::get_consent(&self.pools, realm, user_id, client_id).await
+        self.readers.read(|conn| browser_flow::consent(conn, realm, user_id, client_id))
     }
 
     async fn save_consent(
