@@ -15,7 +15,9 @@ use crate::client_throttle::ClientThrottle;
 use crate::clock::Clock;
 use crate::error::{OAuthError, store_failure};
 use crate::metrics::{Metrics, NoMetrics, SignInFailureReason};
-use crate::model::{Client, Grant, GrantType, Realm, TokenFormat, TokenKind, TokenRecord, User, UserKind};
+use crate::model::{
+    Client, Grant, GrantType, Realm, SigningKeyRecord, TokenFormat, TokenKind, TokenRecord, User, UserKind,
+};
 use crate::org::{ApiKey, StoredApiKey};
 use crate::password::PasswordChecker;
 use crate::rate_limit::{RateLimiter, retry_after_secs};
@@ -344,14 +346,28 @@ impl Authority {
         self.load_key_ring(realm).await
     }
 
-    /// The realm's keys as the database has them now, leaving the cache alone.
-    pub async fn read_key_ring(&self, realm: &str) -> Result<KeyRing, OAuthError> {
+    /// The realm's keys as the database lists them now, whatever the cache's age (the
+    /// JWK set publishes a key rotated at another instance at once). The cached ring
+    /// is reused when the database lists the same keys in the same states, since a
+    /// key's material never changes under its kid: parsing the keys was most of an
+    /// anonymous JWKS request's cost (bench/README.md, "The JWK set").
+    pub async fn current_key_ring(&self, realm: &str) -> Result<Arc<KeyRing>, OAuthError> {
         let records = self.store.signing_keys(realm, self.now()).await.map_err(store_failure)?;
-        KeyRing::load(&records).map_err(OAuthError::server_error)
+        if let Some((ring, _)) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(realm)
+            && ring.is_listed_by(&records)
+        {
+            return Ok(ring.clone());
+        }
+        self.cache_key_ring(realm, &records)
     }
 
     async fn load_key_ring(&self, realm: &str) -> Result<Arc<KeyRing>, OAuthError> {
-        let ring = Arc::new(self.read_key_ring(realm).await?);
+        let records = self.store.signing_keys(realm, self.now()).await.map_err(store_failure)?;
+        self.cache_key_ring(realm, &records)
+    }
+
+    fn cache_key_ring(&self, realm: &str, records: &[SigningKeyRecord]) -> Result<Arc<KeyRing>, OAuthError> {
+        let ring = Arc::new(KeyRing::load(records).map_err(OAuthError::server_error)?);
         self.keys.write().unwrap_or_else(|p| p.into_inner()).insert(realm.to_owned(), (ring.clone(), Instant::now()));
         Ok(ring)
     }

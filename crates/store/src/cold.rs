@@ -46,7 +46,7 @@ macro_rules! cold_paths {
 
         use $crate::cold::Pools;
         use $crate::rows::{
-            ClientLists, ClientRow, GrantRow, RealmRow, SPACE, SigningKeyRow, UserColumns, UserRow, join, username_key,
+            ClientLists, ClientRow, GrantRow, RealmRow, SPACE, UserColumns, UserRow, join, username_key,
         };
         use $crate::sql;
 
@@ -255,22 +255,6 @@ macro_rules! cold_paths {
         pub(crate) async fn delete_realm(pools: &Pools<$db>, name: &str) -> StoreResult<()> {
             let done = query(sql::REALM_DELETE).bind(name).execute(&pools.write).await.map_err($map_err)?;
             found(done.rows_affected())
-        }
-
-        pub(crate) async fn signing_keys(
-            pools: &Pools<$db>,
-            realm: &str,
-            now: i64,
-        ) -> StoreResult<Vec<SigningKeyRecord>> {
-            sqlx::query_as::<$db, SigningKeyRow>(sql::KEY_LIST_VERIFYING)
-                .bind(realm)
-                .bind(now)
-                .fetch_all(&pools.read)
-                .await
-                .map_err($map_err)?
-                .into_iter()
-                .map(|row| $crate::sealing::open_key(&pools.at_rest, SigningKeyRecord::try_from(row)?))
-                .collect()
         }
 
         pub(crate) async fn rotate_signing_key(

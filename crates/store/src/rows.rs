@@ -58,13 +58,13 @@ impl TryFrom<RealmRow> for Realm {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SigningKeyRow {
-    kid: String,
-    realm: String,
-    alg: String,
-    private_pem: String,
-    created_at: i64,
-    retired_at: Option<i64>,
-    verify_until: Option<i64>,
+    pub(crate) kid: String,
+    pub(crate) realm: String,
+    pub(crate) alg: String,
+    pub(crate) private_pem: String,
+    pub(crate) created_at: i64,
+    pub(crate) retired_at: Option<i64>,
+    pub(crate) verify_until: Option<i64>,
 }
 
 impl TryFrom<SigningKeyRow> for SigningKeyRecord {

@@ -50,6 +50,6 @@ pub async fn metadata(authority: &Authority, realm: &str) -> Result<ServerMetada
 /// balancer picks, and must find the key a rotation made on another one.
 pub async fn jwks(authority: &Authority, realm: &str) -> Result<JwkSet, OAuthError> {
     let realm = authority.realm(realm).await?;
-    let ring = authority.read_key_ring(&realm.name).await?;
+    let ring = authority.current_key_ring(&realm.name).await?;
     Ok(ring.jwks(authority.now()))
 }

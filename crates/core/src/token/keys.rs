@@ -132,6 +132,18 @@ impl KeyRing {
         self.keys.iter().find(|k| k.kid == kid && k.verify_until.is_none_or(|t| t > now))
     }
 
+    /// Whether `records` are the keys this ring was loaded from, in the same states
+    /// (signing or retired, and until when each verifies).
+    pub fn is_listed_by(&self, records: &[SigningKeyRecord]) -> bool {
+        self.keys.len() == records.len()
+            && self.keys.iter().zip(records).all(|(k, r)| {
+                k.kid == r.kid
+                    && k.alg == r.alg
+                    && k.signs == r.retired_at.is_none()
+                    && k.verify_until == r.verify_until
+            })
+    }
+
     pub fn contains_kid(&self, kid: &str) -> bool {
         self.keys.iter().any(|k| k.kid == kid)
     }
@@ -146,5 +158,31 @@ impl KeyRing {
                 .filter_map(|k| k.public_jwk.clone())
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JWK set reuses a ring only while the database lists exactly its keys in
+    /// their states: a rotation elsewhere (a new key, one retired, one dropped from
+    /// verification) must be seen.
+    #[test]
+    fn a_ring_is_listed_only_by_its_own_keys_in_their_states() {
+        let old = generate("r", SigningAlg::Es256, 100).unwrap();
+        let new = generate("r", SigningAlg::Es256, 200).unwrap();
+        let records = vec![new.clone(), old.clone()];
+        let ring = KeyRing::load(&records).unwrap();
+        assert!(ring.is_listed_by(&records));
+
+        let retired = SigningKeyRecord { retired_at: Some(300), ..new.clone() };
+        assert!(!ring.is_listed_by(&[retired, old.clone()]), "a key retired since");
+        let ending = SigningKeyRecord { verify_until: Some(400), ..old.clone() };
+        assert!(!ring.is_listed_by(&[new.clone(), ending]), "a key's verification ends");
+        assert!(!ring.is_listed_by(std::slice::from_ref(&new)), "a key dropped");
+        let third = generate("r", SigningAlg::Es256, 300).unwrap();
+        assert!(!ring.is_listed_by(&[third, new.clone(), old.clone()]), "a key added");
+        assert!(!ring.is_listed_by(&[old, new]), "another order");
     }
 }

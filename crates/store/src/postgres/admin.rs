@@ -7,6 +7,7 @@ use super::PgStore;
 use super::cold::{self};
 use super::errors::map_err;
 use crate::load::{SIZED_TABLES, pool_load, sizes};
+use crate::rows::SigningKeyRow;
 use crate::sql;
 
 #[async_trait::async_trait]
@@ -88,7 +89,15 @@ impl AdminStore for PgStore {
     }
 
     async fn signing_keys(&self, realm: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>> {
-        cold::signing_keys(&self.pools, realm, now).await
+        sqlx::query_as::<sqlx::Postgres, SigningKeyRow>(sql::KEY_LIST_VERIFYING)
+            .bind(realm)
+            .bind(now)
+            .fetch_all(&self.pools.read)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|row| crate::sealing::open_key(&self.pools.at_rest, SigningKeyRecord::try_from(row)?))
+            .collect()
     }
 
     async fn rotate_signing_key(&self, new_key: &SigningKeyRecord, now: i64, verify_until: i64) -> StoreResult<()> {

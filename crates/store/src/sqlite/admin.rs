@@ -6,6 +6,7 @@ use portcullis_core::store::{AdminStore, PurgeCutoffs, PurgeReport, QueueLoad, S
 use super::SqliteStore;
 use super::cold;
 use super::errors::map_err;
+use super::signing_keys;
 use crate::load::{pool_load, sizes};
 use crate::sql;
 
@@ -67,7 +68,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn signing_keys(&self, realm: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>> {
-        cold::signing_keys(&self.pools, realm, now).await
+        self.readers.read(|conn| signing_keys::verifying(conn, &self.pools.at_rest, realm, now))
     }
 
     async fn rotate_signing_key(&self, new_key: &SigningKeyRecord, now: i64, verify_until: i64) -> StoreResult<()> {

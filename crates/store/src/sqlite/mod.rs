@@ -24,6 +24,7 @@ mod errors;
 mod grants;
 mod orgs;
 mod readers;
+mod signing_keys;
 mod statements;
 mod throttle;
 mod token_inserts;
