@@ -54,6 +54,11 @@ STRINGS = NAMES + [n.upper() for n in NAMES] + [
     " x", "x ", "a\u0001b", "a\u007fb", "-a", "a-", "a_b", "a.b", "a b", "a" * 63, "a" * 64, "a" * 200,
     "a" * 1025, "é" * 100, "https://app.example/cb", "http://127.0.0.1:8080/cb", "com.example.app:/cb",
     "https://app.example/cb#f", "a" * 7, "a" * 8]
+# Characters `OAuthError`'s description sanitizer keeps or replaces (`core/src/error.rs`):
+# quote, backslash, the ASCII edges, a control character, non-ASCII; and lengths around its cut.
+ESCAPED = ['a"b', "a\\b", "~", " ", "!", "#", "[", "]", "a\u0000b", "a\tb", "\u00e9", "\u2028", "\U0001F600"]
+STRINGS += ESCAPED + ["a" * 299, "a" * 300, "a" * 301, "a" * 299 + '"', "é" * 151]
+UNKNOWN_NAMES = ESCAPED + ["u" * 300, "u" * 301, "u" * 400 + '"']
 LISTS = [[n] for n in NAMES] + [[n, n] for n in NAMES] + [["read", "write", "read"], ["a" * 200], [" x"]]
 
 
@@ -73,6 +78,10 @@ def inputs():
         first = fields[0]
         yield bytes([route, 0]) + f'{{"{first}":"a","{first}":"b"}}'.encode()
         yield bytes([route, 0]) + json.dumps({**required, "unknown": 1}).encode()
+        # Unknown fields whose names the error description echoes: each kind of character
+        # the description's sanitizer replaces, and a name past its 300-byte cut.
+        for name in UNKNOWN_NAMES:
+            yield bytes([route, 0]) + json.dumps({**required, name: 1}, ensure_ascii=False).encode()
 
 
 def main():
