@@ -464,6 +464,15 @@ pub const CLIENT_GET_MANY_PG: &str = concat!(
     ", revision FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q (wanted_realm, wanted_id, n) \
      JOIN clients ON clients.realm = q.wanted_realm AND clients.client_id = q.wanted_id"
 );
+/// PostgreSQL only: `KEY_LIST_VERIFYING` for a batch of callers, `$1` their realms and
+/// `$2` the earliest of their instants (each caller drops what no longer verifies at
+/// its own).
+pub const KEY_LIST_VERIFYING_MANY_PG: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM signing_keys WHERE realm = ANY($1::text[]) AND (verify_until IS NULL OR verify_until > $2) \
+     ORDER BY created_at DESC, kid DESC"
+);
 /// See `GRANT_GET_MANY_PG`: `$1` realms, `$2` user ids.
 pub const USER_GET_MANY_PG: &str = concat!(
     "SELECT q.n, ",

@@ -7,7 +7,6 @@ use super::PgStore;
 use super::cold::{self};
 use super::errors::map_err;
 use crate::load::{SIZED_TABLES, pool_load, sizes};
-use crate::rows::SigningKeyRow;
 use crate::sql;
 
 #[async_trait::async_trait]
@@ -26,6 +25,7 @@ impl AdminStore for PgStore {
         self.code_reader.check_running()?;
         self.client_reader.check_running()?;
         self.user_reader.check_running()?;
+        self.key_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 
@@ -43,6 +43,7 @@ impl AdminStore for PgStore {
                 self.code_reader.load("code_read"),
                 self.client_reader.load("client_read"),
                 self.user_reader.load("user_read"),
+                self.key_reader.load("signing_key_read"),
             ],
         }
     }
@@ -89,15 +90,10 @@ impl AdminStore for PgStore {
     }
 
     async fn signing_keys(&self, realm: &str, now: i64) -> StoreResult<Vec<SigningKeyRecord>> {
-        sqlx::query_as::<sqlx::Postgres, SigningKeyRow>(sql::KEY_LIST_VERIFYING)
-            .bind(realm)
-            .bind(now)
-            .fetch_all(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .into_iter()
-            .map(|row| crate::sealing::open_key(&self.pools.at_rest, SigningKeyRecord::try_from(row)?))
-            .collect()
+        // Read on every JWK set request (an anonymous endpoint), so batched like the
+        // token reads: one statement for the realms of all who asked meanwhile.
+        let sealed = self.key_reader.read((realm.to_owned(), now)).await?;
+        sealed.into_iter().map(|key| crate::sealing::open_key(&self.pools.at_rest, key)).collect()
     }
 
     async fn rotate_signing_key(&self, new_key: &SigningKeyRecord, now: i64, verify_until: i64) -> StoreResult<()> {

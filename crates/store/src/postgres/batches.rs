@@ -1,7 +1,7 @@
 //! The statements [`super::group_commit`] runs for a batch of concurrent calls: each
 //! answers every job of the batch in one round trip, in the order of the jobs.
 
-use portcullis_core::model::{AuthorizationCode, Client, Grant, StoredToken, TokenRecord, User};
+use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord, StoredToken, TokenRecord, User};
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{FromRow, Row};
@@ -9,7 +9,7 @@ use sqlx::{FromRow, Row};
 use super::errors::map_err;
 use super::group_commit::PendingToken;
 use super::token_arrays::{self, bind};
-use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, StoredTokenRow, UserRow};
+use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, SigningKeyRow, StoredTokenRow, UserRow};
 use crate::sql;
 
 /// A token to read and, for `get_token_and_client_revision`, the realm and id of the
@@ -183,6 +183,31 @@ pub(crate) async fn codes(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<
     let mut args = PgArguments::default();
     bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
     keyed::<AuthorizationCodeRow, _>(pool, sql::CODE_GET_MANY_PG, args, ids.len()).await
+}
+
+/// A realm whose verifying keys are read, and the instant they must verify at.
+pub(crate) type KeyListing = (String, i64);
+
+/// The verifying keys of each job's realm at its instant, newest first, with one
+/// statement; their private parts still sealed (`crate::sealing::open_key`).
+pub(crate) async fn verifying_keys(pool: &PgPool, jobs: Vec<KeyListing>) -> StoreResult<Vec<Vec<SigningKeyRecord>>> {
+    let earliest = jobs.iter().map(|(_, now)| *now).min().unwrap_or_default();
+    let mut args = PgArguments::default();
+    bind(&mut args, jobs.iter().map(|(realm, _)| realm.as_str()).collect::<Vec<_>>())?;
+    bind(&mut args, earliest)?;
+    let keys = sqlx::query_as_with::<_, SigningKeyRow, _>(sql::KEY_LIST_VERIFYING_MANY_PG, args)
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(SigningKeyRecord::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(jobs
+        .iter()
+        .map(|(realm, now)| {
+            keys.iter().filter(|k| &k.realm == realm && k.verify_until.is_none_or(|t| t > *now)).cloned().collect()
+        })
+        .collect())
 }
 
 /// A realm and an id in it.

@@ -4,7 +4,7 @@
 //! token reads from concurrent requests are each batched into one statement
 //! ([`group_commit`], running [`batches`]); code redemption and refresh rotation are
 //! one statement each on their common path ([`grants`]); the other hot calls
-//! (client, grant and user lookups) are one statement in the role files; the cold
+//! (client, grant, user and signing key lookups) are batched the same way; the cold
 //! calls run the shared sqlx code ([`cold`]). One file per role: [`admin`],
 //! [`clients`], [`tokens`], [`grants`], [`users`], [`throttle`].
 
@@ -37,10 +37,10 @@ use crate::cold::Pools;
 use crate::errors::{migrate_error, with_context};
 use crate::hot_tokens::HotTokens;
 use crate::{STARTUP_TIMEOUT, StoreOptions};
-use batches::{FoundToken, RealmKey, RedemptionJob, RotationJob, TokenLookup};
+use batches::{FoundToken, KeyListing, RealmKey, RedemptionJob, RotationJob, TokenLookup};
 use errors::map_err;
 use group_commit::{GroupCommit, PendingToken, RunBatch};
-use portcullis_core::model::{AuthorizationCode, Client, Grant, User};
+use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord, User};
 
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -61,6 +61,7 @@ pub struct PgStore {
     code_reader: GroupCommit<[u8; 16], Option<AuthorizationCode>>,
     client_reader: GroupCommit<RealmKey, Option<Client>>,
     user_reader: GroupCommit<RealmKey, Option<User>>,
+    key_reader: GroupCommit<KeyListing, Vec<SigningKeyRecord>>,
 }
 
 impl PgStore {
@@ -184,6 +185,7 @@ impl PgStore {
             code_reader: reader!("code read", batches::codes),
             client_reader: reader!("client read", batches::clients),
             user_reader: reader!("user read", batches::users),
+            key_reader: reader!("signing key read", batches::verifying_keys),
         })
     }
 }

@@ -69,3 +69,28 @@ pub async fn rotating_in_a_missing_realm_is_not_found(store: Arc<dyn Store>) {
     let key = fixtures::key("ghost", "ghost-k2", NOW);
     assert!(matches!(store.rotate_signing_key(&key, NOW, NOW + 10).await, Err(StoreError::NotFound)));
 }
+
+/// Concurrent listings of several realms at several instants (on PostgreSQL they are
+/// read in one statement per batch of callers): each caller gets its own realm's keys
+/// that still verify at its own instant, newest first.
+pub async fn concurrent_key_listings_get_their_own_realm_at_their_own_instant(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    fixtures::create_realm(&store, "beta").await;
+    store.rotate_signing_key(&fixtures::key("acme", "acme-k2", NOW + 10), NOW + 10, NOW + 100).await.unwrap();
+    let listings: Vec<_> = (0..64)
+        .map(|n| {
+            let store = store.clone();
+            let (realm, at) = (if n % 2 == 0 { "acme" } else { "beta" }, if n % 4 < 2 { NOW + 50 } else { NOW + 150 });
+            tokio::spawn(async move { (realm, at, store.signing_keys(realm, at).await.unwrap()) })
+        })
+        .collect();
+    for listing in listings {
+        let (realm, at, keys) = listing.await.unwrap();
+        let expected: &[&str] = match (realm, at) {
+            ("acme", at) if at < NOW + 100 => &["acme-k2", "acme-k1"],
+            ("acme", _) => &["acme-k2"],
+            _ => &["beta-k1"],
+        };
+        assert_eq!(kids(&keys), expected, "{realm} at {at}");
+    }
+}

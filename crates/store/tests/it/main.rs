@@ -91,6 +91,7 @@ conformance! {
         keys::rotation_leaves_retired_keys_alone,
         keys::rotation_never_extends_verify_until,
         keys::rotating_in_a_missing_realm_is_not_found,
+        keys::concurrent_key_listings_get_their_own_realm_at_their_own_instant,
         clients::client_crud,
         clients::duplicate_client_is_conflict_within_realm_only,
         clients::client_is_invisible_from_another_realm,
