@@ -93,6 +93,15 @@ pub fn postgres_purge_statements() -> Vec<(&'static str, &'static str)> {
     all
 }
 
+/// A name and its text: a statement, or a setting and its value.
+pub type Named = (&'static str, &'static str);
+
+/// PostgreSQL's batch statements of the hot paths as `(name, sql)`, and the settings
+/// their connections are planned under: for the test that reads their plans.
+pub fn postgres_batch_statements() -> (&'static [Named], &'static [Named]) {
+    (crate::postgres::batches::STATEMENTS, crate::postgres::BATCH_PLANNING)
+}
+
 /// A database created for one test on the server at `PORTCULLIS_TEST_POSTGRES_URL`.
 pub struct TestDatabase {
     pub url: String,

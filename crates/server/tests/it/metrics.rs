@@ -240,8 +240,11 @@ async fn metrics_are_served_on_postgres_and_a_slow_head_is_cut_off() {
         let text = wait_for(&s, "portcullis_table_rows{table=\"tokens\"}", 0.0).await;
         let value = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
         assert_eq!(value("portcullis_tokens_issued_total{realm=\"default\",grant_type=\"client_credentials\"}"), 2.0);
-        // One pool on PostgreSQL, and its group-commit queues instead of a writer thread.
+        // Two pools on PostgreSQL (the batch statements' own), and its group-commit
+        // queues instead of a writer thread; the batches of two tokens used the hot pool.
         assert_eq!(value("portcullis_db_pool_max_connections{pool=\"main\"}"), 8.0);
+        assert_eq!(value("portcullis_db_pool_max_connections{pool=\"hot\"}"), 12.0);
+        assert!(value("portcullis_db_pool_connections{pool=\"hot\"}") >= 1.0);
         assert!(value("portcullis_db_queue_capacity{queue=\"token_write\"}") > 0.0);
         assert!(sample(&text, "portcullis_db_queue_depth{queue=\"sqlite_writer\"}").is_none(), "{text}");
         let token_endpoint = "endpoint=\"/realms/{realm}/oauth/token\"";

@@ -31,8 +31,8 @@ impl AdminStore for PgStore {
 
     fn load(&self) -> StoreLoad {
         StoreLoad {
-            // `read` and `write` are one pool here.
-            pools: vec![pool_load("main", &self.pools.read)],
+            // `read` and `write` are one pool here; `hot` runs the batch statements.
+            pools: vec![pool_load("main", &self.pools.read), pool_load("hot", &self.hot)],
             queues: vec![
                 self.token_writer.load("token_write"),
                 self.token_revoker.load("token_revocation"),

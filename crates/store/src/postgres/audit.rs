@@ -35,7 +35,7 @@ impl AuditStore for PgStore {
         bind(&mut args, text(|e| e.request_id.clone()))?;
         bind(&mut args, text(|e| e.detail.clone()))?;
         sqlx::query_with::<sqlx::Postgres, _>(crate::audit::INSERT_ARRAYS, args)
-            .execute(&self.pools.write)
+            .execute(&self.hot)
             .await
             .map_err(map_err)?;
         Ok(())

@@ -12,6 +12,23 @@ use super::token_arrays::{self, bind};
 use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, SigningKeyRow, StoredTokenRow, UserRow};
 use crate::sql;
 
+/// Every statement the hot connections run (`super::BATCH_PLANNING`), by name: for
+/// the test that reads their plans.
+pub(crate) const STATEMENTS: &[(&str, &str)] = &[
+    ("token insert", sql::TOKEN_INSERT_MANY_PG),
+    ("token revocation", sql::TOKEN_REVOKE_MANY_PG),
+    ("token read", sql::TOKEN_GET_MANY_PG),
+    ("token epoch", sql::TOKEN_EPOCH),
+    ("refresh rotation", sql::TOKEN_ROTATE_MANY_PG),
+    ("code redemption", sql::CODE_REDEEM_MANY_PG),
+    ("grant read", sql::GRANT_GET_MANY_PG),
+    ("code read", sql::CODE_GET_MANY_PG),
+    ("client read", sql::CLIENT_GET_MANY_PG),
+    ("signing key read", sql::KEY_LIST_VERIFYING_MANY_PG),
+    ("user read", sql::USER_GET_MANY_PG),
+    ("audit insert", crate::audit::INSERT_ARRAYS),
+];
+
 /// A token to read and, for `get_token_and_client_revision`, the realm and id of the
 /// client whose current revision is read with it.
 pub(crate) type TokenLookup = ([u8; 16], Option<(String, String)>);

@@ -1,4 +1,6 @@
-//! PostgreSQL: one pool, shared by every instance of the server.
+//! PostgreSQL: one database shared by every instance of the server, reached through
+//! two pools: the hot paths' batch statements on connections that plan each once
+//! ([`BATCH_PLANNING`]), everything else on connections that plan each execution.
 //!
 //! Every hot call costs at most one round trip. Token inserts, token revocations and
 //! token reads from concurrent requests are each batched into one statement
@@ -11,7 +13,7 @@
 mod admin;
 mod admin_tokens;
 mod audit;
-mod batches;
+pub(crate) mod batches;
 mod browser_flow;
 mod clients;
 mod cold;
@@ -45,11 +47,33 @@ use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord,
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
+/// Connections of the hot paths' batch statements: one per group commit of
+/// [`PgStore`] (each runs one batch at a time) and one for the audit log's batches.
+const HOT_CONNECTIONS: u32 = 12;
+
+/// How the hot paths' batch statements ([`batches`], the audit log's insert) are
+/// planned: once per connection, not once per batch (planning each batch was about a
+/// third of PostgreSQL's CPU: bench/README.md, *Settings measured*). Each statement
+/// joins the batch's arrays to point lookups by primary key or unique index, for
+/// which a nested loop over index scans is the right plan whatever the tables' sizes;
+/// with the scans and joins that read a whole table disabled, the generic plan made
+/// while the tables are empty is that plan, and stays right as they grow (a generic
+/// plan made without them scanned `authorization_codes` once it had grown: 0.1 s per
+/// batch). The test `postgres_batch_plans_read_indexes_only` reads the plans.
+pub(crate) const BATCH_PLANNING: &[(&str, &str)] = &[
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A PostgreSQL database.
 pub struct PgStore {
     pools: Pools<Postgres>,
+    /// The connections of the batch statements, planned as [`BATCH_PLANNING`] says.
+    hot: sqlx::PgPool,
     token_writer: GroupCommit<PendingToken, bool>,
     token_revoker: GroupCommit<([u8; 16], i64), bool>,
     token_reader: GroupCommit<TokenLookup, FoundToken>,
@@ -101,58 +125,39 @@ impl PgStore {
         // Set at connection start-up, so it costs no round trip; migrations ran
         // without it, as they may legitimately take long.
         let statement_timeout = options.statement_timeout.as_millis().to_string();
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            // No reaper (sqlx#3645: its maintenance task can spin a worker for good);
-            // a connection the server or a proxy dropped is found by the ping below.
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(options.acquire_timeout)
-            // sqlx pings every connection it hands out by default: one more round trip
-            // per statement, doubling the cost of a one-statement request. Only a
-            // connection idle long enough to have been dropped by the server or a
-            // proxy is checked; a busy one proves itself alive with every statement.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= IDLE_BEFORE_PING {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            // A prepared statement's generic plan is chosen once, from the table sizes of
-            // that moment, and kept: a batch statement first planned while `tokens` or
-            // `authorization_codes` was nearly empty keeps scanning the whole table once
-            // it has grown (measured: 0.1 s per code-exchange batch). A custom plan
-            // sees the table as it is and the batch's real length; planning once per
-            // batch costs little.
-            .connect_lazy_with(opts.options([
-                ("statement_timeout", statement_timeout.as_str()),
-                ("plan_cache_mode", "force_custom_plan"),
-            ]));
+        let pool = pool_options(options.max_connections.max(1), options.acquire_timeout).connect_lazy_with(
+            // A prepared statement's generic plan is chosen once, from the table sizes
+            // of that moment, and kept: a cold statement first planned while a table
+            // was nearly empty would keep scanning it once it has grown. A custom plan
+            // sees the table as it is.
+            opts.clone()
+                .options([("statement_timeout", statement_timeout.as_str()), ("plan_cache_mode", "force_custom_plan")]),
+        );
+        let hot = pool_options(HOT_CONNECTIONS, options.acquire_timeout).connect_lazy_with(
+            opts.options([("statement_timeout", statement_timeout.as_str())]).options(BATCH_PLANNING.iter().copied()),
+        );
         tracing::info!(backend = "postgres", target, "database ready");
-        let batches = pool.clone();
+        let batches = hot.clone();
         let insert: RunBatch<PendingToken, bool> = Arc::new(move |jobs| {
             let pool = batches.clone();
             Box::pin(async move { batches::insert(&pool, jobs).await })
         });
-        let batches = pool.clone();
+        let batches = hot.clone();
         let revoke: RunBatch<([u8; 16], i64), bool> = Arc::new(move |jobs| {
             let pool = batches.clone();
             Box::pin(async move { batches::revoke(&pool, jobs).await })
         });
-        let batches = pool.clone();
+        let batches = hot.clone();
         let read: RunBatch<TokenLookup, FoundToken> = Arc::new(move |jobs| {
             let pool = batches.clone();
             Box::pin(async move { batches::read(&pool, jobs).await })
         });
-        let batches = pool.clone();
+        let batches = hot.clone();
         let rotate: RunBatch<RotationJob, bool> = Arc::new(move |jobs| {
             let pool = batches.clone();
             Box::pin(async move { batches::rotate(&pool, jobs).await })
         });
-        let batches = pool.clone();
+        let batches = hot.clone();
         let redeem: RunBatch<RedemptionJob, Option<AuthorizationCode>> = Arc::new(move |jobs| {
             let pool = batches.clone();
             Box::pin(async move { batches::redeem(&pool, jobs).await })
@@ -160,7 +165,7 @@ impl PgStore {
         // The point reads of the hot paths, each kind batched on its own.
         macro_rules! reader {
             ($what:literal, $read:path) => {{
-                let batches = pool.clone();
+                let batches = hot.clone();
                 GroupCommit::spawn(
                     $what,
                     Arc::new(move |keys| {
@@ -174,6 +179,7 @@ impl PgStore {
         crate::sealing::log_report(cold::check_at_rest(&pools).await.map_err(|e| with_context(e, &target))?);
         Ok(Self {
             pools,
+            hot: hot.clone(),
             token_writer: GroupCommit::spawn("token write", insert),
             token_revoker: GroupCommit::spawn("token revocation", revoke),
             token_reader: GroupCommit::spawn("token read", read),
@@ -188,4 +194,27 @@ impl PgStore {
             key_reader: reader!("signing key read", batches::verifying_keys),
         })
     }
+}
+
+fn pool_options(max_connections: u32, acquire_timeout: Duration) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        // No reaper (sqlx#3645: its maintenance task can spin a worker for good);
+        // a connection the server or a proxy dropped is found by the ping below.
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(acquire_timeout)
+        // sqlx pings every connection it hands out by default: one more round trip
+        // per statement, doubling the cost of a one-statement request. Only a
+        // connection idle long enough to have been dropped by the server or a
+        // proxy is checked; a busy one proves itself alive with every statement.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }

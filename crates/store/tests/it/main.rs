@@ -6,6 +6,7 @@ mod admin_tokens;
 mod at_rest;
 mod audit;
 mod backend;
+mod batch_plans;
 mod clients;
 mod connect;
 mod fixtures;

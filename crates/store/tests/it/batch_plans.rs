@@ -1,0 +1,64 @@
+//! The plans of PostgreSQL's batch statements (`postgres::BATCH_PLANNING`): planned
+//! once per connection while the tables are empty, they must still be right once the
+//! tables hold millions of rows, so they may read indexes only.
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+/// The highest `$N` of `sql`: how many parameters `EXECUTE` must be given.
+fn parameters(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Each batch statement's generic plan, made on a fresh database (empty tables, no
+/// statistics), as `(name, plan)`, under `settings`.
+async fn plans(url: &str, settings: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    for (name, value) in settings {
+        sqlx::raw_sql(AssertSqlSafe(format!("SET {name} = {value}"))).execute(&mut conn).await.unwrap();
+    }
+    let (statements, _) = portcullis_store::testing::postgres_batch_statements();
+    let mut plans = Vec::new();
+    for (name, sql) in statements {
+        sqlx::raw_sql(AssertSqlSafe(format!("PREPARE batch AS {sql}"))).execute(&mut conn).await.unwrap();
+        let nulls = vec!["NULL"; parameters(sql)].join(", ");
+        let explain = if nulls.is_empty() {
+            "EXPLAIN EXECUTE batch".to_owned()
+        } else {
+            format!("EXPLAIN EXECUTE batch({nulls})")
+        };
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(explain)).fetch_all(&mut conn).await.unwrap();
+        sqlx::raw_sql("DEALLOCATE batch").execute(&mut conn).await.unwrap();
+        plans.push((*name, plan.join("\n")));
+    }
+    plans
+}
+
+/// What would read a whole table, or every row of one side of a join.
+fn reads_a_whole_table(plan: &str) -> bool {
+    ["Seq Scan", "Hash Join", "Merge Join", "Hash Semi Join", "Hash Anti Join", "Hash Right"]
+        .iter()
+        .any(|m| plan.contains(m))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_batch_plans_read_indexes_only() {
+    crate::harness::postgres("batch_plans", |url| async move {
+        let _migrated = crate::harness::open(&url).await;
+        let (statements, settings) = portcullis_store::testing::postgres_batch_statements();
+        assert!(settings.contains(&("plan_cache_mode", "force_generic_plan")), "{settings:?}");
+        let planned = plans(&url, settings).await;
+        assert_eq!(planned.len(), statements.len());
+        for (name, plan) in &planned {
+            assert!(!reads_a_whole_table(plan), "{name}: \n{plan}");
+        }
+        // Why the settings are more than `plan_cache_mode`: the generic plans made on
+        // empty tables without them do read whole tables.
+        let generic_only = plans(&url, &settings[..1]).await;
+        assert!(generic_only.iter().any(|(_, plan)| reads_a_whole_table(plan)), "{generic_only:#?}");
+    })
+    .await;
+}
