@@ -15,7 +15,7 @@ the merge keeps the inputs that add edges.
 The route numbers and fields follow `portcullis_server::fuzzing::ROUTES` and the body
 types in `crates/server/src/routes/admin/`.
 """
-import hashlib, json, os, sys
+import hashlib, itertools, json, os, sys
 
 REALM = ["access_ttl", "refresh_ttl", "token_format", "signing_alg", "refresh_policy", "refresh_grace",
          "allow_implicit", "require_pkce", "allow_plain_pkce", "code_ttl", "customer_ttl"]
@@ -84,11 +84,69 @@ def inputs():
             yield bytes([route, 0]) + json.dumps({**required, name: 1}, ensure_ascii=False).encode()
 
 
+# Values that make the validators' checks across fields meet (`ClientSpec::apply`: public
+# against auth_method and client_credentials, grants against redirect URIs, default scopes
+# against scopes; the realm's settings parsed one after another): each pair of fields of a
+# body, and each triple of the client's coupled fields, takes every combination of these.
+# The single-field inputs above cannot reach a check that needs two fields set at once; in
+# the runs of 2026-12-07 such checks were the last edges found in second halves.
+CLIENT_VALUES = {
+    "name": ["c2", " c2 ", ""],
+    "grant_types": [["client_credentials"], ["authorization_code", "refresh_token"], ["implicit"], [], ["bogus"]],
+    "redirect_uris": [[], ["https://app.example/cb"], ["https://app.example/cb", "https://app.example/cb"],
+                      ["http://evil.example/cb"]],
+    "scopes": [["read"], ["read", "write"], [], ["read", "read"], ["a\"b"]],
+    "default_scopes": [["read"], ["write"], [], ["zzz"]],
+    "public": [True, False],
+    "auth_method": ["none", "client_secret_basic", "client_secret_post", "bogus"],
+    "access_ttl": [60, 0],
+    "refresh_ttl": [60, 0],
+    "resource_server": [True, False],
+    "disabled": [True, False],
+}
+COUPLED = ["public", "auth_method", "grant_types", "redirect_uris", "scopes", "default_scopes"]
+REALM_VALUES = {
+    "access_ttl": [60, 0], "refresh_ttl": [None, 60, 0], "token_format": ["jwt", "opaque", "x"],
+    "signing_alg": ["ES256", "HS256", "x"], "refresh_policy": ["rotate", "reuse", "x"], "refresh_grace": [0, 301],
+    "allow_implicit": [True, False], "require_pkce": [False], "allow_plain_pkce": [True], "code_ttl": [1, 601],
+    "customer_ttl": [60, 0],
+}
+USER_VALUES = {
+    "username": ["u2", " u2", "", "u1"], "password": ["short", "long enough"], "roles": [["r1"], ["r1", "r1"], [""], ["a,b"]],
+    "teams": [["t1"], ["t1", "t1"], ["a,b"]], "kind": ["staff", "customer", "x"], "disabled": [True, False],
+}
+API_KEY_VALUES = {
+    "app": ["a1", "nope"], "name": ["k", ""], "scope": ["read", "a\"b", ""], "permissions": [["p1"], ["nope"], []],
+    "test": [True, False],
+}
+# route: (values per field, the fields every body carries)
+COMBINED = {
+    0: (REALM_VALUES, {"name": "ft"}),
+    1: (REALM_VALUES, {}),
+    2: (CLIENT_VALUES, {"name": "c2"}),
+    3: (CLIENT_VALUES, {}),
+    5: (USER_VALUES, {"username": "u2"}),
+    6: (USER_VALUES, {}),
+    9: (API_KEY_VALUES, {}),
+}
+
+
+def combinations():
+    for route, (values, required) in COMBINED.items():
+        groups = list(itertools.combinations(values, 2))
+        if values is CLIENT_VALUES:
+            groups += list(itertools.combinations(COUPLED, 3))
+        for fields in groups:
+            for chosen in itertools.product(*(values[f] for f in fields)):
+                body = {**required, **dict(zip(fields, chosen))}
+                yield bytes([route, 0]) + json.dumps(body).encode()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/admin-field-types"
     os.makedirs(out, exist_ok=True)
     written = set()
-    for data in inputs():
+    for data in itertools.chain(inputs(), combinations()):
         name = "fields-" + hashlib.sha1(data).hexdigest()[:16]
         if name not in written:
             written.add(name)
