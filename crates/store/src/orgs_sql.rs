@@ -45,6 +45,14 @@ pub const API_KEY_GET: &str = concat!(
     ", c.disabled AS app_disabled FROM api_keys k \
      JOIN clients c ON c.realm = k.realm AND c.client_id = k.app_id WHERE k.id = $1"
 );
+/// PostgreSQL only: `API_KEY_GET` for a batch of callers in one statement, `$1` the
+/// key ids; one row per key found, `n` its 1-based place in the array.
+pub const API_KEY_GET_MANY_PG: &str = concat!(
+    "SELECT q.n, ",
+    api_key_columns!(),
+    ", c.disabled AS app_disabled FROM UNNEST($1::bytea[]) WITH ORDINALITY AS q (wanted_id, n) \
+     JOIN api_keys k ON k.id = q.wanted_id JOIN clients c ON c.realm = k.realm AND c.client_id = k.app_id"
+);
 pub const API_KEY_LIST: &str = concat!(
     "SELECT ",
     api_key_columns!(),

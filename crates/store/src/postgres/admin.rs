@@ -26,6 +26,7 @@ impl AdminStore for PgStore {
         self.client_reader.check_running()?;
         self.user_reader.check_running()?;
         self.key_reader.check_running()?;
+        self.api_key_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 
@@ -44,6 +45,7 @@ impl AdminStore for PgStore {
                 self.client_reader.load("client_read"),
                 self.user_reader.load("user_read"),
                 self.key_reader.load("signing_key_read"),
+                self.api_key_reader.load("api_key_read"),
             ],
         }
     }

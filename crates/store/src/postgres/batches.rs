@@ -2,6 +2,7 @@
 //! answers every job of the batch in one round trip, in the order of the jobs.
 
 use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord, StoredToken, TokenRecord, User};
+use portcullis_core::org::StoredApiKey;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{FromRow, Row};
@@ -9,11 +10,13 @@ use sqlx::{FromRow, Row};
 use super::errors::map_err;
 use super::group_commit::PendingToken;
 use super::token_arrays::{self, bind};
+use crate::orgs_rows::StoredApiKeyRow;
 use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, SigningKeyRow, StoredTokenRow, UserRow};
-use crate::sql;
+use crate::{orgs_sql, sql};
 
 /// Every statement the hot connections run (`super::BATCH_PLANNING`), by name: for
 /// the test that reads their plans.
+#[cfg(feature = "testing")]
 pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("token insert", sql::TOKEN_INSERT_MANY_PG),
     ("token revocation", sql::TOKEN_REVOKE_MANY_PG),
@@ -26,6 +29,7 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("client read", sql::CLIENT_GET_MANY_PG),
     ("signing key read", sql::KEY_LIST_VERIFYING_MANY_PG),
     ("user read", sql::USER_GET_MANY_PG),
+    ("api key read", orgs_sql::API_KEY_GET_MANY_PG),
     ("audit insert", crate::audit::INSERT_ARRAYS),
 ];
 
@@ -194,6 +198,12 @@ pub(crate) async fn grants(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec
     let mut args = PgArguments::default();
     bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
     keyed::<GrantRow, _>(pool, sql::GRANT_GET_MANY_PG, args, ids.len()).await
+}
+
+pub(crate) async fn api_keys(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<Option<StoredApiKey>>> {
+    let mut args = PgArguments::default();
+    bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
+    keyed::<StoredApiKeyRow, _>(pool, orgs_sql::API_KEY_GET_MANY_PG, args, ids.len()).await
 }
 
 pub(crate) async fn codes(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<Option<AuthorizationCode>>> {

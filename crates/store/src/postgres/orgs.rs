@@ -1,15 +1,11 @@
-//! PostgreSQL: apps, API keys, permissions and roles. An API key's lookup is one
-//! read on the pool; the rest is cold.
+//! PostgreSQL: apps, API keys, permissions and roles. An API key's lookup is
+//! batched with concurrent callers' (`super::batches::api_keys`); the rest is cold.
 
 use portcullis_core::model::{Client, Grant, TokenRecord};
 use portcullis_core::org::{ApiKey, App, Permission, StoredApiKey};
 use portcullis_core::store::{OrgStore, StoreResult};
-use sqlx::Postgres;
 
 use super::PgStore;
-use super::errors::map_err;
-use crate::orgs_rows::StoredApiKeyRow;
-use crate::orgs_sql;
 
 mod cold {
     crate::cold_orgs::org_paths!(sqlx::Postgres, super::super::errors::map_err, super::super::cold);
@@ -45,14 +41,10 @@ impl OrgStore for PgStore {
         cold::create_api_key(&self.pools, key).await
     }
 
+    /// Batched with concurrent callers' reads (`batches::api_keys`): every request
+    /// authenticated by an API key reads its key.
     async fn get_api_key(&self, id: &[u8; 16]) -> StoreResult<Option<StoredApiKey>> {
-        sqlx::query_as::<Postgres, StoredApiKeyRow>(orgs_sql::API_KEY_GET)
-            .bind(&id[..])
-            .fetch_optional(&self.pools.read)
-            .await
-            .map_err(map_err)?
-            .map(StoredApiKey::try_from)
-            .transpose()
+        self.api_key_reader.read(*id).await
     }
 
     async fn list_api_keys(&self, realm: &str, app_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {

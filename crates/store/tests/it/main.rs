@@ -158,6 +158,7 @@ conformance! {
         admin_tokens::revoke_admin_token_returns_true_once,
         admin_tokens::deleting_a_realm_removes_its_admin_tokens,
         orgs::app_and_key_round_trip,
+        orgs::concurrent_key_reads_each_get_their_own_key,
         orgs::reset_revokes_exactly_the_apps_keys_and_grants,
         orgs::revoking_a_key_revokes_its_customer_grants_only,
         orgs::last_use_is_recorded_and_never_moves_back,

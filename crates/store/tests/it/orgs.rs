@@ -70,6 +70,44 @@ pub async fn app_and_key_round_trip(store: Arc<dyn Store>) {
     assert_eq!(store.list_apps("acme").await.unwrap().len(), 1, "a refused app writes nothing");
 }
 
+/// Concurrent reads of many keys (one batch on PostgreSQL) each get their own key,
+/// with its own app's state, and an unknown id gets nothing.
+pub async fn concurrent_key_reads_each_get_their_own_key(store: Arc<dyn Store>) {
+    fixtures::create_realm(&store, "acme").await;
+    create_app(&store, "acme", "app-1", "storefront").await;
+    create_app(&store, "acme", "app-2", "warehouse").await;
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let k = ApiKey { name: format!("key-{i}"), ..key("acme", if i % 2 == 0 { "app-1" } else { "app-2" }) };
+        store.create_api_key(&k).await.unwrap();
+        keys.push(k);
+    }
+    let mut disabled = store.get_client("acme", "app-2").await.unwrap().unwrap();
+    disabled.disabled = true;
+    store.update_client(&disabled).await.unwrap();
+    let unknown = fixtures::new_id();
+    // All spawned before any is awaited, so they are read concurrently.
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|k| k.id)
+        .chain([unknown])
+        .map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move { store.get_api_key(&id).await.unwrap() })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for read in reads {
+        found.push(read.await.unwrap());
+    }
+    for (k, stored) in keys.iter().zip(&found) {
+        let stored = stored.as_ref().unwrap_or_else(|| panic!("{} not found", k.name));
+        assert_eq!(&stored.key, k);
+        assert_eq!(stored.app_disabled, k.app_id == "app-2", "{}", k.name);
+    }
+    assert!(found.last().unwrap().is_none(), "the unknown id");
+}
+
 pub async fn reset_revokes_exactly_the_apps_keys_and_grants(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
     create_app(&store, "acme", "app-1", "storefront").await;
