@@ -46,6 +46,51 @@ const SETUP: &[(&str, &str, &str)] = &[
     ("PUT", "/admin/realms/fuzz/roles/r1", r#"{"permissions":["p1"]}"#),
 ];
 
+/// What undoes an accepted change to an object of [`SETUP`], by the index in
+/// [`ROUTES`] of the route that made it: sent after each input that route accepted,
+/// so every input meets the objects as [`SETUP`] made them. Without it an input's
+/// coverage depended on the inputs run before it (a client made public-only by one
+/// input refused the next one's change), and two replays of one corpus in different
+/// orders covered different branches of the same validation, which hid whether a
+/// run had stopped finding new ones. Objects an input creates are left: a second
+/// creation of one name meets the conflict whatever the order.
+fn resets(client_id: &str, user_id: &str) -> Vec<Reset> {
+    use portcullis_core::model::{DEFAULT_ACCESS_TTL, DEFAULT_CODE_TTL, DEFAULT_CUSTOMER_TTL, DEFAULT_REFRESH_TTL};
+    let realm = format!(
+        r#"{{"access_ttl":{DEFAULT_ACCESS_TTL},"refresh_ttl":{DEFAULT_REFRESH_TTL},"token_format":"opaque","signing_alg":"ES256","refresh_policy":"rotate","refresh_grace":0,"allow_implicit":false,"require_pkce":false,"allow_plain_pkce":false,"code_ttl":{DEFAULT_CODE_TTL},"customer_ttl":{DEFAULT_CUSTOMER_TTL}}}"#
+    );
+    // By id: an accepted input may have renamed `c1` or `u1`.
+    vec![
+        Reset { route: 1, method: "PATCH", path: "/admin/realms/fuzz".to_owned(), body: realm },
+        Reset {
+            route: 3,
+            method: "PATCH",
+            path: format!("/admin/realms/fuzz/clients/{client_id}"),
+            body: r#"{"name":"c1","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"scopes":["read","write"],"default_scopes":["read","write"],"auth_method":"client_secret_basic","resource_server":false,"disabled":false}"#.to_owned(),
+        },
+        Reset {
+            route: 6,
+            method: "PATCH",
+            path: format!("/admin/realms/fuzz/users/{user_id}"),
+            body: r#"{"username":"u1","roles":[],"teams":[],"kind":"staff","disabled":false}"#.to_owned(),
+        },
+        Reset {
+            route: 11,
+            method: "PUT",
+            path: "/admin/realms/fuzz/roles/r1".to_owned(),
+            body: r#"{"permissions":["p1"]}"#.to_owned(),
+        },
+    ]
+}
+
+/// A request that undoes what an accepted input of route `route` changed.
+struct Reset {
+    route: usize,
+    method: &'static str,
+    path: String,
+    body: String,
+}
+
 const CONTENT_TYPES: [Option<&str>; 4] =
     [Some("application/json"), Some("application/json"), None, Some("Application/JSON; charset=utf-8")];
 
@@ -53,6 +98,7 @@ struct Harness {
     runtime: tokio::runtime::Runtime,
     router: axum::Router,
     authorization: String,
+    resets: Vec<Reset>,
 }
 
 impl Harness {
@@ -69,6 +115,22 @@ impl Harness {
             let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a response body");
             (status, body.to_vec())
         })
+    }
+}
+
+impl Harness {
+    /// Sends a request that must be accepted; its answer as JSON (null when empty).
+    fn send_accepted(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let (status, answer) = self.send(method, path, Some("application/json"), body.as_bytes());
+        assert!((200..300).contains(&status), "{method} {path}: {status} {}", String::from_utf8_lossy(&answer));
+        serde_json::from_slice(&answer).unwrap_or_default()
+    }
+
+    /// Undoes what route `route` changed, if it has a reset ([`resets`]).
+    fn reset_after(&self, route: usize) {
+        for reset in self.resets.iter().filter(|r| r.route == route) {
+            self.send_accepted(reset.method, &reset.path, &reset.body);
+        }
     }
 }
 
@@ -98,10 +160,14 @@ fn harness() -> &'static Harness {
                 AppState { authority: Arc::new(authority), settings: Arc::new(HttpSettings::default()), metrics: None };
             (crate::router(state), format!("Bearer {}", token.expose()))
         });
-        let harness = Harness { runtime, router, authorization };
-        for (method, path, body) in SETUP {
-            let (status, answer) = harness.send(method, path, Some("application/json"), body.as_bytes());
-            assert!((200..300).contains(&status), "{method} {path}: {status} {}", String::from_utf8_lossy(&answer));
+        let mut harness = Harness { runtime, router, authorization, resets: Vec::new() };
+        let answers: Vec<serde_json::Value> =
+            SETUP.iter().map(|(method, path, body)| harness.send_accepted(method, path, body)).collect();
+        let id = |at: usize, field: &str| answers[at][field].as_str().expect("an id in the setup's answer").to_owned();
+        harness.resets = resets(&id(1, "client_id"), &id(2, "id"));
+        // Each reset is itself accepted (a typo in one would otherwise go unseen).
+        for reset in &harness.resets {
+            harness.send_accepted(reset.method, &reset.path, &reset.body);
         }
         harness
     })
@@ -113,9 +179,14 @@ fn harness() -> &'static Harness {
 /// description.
 pub fn admin_json(data: &[u8]) {
     let [route, content_type, body @ ..] = data else { return };
-    let (method, path) = ROUTES[usize::from(*route) % ROUTES.len()];
+    let route = usize::from(*route) % ROUTES.len();
+    let (method, path) = ROUTES[route];
     let content_type = CONTENT_TYPES[usize::from(*content_type) % CONTENT_TYPES.len()];
-    let (status, answer) = harness().send(method, path, content_type, body);
+    let harness = harness();
+    let (status, answer) = harness.send(method, path, content_type, body);
+    if (200..300).contains(&status) {
+        harness.reset_after(route);
+    }
     let shown = || {
         format!("{method} {path} {:?} -> {status} {}", String::from_utf8_lossy(body), String::from_utf8_lossy(&answer))
     };
