@@ -103,9 +103,10 @@ impl SqliteStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(base.clone().pragma("query_only", "ON"))
-            .await
-            .map_err(|e| with_context(map_err(e), &ctx))?;
+            // Opened on first use: the writer above has shown the file opens, and an
+            // eager open here would fail the start-up after `acquire_timeout` on a
+            // starved machine, where the writer's open waits (`open_writer`).
+            .connect_lazy_with(base.clone().pragma("query_only", "ON"));
         let readers =
             Readers::new(base.get_filename().to_owned(), options.sqlite_busy_timeout, read_connections(options))
                 .map_err(|e| with_context(e, &ctx))?;
@@ -191,7 +192,11 @@ async fn open_writer(
             .connect_with(options.clone())
             .await;
         match attempt {
-            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+            // Busy: another process holds the file. Timed out: opening the file took
+            // longer than `acquire_timeout` (a request's patience, 1 s), as it can on a
+            // machine starved of CPU (seen in the test suite beside a fuzzer); at
+            // start-up the server waits for it as for a busy file.
+            Err(e) if (is_busy(&e) || matches!(e, sqlx::Error::PoolTimedOut)) && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             done => return done,
