@@ -83,6 +83,20 @@ fn resets(client_id: &str, user_id: &str) -> Vec<Reset> {
     ]
 }
 
+/// What undoes an accepted creation, by the index in [`ROUTES`] of the route that made
+/// it: the method, the path with `{}` for the new object's id, and the field of the
+/// answer that holds the id. Left in place, created objects made an input's coverage
+/// depend on earlier inputs too (a role's permissions are checked against the
+/// permissions earlier inputs had created).
+const CREATIONS: &[(usize, &str, &str, &str)] = &[
+    (0, "DELETE", "/admin/realms/{}", "name"),
+    (2, "DELETE", "/admin/realms/fuzz/clients/{}", "client_id"),
+    (5, "DELETE", "/admin/realms/fuzz/users/{}", "id"),
+    (8, "DELETE", "/admin/realms/fuzz/apps/{}", "app_id"),
+    (9, "POST", "/admin/realms/fuzz/api-keys/{}/revoke", "id"),
+    (10, "DELETE", "/admin/realms/fuzz/permissions/{}", "name"),
+];
+
 /// A request that undoes what an accepted input of route `route` changed.
 struct Reset {
     route: usize,
@@ -126,10 +140,15 @@ impl Harness {
         serde_json::from_slice(&answer).unwrap_or_default()
     }
 
-    /// Undoes what route `route` changed, if it has a reset ([`resets`]).
-    fn reset_after(&self, route: usize) {
+    /// Undoes what an accepted input of route `route` changed ([`resets`]) or created
+    /// ([`CREATIONS`]), `answer` being its answer.
+    fn reset_after(&self, route: usize, answer: &serde_json::Value) {
         for reset in self.resets.iter().filter(|r| r.route == route) {
             self.send_accepted(reset.method, &reset.path, &reset.body);
+        }
+        for (_, method, path, field) in CREATIONS.iter().filter(|(r, ..)| *r == route) {
+            let id = answer[*field].as_str().unwrap_or_else(|| panic!("no {field} in {answer}"));
+            self.send_accepted(method, &path.replace("{}", id), "");
         }
     }
 }
@@ -184,20 +203,23 @@ pub fn admin_json(data: &[u8]) {
     let content_type = CONTENT_TYPES[usize::from(*content_type) % CONTENT_TYPES.len()];
     let harness = harness();
     let (status, answer) = harness.send(method, path, content_type, body);
-    if (200..300).contains(&status) {
-        harness.reset_after(route);
-    }
     let shown = || {
         format!("{method} {path} {:?} -> {status} {}", String::from_utf8_lossy(body), String::from_utf8_lossy(&answer))
     };
     assert!(status < 500, "{}", shown());
-    if status == 204 {
-        return;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("not JSON: {}", shown()));
-    assert!(json.is_object(), "{}", shown());
-    if status >= 400 {
-        assert!(json["error"].is_string() && json["error_description"].is_string(), "{}", shown());
+    let json = if status == 204 {
+        serde_json::Value::Null
+    } else {
+        let json: serde_json::Value =
+            serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("not JSON: {}", shown()));
+        assert!(json.is_object(), "{}", shown());
+        if status >= 400 {
+            assert!(json["error"].is_string() && json["error_description"].is_string(), "{}", shown());
+        }
+        json
+    };
+    if (200..300).contains(&status) {
+        harness.reset_after(route, &json);
     }
 }
 
