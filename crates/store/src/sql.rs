@@ -417,19 +417,25 @@ macro_rules! token_unnest_pg {
 /// own, whose statements see what concurrent rotations committed meanwhile (the
 /// sub-statements of one statement all share its start's snapshot, so this one
 /// cannot). Each old token must appear once in `$1`.
+///
+/// The new rows are matched to the spent ones with `= ANY` of an array built once
+/// (an init plan), not `IN (SELECT …)`: on the hot pool (no hash joins) the semi-join
+/// became a nested loop that ran the whole `UNNEST` again for every spent token,
+/// quadratic in the batch (2.4 of the statement's 4.3 ms at 35 rotations).
 pub const TOKEN_ROTATE_MANY_PG: &str = concat!(
     "WITH spent AS (UPDATE tokens SET used_at = r.spent_at \
      FROM UNNEST($1::bytea[], $2::int8[]) AS r (old_id, spent_at) \
      WHERE tokens.id = r.old_id AND tokens.used_at IS NULL AND tokens.revoked_at IS NULL RETURNING tokens.id), \
      ins AS (",
     token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
-    " WHERE u.parent IN (SELECT id FROM spent) RETURNING 1) SELECT id FROM spent"
+    " WHERE u.parent = ANY (ARRAY(SELECT id FROM spent)) RETURNING 1) SELECT id FROM spent"
 );
 /// PostgreSQL only: the common case of `redeem_code` for a batch of callers in one
 /// statement: `CODE_REDEEM` of each code `$1` at its `$2`, and the tokens (`$3`…
 /// `$17`, `$18` naming each one's code) of exactly the codes redeemed, which come
 /// back. For a code not returned (used or unknown) nothing was written. Each code
-/// must appear once in `$1`.
+/// must appear once in `$1`. The new tokens find their code as in
+/// `TOKEN_ROTATE_MANY_PG`, through an array built once.
 pub const CODE_REDEEM_MANY_PG: &str = concat!(
     "WITH redeemed AS (UPDATE authorization_codes SET used_at = r.redeemed_at \
      FROM UNNEST($1::bytea[], $2::int8[]) AS r (code_id, redeemed_at) \
@@ -437,7 +443,7 @@ pub const CODE_REDEEM_MANY_PG: &str = concat!(
     code_columns!(),
     "), ins AS (",
     token_unnest_pg!(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, ", $18::bytea[]", ", parent"),
-    " WHERE u.parent IN (SELECT id FROM redeemed) RETURNING 1) SELECT ",
+    " WHERE u.parent = ANY (ARRAY(SELECT id FROM redeemed)) RETURNING 1) SELECT ",
     code_columns!(),
     " FROM redeemed"
 );

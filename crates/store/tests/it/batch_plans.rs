@@ -1,6 +1,7 @@
 //! The plans of PostgreSQL's batch statements (`postgres::BATCH_PLANNING`): planned
 //! once per connection while the tables are empty, they must still be right once the
-//! tables hold millions of rows, so they may read indexes only.
+//! tables hold millions of rows, so they may read indexes only, and each `UNNEST`
+//! once.
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
@@ -44,6 +45,31 @@ fn reads_a_whole_table(plan: &str) -> bool {
         .any(|m| plan.contains(m))
 }
 
+/// Whether some nested loop runs an `UNNEST` (a function scan) as its inner side,
+/// that is once for every row of its outer side: a batch then costs the square of its
+/// size. Read off the text plan, where a node's children are the `->` lines two
+/// columns right of its name, the outer one first.
+fn rescans_an_unnest(plan: &str) -> bool {
+    let lines: Vec<&str> = plan.lines().collect();
+    let name_column = |line: &str| {
+        let indent = line.len() - line.trim_start().len();
+        if line.trim_start().starts_with("->") { indent + 4 } else { indent }
+    };
+    lines.iter().enumerate().any(|(at, line)| {
+        if !line.trim_start().trim_start_matches("->").trim_start().starts_with("Nested Loop") {
+            return false;
+        }
+        let column = name_column(line);
+        let children: Vec<&str> = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.len() - l.trim_start().len() > column)
+            .filter(|l| l.len() - l.trim_start().len() == column + 2 && l.trim_start().starts_with("->"))
+            .map(|l| l.trim_start().trim_start_matches("->").trim_start())
+            .collect();
+        children.get(1).is_some_and(|inner| inner.starts_with("Function Scan"))
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_batch_plans_read_indexes_only() {
     crate::harness::postgres("batch_plans", |url| async move {
@@ -54,6 +80,7 @@ async fn postgres_batch_plans_read_indexes_only() {
         assert_eq!(planned.len(), statements.len());
         for (name, plan) in &planned {
             assert!(!reads_a_whole_table(plan), "{name}: \n{plan}");
+            assert!(!rescans_an_unnest(plan), "{name} runs an UNNEST once per row: \n{plan}");
         }
         // Why the settings are more than `plan_cache_mode`: the generic plans made on
         // empty tables without them do read whole tables.
