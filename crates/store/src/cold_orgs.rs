@@ -1,7 +1,7 @@
 //! The organization model's cold paths, written once against sqlx like
 //! [`crate::cold`]: each wing expands [`org_paths!`] in its `orgs.rs`. Only
-//! `get_api_key` (customer sign-in, an API key's introspection) is hot, and each
-//! wing has its own.
+//! `get_api_key` and `list_permissions` (customer sign-in, an API key's
+//! introspection) are hot, and each wing has its own.
 
 /// Expands one function per cold call of `OrgStore` for the database `$db`, with
 /// `$map_err` as the wing's error mapping and `$cold` the wing's `cold` module (its
@@ -14,7 +14,7 @@ macro_rules! org_paths {
 
         use $cold::{bind_client, bind_grant, bind_token, found, query};
         use $crate::cold::Pools;
-        use $crate::orgs_rows::{ApiKeyRow, AppRow, PermissionRow, group_roles};
+        use $crate::orgs_rows::{ApiKeyRow, AppRow, group_roles};
         use $crate::orgs_sql as sql;
         use $crate::rows::{SPACE, join};
 
@@ -263,17 +263,6 @@ macro_rules! org_paths {
                 .map_err($map_err)?;
             tx.commit().await.map_err($map_err)?;
             Ok(Permission { realm: realm.to_owned(), name: name.to_owned(), bit, created_at: now })
-        }
-
-        pub(crate) async fn list_permissions(pools: &Pools<$db>, realm: &str) -> StoreResult<Vec<Permission>> {
-            sqlx::query_as::<$db, PermissionRow>(sql::PERMISSION_LIST)
-                .bind(realm)
-                .fetch_all(&pools.read)
-                .await
-                .map_err($map_err)?
-                .into_iter()
-                .map(Permission::try_from)
-                .collect()
         }
 
         pub(crate) async fn delete_permission(pools: &Pools<$db>, realm: &str, name: &str) -> StoreResult<()> {

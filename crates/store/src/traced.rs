@@ -106,7 +106,7 @@ traced! {
 traced! {
     GrantStore {
         fn create_grant(&self, g: &Grant, t: &[TokenRecord]) -> StoreResult<()>;
-        fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: &[u8; 16]) -> StoreResult<()>;
+        fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode, r: Option<&[u8; 16]>) -> StoreResult<()>;
         fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;
         fn redeem_code(&self, id: &[u8; 16], now: i64, t: &[TokenRecord]) -> StoreResult<CodeRedemption>;
         fn get_grant(&self, id: &[u8; 16]) -> StoreResult<Option<Grant>>;

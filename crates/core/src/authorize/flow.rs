@@ -153,6 +153,23 @@ async fn store_request(
     new_session: bool,
     addr: Option<IpAddr>,
 ) -> Result<Option<(AuthorizationRequest, String)>, OAuthError> {
+    let (req, csrf) = new_request(authority, v, session, addr);
+    let now = req.created_at;
+    let stored = authority
+        .store
+        .create_capped_authorization_request(new_session.then_some(session), &req, now, authority.pending_limits())
+        .await
+        .map_err(store_failure)?;
+    Ok(stored.then_some((req, csrf)))
+}
+
+/// The request `v` of `session`, not stored, with its CSRF token in the clear.
+fn new_request(
+    authority: &Authority,
+    v: &ValidRequest,
+    session: &BrowserSession,
+    addr: Option<IpAddr>,
+) -> (AuthorizationRequest, String) {
     let now = authority.now();
     let csrf = random_token_string();
     let req = AuthorizationRequest {
@@ -174,12 +191,7 @@ async fn store_request(
         expires_at: now + REQUEST_TTL,
         client_addr: addr.map(address_key),
     };
-    let stored = authority
-        .store
-        .create_capped_authorization_request(new_session.then_some(session), &req, now, authority.pending_limits())
-        .await
-        .map_err(store_failure)?;
-    Ok(stored.then_some((req, csrf)))
+    (req, csrf)
 }
 
 /// The reply-to of a stored request.
@@ -216,15 +228,31 @@ pub async fn authorize(
         Some(s) => signed_in_user(authority, s).await?,
         None => None,
     };
+    let approved = match &user {
+        Some(user) => consent_covers(authority, &v.realm, &v.client, user, &v.scope, v.prompt).await?,
+        None => false,
+    };
     if v.prompt.none {
-        let Some(user) = &user else {
+        if user.is_none() {
             let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
             return Ok(Step::Client(v.reply.error(&e)).into());
-        };
-        if !consent_covers(authority, &v.realm, &v.client, user, &v.scope, v.prompt).await? {
+        }
+        if !approved {
             let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this client");
             return Ok(Step::Client(v.reply.error(&e)).into());
         }
+    }
+    // Signed in, and every scope asked approved before: no page to show, so no
+    // pending request is stored (nor counted against the caps), and the answer goes
+    // back at once. A browser signing in to many apps in a row then costs a grant and
+    // a code each, not four more statements on the pending requests.
+    if let (Some(session), Some(user)) = (&session, &user)
+        && approved
+        && !v.prompt.login
+    {
+        let (req, _) = new_request(authority, &v, session, addr);
+        let step = issue(authority, &v.realm, &v.client, &req, user, RequestKept::No).await?;
+        return Ok(Outcome { step, set_session: None });
     }
     let (session, set_session) = match session {
         Some(s) => (s, None),
@@ -281,7 +309,7 @@ async fn consent_step(
 ) -> Result<Step, OAuthError> {
     let prompt = Prompt::parse(req.prompt.as_deref()).unwrap_or_default();
     if consent_covers(authority, realm, client, user, &req.scope, prompt).await? {
-        return issue(authority, realm, client, req, user).await;
+        return issue(authority, realm, client, req, user, RequestKept::Yes).await;
     }
     Ok(Step::Consent(ConsentPage {
         request_id: token_id_hex(&req.id),
@@ -476,7 +504,7 @@ pub async fn submit_consent(
                 .save_consent(&realm.name, &user.id, &client.client_id, &scopes.join(" "), authority.now())
                 .await
                 .map_err(store_failure)?;
-            Ok(issue(authority, &realm, &client, &req, &user).await?.into())
+            Ok(issue(authority, &realm, &client, &req, &user, RequestKept::Yes).await?.into())
         }
         Some("deny") => {
             if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
@@ -489,14 +517,23 @@ pub async fn submit_consent(
     }
 }
 
+/// Whether the request answered was stored as pending (and so must be consumed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RequestKept {
+    Yes,
+    No,
+}
+
 /// Records the grant and answers the client: a code, or (implicit) an access token.
-/// The request is consumed in the same transaction, so a form posted twice issues once.
+/// A stored request is consumed in the same transaction, so a form posted twice
+/// issues once.
 async fn issue(
     authority: &Authority,
     realm: &Realm,
     client: &Client,
     req: &AuthorizationRequest,
     user: &User,
+    kept: RequestKept,
 ) -> Result<Step, OAuthError> {
     let now = authority.now();
     let grant = Grant {
@@ -515,7 +552,9 @@ async fn issue(
     let reply = reply_of(authority, req);
     let completed = || Step::ErrorPage(OAuthError::invalid_request("this request was already completed"));
     if req.response_type == ResponseType::Token.as_str() {
-        if !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)? {
+        if kept == RequestKept::Yes
+            && !authority.store.delete_authorization_request(&req.id).await.map_err(store_failure)?
+        {
             return Ok(completed());
         }
         let claims = TokenClaims {
@@ -554,7 +593,8 @@ async fn issue(
         expires_at: now + realm.code_ttl,
         used_at: None,
     };
-    match authority.store.create_grant_with_code(&grant, &code, &req.id).await {
+    let consumed = (kept == RequestKept::Yes).then_some(&req.id);
+    match authority.store.create_grant_with_code(&grant, &code, consumed).await {
         Ok(()) => Ok(Step::Client(reply.redirect(vec![("code".into(), minted.token)]))),
         Err(StoreError::NotFound) => Ok(completed()),
         Err(e) => Err(store_failure(e)),

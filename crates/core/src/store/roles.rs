@@ -131,12 +131,13 @@ pub trait GrantStore: Send + Sync + 'static {
     async fn create_grant(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()>;
     /// Stores a grant with its authorization code and consumes the authorization
     /// request it answers, in one transaction; `NotFound` if the request was already
-    /// consumed.
+    /// consumed. `None`: no request was stored (a signed-in user who had approved the
+    /// client before is sent the code at once), only the grant and code are.
     async fn create_grant_with_code(
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
-        request_id: &[u8; 16],
+        request_id: Option<&[u8; 16]>,
     ) -> StoreResult<()>;
     /// The code as stored, used or not; nothing changes.
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>>;

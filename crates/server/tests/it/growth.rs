@@ -123,6 +123,35 @@ async fn an_address_with_too_many_pending_requests_gets_429_and_stores_nothing()
     assert_eq!(Browser::new().get(&url).await.status(), 200);
 }
 
+/// A signed-in browser asking again for what it approved gets its code without a
+/// pending request being stored: at its address's cap (one page left open) it is not
+/// refused, and the open page stays valid.
+#[tokio::test]
+async fn an_approved_sign_in_stores_no_pending_request() {
+    let limits = PendingLimits { per_session: 1, per_address: 1 };
+    let s = TestServer::start_configured(|s| s, |a| a.with_pending_limits(limits)).await;
+    let approved = s.code_client("default", "Approved App", false).await;
+    let other = s.code_client("default", "Other App", false).await;
+    s.user("default", "alice", "correct horse battery", &[]).await;
+    let b = Browser::new();
+    let q = [("response_type", "code"), ("client_id", approved.id.as_str()), ("redirect_uri", REDIRECT)];
+    b.authorize_and_allow(&s, "default", &q, "alice", "correct horse battery").await;
+    let oq = [("response_type", "code"), ("client_id", other.id.as_str()), ("redirect_uri", REDIRECT)];
+    let r = b.get(&authorize_url(&s, "default", &oq)).await;
+    assert_eq!(r.status(), 200, "the other client's consent page");
+    let open_page = r.text().await.unwrap();
+    assert_eq!(pending(&s).await, (1, 1));
+    for _ in 0..3 {
+        let r = b.get(&authorize_url(&s, "default", &q)).await;
+        assert_eq!(r.status(), 303, "approved: straight back, not refused at the cap");
+        assert!(param(&redirect_params(&location(&r)), "code").is_some());
+    }
+    assert_eq!(pending(&s).await, (1, 1), "still only the open page");
+    let r = b.decide(&s, "default", &open_page, "allow").await;
+    assert_eq!(r.status(), 303);
+    assert!(param(&redirect_params(&location(&r)), "code").is_some(), "the open page still works");
+}
+
 #[tokio::test]
 async fn admin_inputs_have_length_limits() {
     let s = TestServer::start().await;

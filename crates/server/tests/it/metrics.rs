@@ -243,7 +243,7 @@ async fn metrics_are_served_on_postgres_and_a_slow_head_is_cut_off() {
         // Two pools on PostgreSQL (the batch statements' own), and its group-commit
         // queues instead of a writer thread; the batches of two tokens used the hot pool.
         assert_eq!(value("portcullis_db_pool_max_connections{pool=\"main\"}"), 8.0);
-        assert_eq!(value("portcullis_db_pool_max_connections{pool=\"hot\"}"), 13.0);
+        assert_eq!(value("portcullis_db_pool_max_connections{pool=\"hot\"}"), 14.0);
         assert!(value("portcullis_db_pool_connections{pool=\"hot\"}") >= 1.0);
         assert!(value("portcullis_db_queue_capacity{queue=\"token_write\"}") > 0.0);
         assert!(sample(&text, "portcullis_db_queue_depth{queue=\"sqlite_writer\"}").is_none(), "{text}");

@@ -27,6 +27,7 @@ impl AdminStore for PgStore {
         self.user_reader.check_running()?;
         self.key_reader.check_running()?;
         self.api_key_reader.check_running()?;
+        self.permission_reader.check_running()?;
         cold::ping(&self.pools).await
     }
 
@@ -46,6 +47,7 @@ impl AdminStore for PgStore {
                 self.user_reader.load("user_read"),
                 self.key_reader.load("signing_key_read"),
                 self.api_key_reader.load("api_key_read"),
+                self.permission_reader.load("permission_list"),
             ],
         }
     }

@@ -2,7 +2,7 @@
 //! answers every job of the batch in one round trip, in the order of the jobs.
 
 use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord, StoredToken, TokenRecord, User};
-use portcullis_core::org::StoredApiKey;
+use portcullis_core::org::{Permission, StoredApiKey};
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{FromRow, Row};
@@ -10,7 +10,7 @@ use sqlx::{FromRow, Row};
 use super::errors::map_err;
 use super::group_commit::PendingToken;
 use super::token_arrays::{self, bind};
-use crate::orgs_rows::StoredApiKeyRow;
+use crate::orgs_rows::{PermissionRow, StoredApiKeyRow};
 use crate::rows::{AuthorizationCodeRow, ClientRow, GrantRow, SigningKeyRow, StoredTokenRow, UserRow};
 use crate::{orgs_sql, sql};
 
@@ -30,6 +30,7 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("signing key read", sql::KEY_LIST_VERIFYING_MANY_PG),
     ("user read", sql::USER_GET_MANY_PG),
     ("api key read", orgs_sql::API_KEY_GET_MANY_PG),
+    ("permission list", orgs_sql::PERMISSION_LIST_MANY_PG),
     ("audit insert", crate::audit::INSERT_ARRAYS),
 ];
 
@@ -210,6 +211,24 @@ pub(crate) async fn codes(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<
     let mut args = PgArguments::default();
     bind(&mut args, ids.iter().map(|id| id.to_vec()).collect::<Vec<_>>())?;
     keyed::<AuthorizationCodeRow, _>(pool, sql::CODE_GET_MANY_PG, args, ids.len()).await
+}
+
+/// The permissions of each job's realm, in bit order, with one statement that names
+/// each realm once (a batch is mostly one realm's callers).
+pub(crate) async fn permissions(pool: &PgPool, realms: Vec<String>) -> StoreResult<Vec<Vec<Permission>>> {
+    let mut distinct: Vec<&str> = realms.iter().map(String::as_str).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut args = PgArguments::default();
+    bind(&mut args, distinct)?;
+    let listed = sqlx::query_as_with::<_, PermissionRow, _>(orgs_sql::PERMISSION_LIST_MANY_PG, args)
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(Permission::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(realms.iter().map(|realm| listed.iter().filter(|p| &p.realm == realm).cloned().collect()).collect())
 }
 
 /// A realm whose verifying keys are read, and the instant they must verify at.

@@ -110,12 +110,14 @@ pub(crate) async fn create_grant_with_code(
     pools: &Pools<Postgres>,
     grant: &Grant,
     code: &AuthorizationCode,
-    request_id: &[u8; 16],
+    request_id: Option<&[u8; 16]>,
 ) -> StoreResult<()> {
     let _claim = crate::handoff::claim_write()?;
     let mut tx = pools.begin().await.map_err(map_err)?;
-    let consumed = query(sql::REQUEST_DELETE).bind(&request_id[..]).execute(&mut *tx).await.map_err(map_err)?;
-    found(consumed.rows_affected())?;
+    if let Some(request_id) = request_id {
+        let consumed = query(sql::REQUEST_DELETE).bind(&request_id[..]).execute(&mut *tx).await.map_err(map_err)?;
+        found(consumed.rows_affected())?;
+    }
     bind_grant(query(sql::GRANT_INSERT), grant)?.execute(&mut *tx).await.map_err(map_err)?;
     bind_code(query(sql::CODE_INSERT), code).execute(&mut *tx).await.map_err(map_err)?;
     tx.commit().await.map_err(map_err)

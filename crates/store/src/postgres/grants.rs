@@ -21,7 +21,7 @@ impl GrantStore for PgStore {
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
-        request_id: &[u8; 16],
+        request_id: Option<&[u8; 16]>,
     ) -> StoreResult<()> {
         browser_flow::create_grant_with_code(&self.pools, grant, code, request_id).await
     }

@@ -43,14 +43,14 @@ use batches::{FoundToken, KeyListing, RealmKey, RedemptionJob, RotationJob, Toke
 use errors::map_err;
 use group_commit::{GroupCommit, PendingToken, RunBatch};
 use portcullis_core::model::{AuthorizationCode, Client, Grant, SigningKeyRecord, User};
-use portcullis_core::org::StoredApiKey;
+use portcullis_core::org::{Permission, StoredApiKey};
 
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Connections of the hot paths' batch statements: one per group commit of
 /// [`PgStore`] (each runs one batch at a time) and one for the audit log's batches.
-const HOT_CONNECTIONS: u32 = 13;
+const HOT_CONNECTIONS: u32 = 14;
 
 /// How the hot paths' batch statements ([`batches`], the audit log's insert) are
 /// planned: once per connection, not once per batch (planning each batch was about a
@@ -88,6 +88,7 @@ pub struct PgStore {
     user_reader: GroupCommit<RealmKey, Option<User>>,
     key_reader: GroupCommit<KeyListing, Vec<SigningKeyRecord>>,
     api_key_reader: GroupCommit<[u8; 16], Option<StoredApiKey>>,
+    permission_reader: GroupCommit<String, Vec<Permission>>,
 }
 
 impl PgStore {
@@ -195,6 +196,7 @@ impl PgStore {
             user_reader: reader!("user read", batches::users),
             key_reader: reader!("signing key read", batches::verifying_keys),
             api_key_reader: reader!("api key read", batches::api_keys),
+            permission_reader: reader!("permission list", batches::permissions),
         })
     }
 }

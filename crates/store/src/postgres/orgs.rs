@@ -76,8 +76,11 @@ impl OrgStore for PgStore {
         cold::create_permission(&self.pools, realm, name, now).await
     }
 
+    /// Batched with concurrent callers' listings (`batches::permissions`): every
+    /// request that answers a `perm_bits` claim (an API key's introspection, a customer's
+    /// token) lists its realm's permissions.
     async fn list_permissions(&self, realm: &str) -> StoreResult<Vec<Permission>> {
-        cold::list_permissions(&self.pools, realm).await
+        self.permission_reader.read(realm.to_owned()).await
     }
 
     async fn delete_permission(&self, realm: &str, name: &str) -> StoreResult<()> {

@@ -117,16 +117,18 @@ pub(super) fn create_capped_request(
     Ok(true)
 }
 
-/// Consumes the pending request `request_id` and stores the grant and its code;
-/// `NotFound` (nothing written) when the request was already consumed. Several
-/// statements: run it in a savepoint.
+/// Consumes the pending request `request_id` (if one was stored) and stores the
+/// grant and its code; `NotFound` (nothing written) when the request was already
+/// consumed. Several statements: run it in a savepoint.
 pub(super) fn create_grant_with_code(
     conn: &Connection,
     grant: &Grant,
     code: &AuthorizationCode,
-    request_id: &[u8; 16],
+    request_id: Option<&[u8; 16]>,
 ) -> StoreResult<()> {
-    if execute(conn, sql::REQUEST_DELETE, [&&request_id[..]])? == 0 {
+    if let Some(request_id) = request_id
+        && execute(conn, sql::REQUEST_DELETE, [&&request_id[..]])? == 0
+    {
         return Err(StoreError::NotFound);
     }
     let teams = join(&grant.teams, SPACE, "team")?;

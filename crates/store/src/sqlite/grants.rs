@@ -20,10 +20,12 @@ impl GrantStore for SqliteStore {
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
-        request_id: &[u8; 16],
+        request_id: Option<&[u8; 16]>,
     ) -> StoreResult<()> {
-        let (grant, code, request_id) = (grant.clone(), code.clone(), *request_id);
-        self.writer.write(move |conn| browser_flow::create_grant_with_code(conn, &grant, &code, &request_id)).await
+        let (grant, code, request_id) = (grant.clone(), code.clone(), request_id.copied());
+        self.writer
+            .write(move |conn| browser_flow::create_grant_with_code(conn, &grant, &code, request_id.as_ref()))
+            .await
     }
 
     async fn get_code(&self, id: &[u8; 16]) -> StoreResult<Option<AuthorizationCode>> {

@@ -1,4 +1,5 @@
-//! SQLite: apps, API keys, permissions and roles. An API key's lookup runs on the
+//! SQLite: apps, API keys, permissions and roles. An API key's lookup and a realm's
+//! permission listing (both on every request an API key authenticates) run on the
 //! rusqlite readers like a token's; the rest is cold.
 
 use portcullis_core::model::{Client, Grant, TokenRecord};
@@ -7,8 +8,9 @@ use portcullis_core::store::{OrgStore, StoreResult};
 use rusqlite::Row;
 
 use super::SqliteStore;
+use super::errors::map_rusqlite;
 use super::statements::{Columns, query_optional};
-use crate::orgs_rows::{ApiKeyRow, StoredApiKeyRow};
+use crate::orgs_rows::{ApiKeyRow, PermissionRow, StoredApiKeyRow};
 use crate::orgs_sql;
 
 mod cold {
@@ -103,7 +105,21 @@ impl OrgStore for SqliteStore {
     }
 
     async fn list_permissions(&self, realm: &str) -> StoreResult<Vec<Permission>> {
-        cold::list_permissions(&self.pools, realm).await
+        self.readers.read(|conn| {
+            let mut statement = conn.prepare_cached(orgs_sql::PERMISSION_LIST).map_err(map_rusqlite)?;
+            let rows = statement
+                .query_map([realm], |r| {
+                    let mut c = Columns::new(r);
+                    Ok(PermissionRow {
+                        realm: c.get("realm")?,
+                        name: c.get("name")?,
+                        bit: c.get("bit")?,
+                        created_at: c.get("created_at")?,
+                    })
+                })
+                .map_err(map_rusqlite)?;
+            rows.map(|row| row.map_err(map_rusqlite).and_then(Permission::try_from)).collect()
+        })
     }
 
     async fn delete_permission(&self, realm: &str, name: &str) -> StoreResult<()> {

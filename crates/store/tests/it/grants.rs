@@ -169,7 +169,7 @@ pub async fn create_grant_with_code_consumes_the_request(store: Arc<dyn Store>) 
 
     let grant = fixtures::grant("acme", "web", "user-1");
     let code = fixtures::code(&grant);
-    store.create_grant_with_code(&grant, &code, &request.id).await.unwrap();
+    store.create_grant_with_code(&grant, &code, Some(&request.id)).await.unwrap();
     assert_eq!(store.get_grant(&grant.id).await.unwrap(), Some(grant));
     assert_eq!(store.get_authorization_request(&request.id, NOW).await.unwrap(), None);
     assert!(!store.delete_authorization_request(&request.id).await.unwrap());
@@ -178,7 +178,7 @@ pub async fn create_grant_with_code_consumes_the_request(store: Arc<dyn Store>) 
     let second = fixtures::grant("acme", "web", "user-1");
     let second_code = fixtures::code(&second);
     assert!(matches!(
-        store.create_grant_with_code(&second, &second_code, &request.id).await,
+        store.create_grant_with_code(&second, &second_code, Some(&request.id)).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.get_grant(&second.id).await.unwrap(), None);
@@ -189,8 +189,20 @@ pub async fn create_grant_with_code_consumes_the_request(store: Arc<dyn Store>) 
     store.create_authorization_request(&request).await.unwrap();
     let third = fixtures::grant("acme", "web", "user-1");
     let clash = AuthorizationCode { id: code.id, ..fixtures::code(&third) };
-    assert!(matches!(store.create_grant_with_code(&third, &clash, &request.id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_grant_with_code(&third, &clash, Some(&request.id)).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(store.get_grant(&third.id).await.unwrap(), None);
+    assert!(store.get_authorization_request(&request.id, NOW).await.unwrap().is_some());
+
+    // No request stored (an approved client, a signed-in user): the grant and its code
+    // only, and the pending request of the same browser stays.
+    let fourth = fixtures::grant("acme", "web", "user-1");
+    let fourth_code = fixtures::code(&fourth);
+    store.create_grant_with_code(&fourth, &fourth_code, None).await.unwrap();
+    assert_eq!(store.get_grant(&fourth.id).await.unwrap(), Some(fourth));
+    assert_eq!(store.get_code(&fourth_code.id).await.unwrap(), Some(fourth_code));
     assert!(store.get_authorization_request(&request.id, NOW).await.unwrap().is_some());
 }
 
@@ -203,7 +215,7 @@ pub async fn redeem_code_once_then_replay_revokes_the_grant(store: Arc<dyn Store
     store.create_authorization_request(&request).await.unwrap();
     let grant = fixtures::grant("acme", "web", "user-1");
     let code = fixtures::code(&grant);
-    store.create_grant_with_code(&grant, &code, &request.id).await.unwrap();
+    store.create_grant_with_code(&grant, &code, Some(&request.id)).await.unwrap();
     let issued = fixtures::grant_token(&grant);
 
     assert_eq!(store.get_code(&code.id).await.unwrap(), Some(code.clone()));
@@ -234,7 +246,7 @@ pub async fn redeem_code_once_then_replay_revokes_the_grant(store: Arc<dyn Store
     bare.redirect_uri_given = false;
     bare.code_challenge = None;
     bare.code_challenge_method = None;
-    store.create_grant_with_code(&plain, &bare, &request.id).await.unwrap();
+    store.create_grant_with_code(&plain, &bare, Some(&request.id)).await.unwrap();
     let bare_used = AuthorizationCode { used_at: Some(NOW), ..bare.clone() };
     assert_eq!(store.redeem_code(&bare.id, NOW, &[]).await.unwrap(), CodeRedemption::Redeemed(bare_used));
 }
@@ -246,7 +258,7 @@ pub async fn concurrent_redemptions_have_one_winner(store: Arc<dyn Store>) {
     store.create_authorization_request(&request).await.unwrap();
     let grant = fixtures::grant("acme", "web", "user-1");
     let code = fixtures::code(&grant);
-    store.create_grant_with_code(&grant, &code, &request.id).await.unwrap();
+    store.create_grant_with_code(&grant, &code, Some(&request.id)).await.unwrap();
 
     let id = code.id;
     // Each racer carries a token of its own: only the winner's may be stored.

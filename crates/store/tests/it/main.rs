@@ -164,6 +164,7 @@ conformance! {
         orgs::last_use_is_recorded_and_never_moves_back,
         orgs::deleting_an_app_removes_its_client_keys_and_tokens,
         orgs::permissions_take_the_lowest_free_bit,
+        orgs::concurrent_permission_listings_each_get_their_realms,
         orgs::a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ,
         orgs::roles_map_to_existing_permissions,
         orgs::an_app_is_renamed_through_its_client,

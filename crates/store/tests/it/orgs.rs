@@ -203,6 +203,41 @@ pub async fn permissions_take_the_lowest_free_bit(store: Arc<dyn Store>) {
     assert!(matches!(store.delete_permission("acme", "b").await, Err(StoreError::NotFound)));
 }
 
+/// Concurrent listings of several realms' permissions (one batch on PostgreSQL) each
+/// get exactly their own realm's, in bit order; a realm without any, or unknown, none.
+pub async fn concurrent_permission_listings_each_get_their_realms(store: Arc<dyn Store>) {
+    for realm in ["acme", "other", "bare"] {
+        fixtures::create_realm(&store, realm).await;
+    }
+    // Created so that bit order and name order differ.
+    for name in ["zeta", "alpha", "mid"] {
+        store.create_permission("acme", name, NOW).await.unwrap();
+    }
+    store.create_permission("other", "x", NOW).await.unwrap();
+    let expected = |realm: &str| -> Vec<(String, u32)> {
+        let named: &[(&str, u32)] = match realm {
+            "acme" => &[("zeta", 0), ("alpha", 1), ("mid", 2)],
+            "other" => &[("x", 0)],
+            _ => &[],
+        };
+        named.iter().map(|(n, b)| ((*n).to_owned(), *b)).collect()
+    };
+    let realms = ["acme", "other", "bare", "nope"];
+    // All spawned before any is awaited, so they are listed concurrently.
+    let listings: Vec<_> = (0..48)
+        .map(|i| {
+            let (store, realm) = (store.clone(), realms[i % realms.len()]);
+            tokio::spawn(async move { (realm, store.list_permissions(realm).await.unwrap()) })
+        })
+        .collect();
+    for listing in listings {
+        let (realm, listed) = listing.await.unwrap();
+        assert!(listed.iter().all(|p| p.realm == realm), "{realm}: {listed:?}");
+        let listed: Vec<(String, u32)> = listed.into_iter().map(|p| (p.name, p.bit)).collect();
+        assert_eq!(listed, expected(realm), "{realm}");
+    }
+}
+
 pub async fn a_realm_holds_at_least_64_permissions_and_concurrent_creations_differ(store: Arc<dyn Store>) {
     fixtures::create_realm(&store, "acme").await;
     let mut tasks = tokio::task::JoinSet::new();

@@ -80,12 +80,12 @@ pub async fn purge_deletes_a_grant_only_when_nothing_names_it(store: Arc<dyn Sto
     let mut request = fixtures::request("acme", "web");
     let pending = fixtures::grant("acme", "web", "u5");
     store.create_authorization_request(&request).await.unwrap();
-    store.create_grant_with_code(&pending, &code(&pending, NOW + 30), &request.id).await.unwrap();
+    store.create_grant_with_code(&pending, &code(&pending, NOW + 30), Some(&request.id)).await.unwrap();
     let abandoned = fixtures::grant("acme", "web", "u6");
     let abandoned_code = code(&abandoned, NOW - 1);
     request.id = fixtures::new_id();
     store.create_authorization_request(&request).await.unwrap();
-    store.create_grant_with_code(&abandoned, &abandoned_code, &request.id).await.unwrap();
+    store.create_grant_with_code(&abandoned, &abandoned_code, Some(&request.id)).await.unwrap();
 
     let report = store.purge_expired(at_now(), ALL).await.unwrap();
     assert_eq!(report.get("tokens"), 5, "{report}");

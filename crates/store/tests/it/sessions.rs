@@ -136,7 +136,7 @@ pub async fn deleting_a_client_removes_its_grants_consents_and_requests(store: A
     store.create_authorization_request(&request).await.unwrap();
     let code_grant = fixtures::grant("acme", "web", &alice.id);
     let code = fixtures::code(&code_grant);
-    store.create_grant_with_code(&code_grant, &code, &request.id).await.unwrap();
+    store.create_grant_with_code(&code_grant, &code, Some(&request.id)).await.unwrap();
     let pending = fixtures::request("acme", "web");
     store.create_authorization_request(&pending).await.unwrap();
     store.save_consent("acme", &alice.id, "web", "openid", NOW).await.unwrap();

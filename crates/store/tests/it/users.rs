@@ -182,7 +182,7 @@ pub async fn delete_user_removes_everything_of_theirs(store: Arc<dyn Store>) {
     let code = fixtures::code(&code_grant);
     let request = fixtures::request("acme", "web");
     store.create_authorization_request(&request).await.unwrap();
-    store.create_grant_with_code(&code_grant, &code, &request.id).await.unwrap();
+    store.create_grant_with_code(&code_grant, &code, Some(&request.id)).await.unwrap();
     store.save_consent("acme", &alice.id, "web", "openid", NOW).await.unwrap();
     let session = fixtures::session("acme", Some(&alice.id));
     store.create_session(&session).await.unwrap();
