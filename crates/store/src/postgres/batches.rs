@@ -213,6 +213,17 @@ pub(crate) async fn codes(pool: &PgPool, ids: Vec<[u8; 16]>) -> StoreResult<Vec<
     keyed::<AuthorizationCodeRow, _>(pool, sql::CODE_GET_MANY_PG, args, ids.len()).await
 }
 
+/// Every row of a listing batch statement (the rows of all the batch's realms, each
+/// caller then taking its own), mapped.
+async fn listing<R, T>(pool: &PgPool, statement: &'static str, args: PgArguments) -> StoreResult<Vec<T>>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let rows = sqlx::query_as_with::<_, R, _>(statement, args).fetch_all(pool).await.map_err(map_err)?;
+    rows.into_iter().map(T::try_from).collect()
+}
+
 /// The permissions of each job's realm, in bit order, with one statement that names
 /// each realm once (a batch is mostly one realm's callers).
 pub(crate) async fn permissions(pool: &PgPool, realms: Vec<String>) -> StoreResult<Vec<Vec<Permission>>> {
@@ -221,13 +232,7 @@ pub(crate) async fn permissions(pool: &PgPool, realms: Vec<String>) -> StoreResu
     distinct.dedup();
     let mut args = PgArguments::default();
     bind(&mut args, distinct)?;
-    let listed = sqlx::query_as_with::<_, PermissionRow, _>(orgs_sql::PERMISSION_LIST_MANY_PG, args)
-        .fetch_all(pool)
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(Permission::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let listed: Vec<Permission> = listing::<PermissionRow, _>(pool, orgs_sql::PERMISSION_LIST_MANY_PG, args).await?;
     Ok(realms.iter().map(|realm| listed.iter().filter(|p| &p.realm == realm).cloned().collect()).collect())
 }
 
@@ -241,13 +246,7 @@ pub(crate) async fn verifying_keys(pool: &PgPool, jobs: Vec<KeyListing>) -> Stor
     let mut args = PgArguments::default();
     bind(&mut args, jobs.iter().map(|(realm, _)| realm.as_str()).collect::<Vec<_>>())?;
     bind(&mut args, earliest)?;
-    let keys = sqlx::query_as_with::<_, SigningKeyRow, _>(sql::KEY_LIST_VERIFYING_MANY_PG, args)
-        .fetch_all(pool)
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(SigningKeyRecord::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let keys: Vec<SigningKeyRecord> = listing::<SigningKeyRow, _>(pool, sql::KEY_LIST_VERIFYING_MANY_PG, args).await?;
     Ok(jobs
         .iter()
         .map(|(realm, now)| {
