@@ -268,7 +268,8 @@ pub async fn authorize(
         )));
     };
     let step = match user {
-        Some(user) if !v.prompt.login => consent_step(authority, &v.realm, &v.client, &req, csrf, &user).await?,
+        // Not approved before: an approval would have been answered above.
+        Some(user) if !v.prompt.login => consent_page_for(&v.client, &req, csrf, &user),
         _ => Step::Login(LoginPage {
             request_id: token_id_hex(&req.id),
             csrf,
@@ -311,13 +312,18 @@ async fn consent_step(
     if consent_covers(authority, realm, client, user, &req.scope, prompt).await? {
         return issue(authority, realm, client, req, user, RequestKept::Yes).await;
     }
-    Ok(Step::Consent(ConsentPage {
+    Ok(consent_page_for(client, req, csrf, user))
+}
+
+/// The consent page asking `user` to approve `req` for `client`.
+fn consent_page_for(client: &Client, req: &AuthorizationRequest, csrf: String, user: &User) -> Step {
+    Step::Consent(ConsentPage {
         request_id: token_id_hex(&req.id),
         csrf,
         client_name: client.name.clone(),
         username: user.username.clone(),
         scopes: req.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-    }))
+    })
 }
 
 /// Loads the request a form refers to and checks it came from this browser's flow
