@@ -228,9 +228,13 @@ pub async fn authorize(
         Some(s) => signed_in_user(authority, s).await?,
         None => None,
     };
+    // Read only where it decides something: `prompt=none`, or a sign-in that may skip
+    // the pages (`prompt=login` shows the login page whatever was approved).
     let approved = match &user {
-        Some(user) => consent_covers(authority, &v.realm, &v.client, user, &v.scope, v.prompt).await?,
-        None => false,
+        Some(user) if v.prompt.none || !v.prompt.login => {
+            consent_covers(authority, &v.realm, &v.client, user, &v.scope, v.prompt).await?
+        }
+        _ => false,
     };
     if v.prompt.none {
         if user.is_none() {

@@ -1,5 +1,6 @@
-//! PostgreSQL: apps, API keys, permissions and roles. An API key's lookup is
-//! batched with concurrent callers' (`super::batches::api_keys`); the rest is cold.
+//! PostgreSQL: apps, API keys, permissions and roles. An API key's lookup and a
+//! realm's permission listing are batched with concurrent callers'
+//! (`super::batches::api_keys`, `super::batches::permissions`); the rest is cold.
 
 use portcullis_core::model::{Client, Grant, TokenRecord};
 use portcullis_core::org::{ApiKey, App, Permission, StoredApiKey};
